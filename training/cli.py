@@ -1,0 +1,197 @@
+"""`python -m training …` — the one command line for data, tokenizer, pre-training and the base model.
+
+Bad input ends with one line naming the option and exit status 2; nothing is half-written
+(every output directory is written atomically).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from . import store
+
+USAGE_ERRORS = (ValueError, store.CheckpointError, FileNotFoundError)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse prints usage + message; we print one line
+        self.exit(2, f"error: {message} (see `python -m training {self.prog.split()[-1]} --help`)\n")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="tiny", help="tiny | cpu | gpu (default: tiny)")
+    p.add_argument("--data", default=None, help="local .txt/.jsonl file or Hub dataset name (default: the world corpus)")
+
+
+def _train_overrides(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--steps", type=int, help="optimizer steps (overrides the preset)")
+    p.add_argument("--micro-batch", type=int, help="sequences per process per micro-step")
+    p.add_argument("--grad-accum", type=int, help="micro-steps per optimizer step")
+    p.add_argument("--lr", type=float, help="peak learning rate")
+    p.add_argument("--seed", type=int, help="training seed")
+    p.add_argument("--max-time", type=float, dest="max_time_s", help="stop (resumably) after this many seconds")
+    p.add_argument("--ckpt-interval", type=int, help="steps between resumable checkpoints")
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast")
+    p.add_argument("--no-resume", action="store_true", help="start from scratch even if run-dir has a checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = OneLineParser(prog="python -m training", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True, parser_class=OneLineParser)
+
+    p = sub.add_parser("corpus", help="show the world corpus (stats, samples) or write it as JSONL")
+    _common(p)
+    p.add_argument("--out", help="write the pre-training records to this .jsonl file")
+    p.add_argument("--samples", type=int, default=3)
+
+    p = sub.add_parser("tokenizer", help="train the byte-level BPE tokenizer and save it")
+    _common(p)
+    p.add_argument("--out", required=True, help="output directory")
+
+    p = sub.add_parser("pretrain", help="run the pre-training loop (also under torchrun / accelerate launch)")
+    _common(p)
+    p.add_argument("--run-dir", required=True, help="directory for data, metrics.jsonl and resumable checkpoints")
+    _train_overrides(p)
+
+    p = sub.add_parser("build-base", help="pre-train, evaluate and store the base model (resumable)")
+    _common(p)
+    p.add_argument("--out", help="checkpoint directory (default: checkpoints/base for --preset cpu, runs/base-<preset>/checkpoint otherwise)")
+    p.add_argument("--run-dir", help="working directory (default: runs/base-<preset>)")
+    _train_overrides(p)
+
+    p = sub.add_parser("eval", help="verify a checkpoint and print its metrics")
+    p.add_argument("--checkpoint", default=None, help="path (default: the resolved base checkpoint)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.cmd](args)
+    except USAGE_ERRORS as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+
+
+def _preset(args):
+    from .presets import get_preset
+    overrides = {k: getattr(args, k) for k in ("steps", "micro_batch", "grad_accum", "lr", "seed",
+                                               "max_time_s", "ckpt_interval", "bf16")
+                 if getattr(args, k, None) is not None}
+    return get_preset(args.preset, **overrides)
+
+
+def _check_data(args) -> None:
+    if args.data and not (Path(args.data).exists() or "/" in args.data and not args.data.startswith((".", "/"))):
+        raise FileNotFoundError(f"--data {args.data}: no such file (give a .txt/.jsonl path or a Hub dataset name like user/name)")
+
+
+def cmd_corpus(args) -> int:
+    preset = _preset(args)
+    from .data.world import World
+    world = World(preset.world)
+    print(json.dumps(world.stats(), indent=2))
+    records = world.pretrain_texts()
+    for r in records[: args.samples]:
+        print("-", r["text"])
+    if args.out:
+        out = Path(args.out)
+        tmp = out.with_suffix(out.suffix + ".tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+        tmp.replace(out)
+        print(f"wrote {len(records)} records to {out}")
+    return 0
+
+
+def cmd_tokenizer(args) -> int:
+    preset = _preset(args)
+    _check_data(args)
+    from .data.blocks import corpus_texts
+    from .tokenizer import train_tokenizer
+    texts, _, _ = corpus_texts(preset, args.data)
+    tok = train_tokenizer(texts, preset.model.vocab_size, preset.model.n_ctx)
+    store.write_atomic(Path(args.out), lambda tmp: (tok.save_pretrained(tmp), {"kind": "tokenizer", "preset": preset.name})[1])
+    print(f"tokenizer with {len(tok)} tokens saved to {args.out}")
+    return 0
+
+
+def _train(args, run_dir: Path):
+    """Prepare data (main process first), build the model, run the loop. Returns (summary, data, preset)."""
+    import torch
+    from accelerate import Accelerator
+    from .data.blocks import prepare
+    from .models import build_model
+    from .pretrain import pretrain
+    preset = _preset(args)
+    _check_data(args)
+    acc = Accelerator(cpu=not torch.cuda.is_available())
+    with acc.main_process_first():
+        data = prepare(run_dir, preset, args.data)
+    spec = replace(preset.model, vocab_size=len(data.tokenizer))
+    model = build_model(spec, seed=preset.train.seed, eos_id=data.tokenizer.eos_token_id,
+                        pad_id=data.tokenizer.pad_token_id)
+    summary = pretrain(model, data, preset.train, run_dir, resume=not args.no_resume, progress=not args.quiet)
+    return summary, data, preset, spec, acc
+
+
+def cmd_pretrain(args) -> int:
+    summary, _, _, _, acc = _train(args, Path(args.run_dir))
+    if acc.is_main_process:
+        summary.pop("model")
+        print(json.dumps(summary))
+    return 0
+
+
+def cmd_build_base(args) -> int:
+    run_dir = Path(args.run_dir or f"runs/base-{args.preset}")
+    out = Path(args.out or (store.BUNDLED_DIR / "base" if args.preset == "cpu" else run_dir / "checkpoint"))
+    summary, data, preset, spec, acc = _train(args, run_dir)
+    if not acc.is_main_process:
+        return 0
+    model = summary.pop("model")
+    if not summary["done"]:
+        print(f"stopped at step {summary['step']} of {preset.train.steps} (time limit); "
+              "run the same command again to continue")
+        return 0
+    from .models import spec_dict
+    metrics = {"heldout_loss": summary.get("eval_loss"), "final_train_loss": summary["loss"],
+               "tokens_seen": summary["tokens"], **summary["params"],
+               "global_batch": summary["global_batch"], "flops_per_token": summary["flops_per_token"],
+               "train_flops": summary["flops_per_token"] * summary["tokens"]}
+    examples = []
+    if args.data is None:
+        from .data.world import World
+        from .evaluate import fact_accuracy
+        world = World(preset.world)
+        people = sorted(world.people, key=lambda p: p.rank)[: preset.eval_people]
+        acc_by_bucket = fact_accuracy(model, data.tokenizer, world, "birth_city", people)
+        metrics["born_in_accuracy"] = acc_by_bucket["all"]["accuracy"]
+        metrics["born_in_by_bucket"] = {k: v["accuracy"] for k, v in acc_by_bucket.items() if k != "all"}
+        metrics["born_in_n"] = acc_by_bucket["all"]["n"]
+        picks = [people[0], people[len(people) // 3], people[-1]]
+        examples = [{"prompt": world.completion_prompt(p, "birth_city")[0],
+                     "answer": world.completion_prompt(p, "birth_city")[1].strip(),
+                     "mentions": p.mentions, "split": p.split} for p in picks]
+    manifest = {"kind": "base", "preset": preset.name, "config": {**preset.to_dict(), "model": spec_dict(spec)},
+                "data": data.meta.get("corpus"), "metrics": metrics, "examples": examples,
+                "rebuild": f"python -m training build-base --preset {preset.name}"}
+    metrics_text = (run_dir / store.METRICS).read_text()
+    store.save(out, model, data.tokenizer, manifest, extra_files={store.METRICS: metrics_text})
+    print(json.dumps({"checkpoint": str(out), **{k: metrics[k] for k in metrics if not isinstance(metrics[k], dict)}}))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    path = store.resolve("base", args.checkpoint)
+    manifest = store.verify(path)
+    print(json.dumps({"checkpoint": str(path), "preset": manifest.get("preset"), **manifest.get("metrics", {})}, indent=2))
+    return 0
+
+
+COMMANDS = {"corpus": cmd_corpus, "tokenizer": cmd_tokenizer, "pretrain": cmd_pretrain,
+            "build-base": cmd_build_base, "eval": cmd_eval}

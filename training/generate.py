@@ -1,0 +1,99 @@
+"""The one generation helper: a plain token-by-token loop, with or without the KV cache.
+
+Why our own loop rather than `model.generate`: the apps stream tokens, show per-token
+probabilities, and the benchmarks time the same loop with the cache on and off.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch
+
+
+class GenerationError(ValueError):
+    """Bad generation input (prompt too long, absurd settings); the message says what to fix."""
+
+
+def context_length(model) -> int:
+    cfg = model.config
+    return int(getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions"))
+
+
+def check_settings(prompt_tokens: int, max_new_tokens: int, temperature: float, top_k: int, ctx: int) -> int:
+    """Validate settings; return the number of tokens that will really be generated."""
+    if prompt_tokens == 0:
+        raise GenerationError("the prompt is empty: type a few words to complete")
+    if not 1 <= max_new_tokens <= 4096:
+        raise GenerationError(f"max_new_tokens={max_new_tokens}: choose between 1 and 4096")
+    if not 0.0 <= temperature <= 5.0:
+        raise GenerationError(f"temperature={temperature}: choose between 0 (greedy) and 5")
+    if top_k < 0:
+        raise GenerationError(f"top_k={top_k}: use 0 (off) or a positive number")
+    if prompt_tokens >= ctx:
+        raise GenerationError(f"the prompt is {prompt_tokens} tokens but the model's context is {ctx}: shorten it")
+    return min(max_new_tokens, ctx - prompt_tokens)
+
+
+def _pick(logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator | None) -> int:
+    if temperature == 0.0:
+        return int(logits.argmax())
+    logits = logits / temperature
+    if top_k:
+        kth = torch.topk(logits, min(top_k, logits.numel())).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return int(torch.multinomial(torch.softmax(logits.float(), -1), 1, generator=generator))
+
+
+@torch.inference_mode()
+def generate_ids(model, input_ids: list[int], max_new_tokens: int, *, temperature: float = 0.0,
+                 top_k: int = 0, use_cache: bool = True, stop_ids: frozenset[int] = frozenset(),
+                 seed: int = 0) -> Iterator[int]:
+    """Yield new token ids one at a time. With the cache each step feeds one token;
+    without it each step re-runs the whole sequence (what the KV cache saves)."""
+    device = next(model.parameters()).device
+    n = check_settings(len(input_ids), max_new_tokens, temperature, top_k, context_length(model))
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.tensor([input_ids], device=device)
+    past = None
+    feed = ids
+    for _ in range(n):
+        out = model(input_ids=feed, past_key_values=past, use_cache=use_cache)
+        tok = _pick(out.logits[0, -1].cpu(), temperature, top_k, gen)
+        yield tok
+        if tok in stop_ids:
+            return
+        nxt = torch.tensor([[tok]], device=device)
+        if use_cache:
+            past, feed = out.past_key_values, nxt
+        else:
+            ids = torch.cat([ids, nxt], dim=1)
+            feed = ids
+
+
+def stop_ids(tokenizer) -> frozenset[int]:
+    """End of text and end of turn (the chat template's stop token) both end a completion."""
+    from .tokenizer import END
+    ids = {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids(END)}
+    return frozenset(i for i in ids if i is not None and i != tokenizer.unk_token_id)
+
+
+def stream_completion(model, tokenizer, prompt: str, *, max_new_tokens: int = 64, temperature: float = 0.0,
+                      top_k: int = 0, seed: int = 0, use_cache: bool = True) -> Iterator[str]:
+    """Yield the completion text so far after every new token (gradio-friendly streaming)."""
+    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    stops = stop_ids(tokenizer)
+    new: list[int] = []
+    for tok in generate_ids(model, ids, max_new_tokens, temperature=temperature, top_k=top_k,
+                            use_cache=use_cache, stop_ids=stops, seed=seed):
+        if tok in stops:
+            break
+        new.append(tok)
+        yield tokenizer.decode(new, skip_special_tokens=True)
+
+
+def complete(model, tokenizer, prompt: str, **kw) -> str:
+    """The whole completion of `prompt` (greedy by default)."""
+    text = ""
+    for text in stream_completion(model, tokenizer, prompt, **kw):
+        pass
+    return text

@@ -1,0 +1,189 @@
+"""The checkpoint store: safetensors + config + tokenizer + manifest.json with sha256 of every file.
+
+Why a store and not `save_pretrained` alone: the apps must refuse a tampered or half-written
+checkpoint with a message that names the file, and they must find a checkpoint without network.
+Writes are atomic (a temp dir renamed into place); loads verify every hash before any weight is read;
+nothing is ever unpickled (`use_safetensors=True`).
+
+Resolution order for a named checkpoint (one resolver for the whole project):
+explicit path -> environment variable -> bundled default in `checkpoints/` -> Hugging Face Hub repo id.
+This module imports no torch at import time, so apps can read manifests and metrics cheaply.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_DIR = REPO_ROOT / "checkpoints"
+MANIFEST = "manifest.json"
+METRICS = "metrics.jsonl"
+
+# name -> (environment variable, bundled sub-directory, Hub repo id, pinned Hub revision)
+KNOWN: dict[str, tuple[str, str, str, str]] = {
+    "base": ("LAB_BASE_CHECKPOINT", "base", "llm-training-lab/world-base-cpu", "main"),
+}
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint could not be found, read or trusted; the message says what to do."""
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def code_version() -> str:
+    """The git commit of this code, or 'unknown' outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def write_atomic(final_dir: Path, fill: Callable[[Path], dict[str, Any]]) -> Path:
+    """Create `final_dir` atomically: `fill(tmp)` writes files into a temp sibling dir and returns
+    the manifest body; hashes of every file are added and the dir is renamed into place.
+    If `fill` raises, nothing is left behind and an existing `final_dir` is untouched."""
+    final_dir = Path(final_dir)
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.tmp-", dir=final_dir.parent))
+    try:
+        manifest = fill(tmp)
+        files = {p.relative_to(tmp).as_posix(): sha256_file(p)
+                 for p in sorted(tmp.rglob("*")) if p.is_file() and p.name != MANIFEST}
+        manifest = {**manifest, "files": files, "code_version": code_version(),
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        old = None
+        if final_dir.exists():
+            old = final_dir.with_name(f".{final_dir.name}.old-{os.getpid()}")
+            final_dir.rename(old)
+        tmp.rename(final_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final_dir
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    mf = Path(path) / MANIFEST
+    if not mf.is_file():
+        raise CheckpointError(f"{path}: no {MANIFEST}; not a checkpoint of this project "
+                              "(build one with `python -m training build-base`)")
+    try:
+        return json.loads(mf.read_text())
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{mf}: unreadable manifest ({e.msg} at line {e.lineno})") from None
+
+
+def verify(path: Path) -> dict[str, Any]:
+    """Check every file listed in the manifest against its sha256; return the manifest."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise CheckpointError(f"{path / MANIFEST}: lists no files to verify")
+    for name, digest in files.items():
+        f = path / name
+        if not f.is_file():
+            raise CheckpointError(f"{f}: missing (listed in the manifest); rebuild or re-download it")
+        got = sha256_file(f)
+        if got != digest:
+            raise CheckpointError(f"{f}: sha256 mismatch (manifest {digest[:12]}…, file {got[:12]}…); "
+                                  "the file was modified or corrupted, rebuild or re-download it")
+    return manifest
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The training curve stored beside a checkpoint (one JSON object per line)."""
+    f = Path(path) / METRICS
+    if not f.is_file():
+        return []
+    return [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+
+
+def resolve(name: str = "base", path: str | os.PathLike | None = None, *, allow_hub: bool = True) -> Path:
+    """Find checkpoint `name`: explicit path -> env var -> bundled default -> Hub (pinned revision)."""
+    if name not in KNOWN:
+        raise CheckpointError(f"unknown checkpoint name {name!r} (known: {', '.join(KNOWN)})")
+    env, sub, repo_id, revision = KNOWN[name]
+    for source, candidate in (("path", path), (env, os.environ.get(env))):
+        if candidate:
+            p = Path(candidate).expanduser()
+            if not (p / MANIFEST).is_file():
+                raise CheckpointError(f"{source}={candidate}: no checkpoint there (no {MANIFEST})")
+            return p
+    bundled = BUNDLED_DIR / sub
+    if (bundled / MANIFEST).is_file():
+        return bundled
+    if not allow_hub:
+        raise CheckpointError(f"no {name!r} checkpoint: set {env} or build it with "
+                              "`python -m training build-base --preset cpu`")
+    return download(repo_id, revision, name=name)
+
+
+def download(repo_id: str, revision: str = "main", *, name: str = "checkpoint") -> Path:
+    """Fetch a checkpoint from the Hub at a pinned revision (safetensors and json only)."""
+    from huggingface_hub import snapshot_download
+    try:
+        local = snapshot_download(repo_id, revision=revision,
+                                  allow_patterns=["*.json", "*.safetensors", "*.jsonl", "*.txt", "*.jinja"])
+    except Exception as e:  # offline, unknown repo, auth: all end as one clear line
+        raise CheckpointError(
+            f"no local {name!r} checkpoint and the Hub repo {repo_id}@{revision} could not be fetched "
+            f"({type(e).__name__}); offline? build it with `python -m training build-base --preset cpu`"
+        ) from None
+    return Path(local)
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    model: Any
+    tokenizer: Any
+    manifest: dict[str, Any]
+
+
+def save(out_dir: Path, model, tokenizer, manifest: dict[str, Any],
+         extra_files: dict[str, str | bytes] | None = None) -> Path:
+    """Save model (safetensors) + tokenizer + extra files + manifest atomically."""
+    def fill(tmp: Path) -> dict[str, Any]:
+        model.save_pretrained(tmp, safe_serialization=True)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+        for rel, content in (extra_files or {}).items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content if isinstance(content, bytes) else content.encode())
+        return manifest
+    return write_atomic(Path(out_dir), fill)
+
+
+def load(path: Path | str | None = None, name: str = "base", *, device: str = "cpu") -> Checkpoint:
+    """Resolve, verify every hash, then load the model and tokenizer from safetensors only."""
+    p = resolve(name, path)
+    manifest = verify(p)
+    from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
+    try:
+        model = AutoModelForCausalLM.from_pretrained(p, use_safetensors=True).to(device).eval()
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(p)
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{p}: could not load model/tokenizer ({str(e).splitlines()[0]})") from None
+    return Checkpoint(p, model, tokenizer, manifest)
