@@ -18,7 +18,7 @@ USAGE_ERRORS = (ValueError, store.CheckpointError, FileNotFoundError)
 
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse prints usage + message; we print one line
-        self.exit(2, f"error: {message} (see `python -m training {self.prog.split()[-1]} --help`)\n")
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -83,7 +83,16 @@ def _preset(args):
     overrides = {k: getattr(args, k) for k in ("steps", "micro_batch", "grad_accum", "lr", "seed",
                                                "max_time_s", "ckpt_interval", "bf16")
                  if getattr(args, k, None) is not None}
-    return get_preset(args.preset, **overrides)
+    try:
+        return get_preset(args.preset, **overrides)
+    except ValueError as e:  # name the command-line option, not the dataclass field
+        msg = str(e)
+        field = msg.split("=", 1)[0] if "=" in msg.split(":", 1)[0] else None
+        if field in overrides:
+            msg = f"--{field.replace('_', '-')}{msg[len(field):]}"
+        elif msg.startswith("unknown preset"):
+            msg = f"--preset: {msg}"
+        raise ValueError(msg) from None
 
 
 def _check_data(args) -> None:
@@ -122,13 +131,13 @@ def cmd_tokenizer(args) -> int:
 
 def _train(args, run_dir: Path):
     """Prepare data (main process first), build the model, run the loop. Returns (summary, data, preset)."""
+    preset = _preset(args)  # validate before the heavy imports: bad input fails fast
+    _check_data(args)
     import torch
     from accelerate import Accelerator
     from .data.blocks import prepare
     from .models import build_model
     from .pretrain import pretrain
-    preset = _preset(args)
-    _check_data(args)
     acc = Accelerator(cpu=not torch.cuda.is_available())
     with acc.main_process_first():
         data = prepare(run_dir, preset, args.data)

@@ -57,14 +57,14 @@ def generate_ids(model, input_ids: list[int], max_new_tokens: int, *, temperatur
     past = None
     feed = ids
     for _ in range(n):
-        out = model(input_ids=feed, past_key_values=past, use_cache=use_cache)
+        out = model(input_ids=feed, cache=past, use_cache=use_cache)
         tok = _pick(out.logits[0, -1].cpu(), temperature, top_k, gen)
         yield tok
         if tok in stop_ids:
             return
         nxt = torch.tensor([[tok]], device=device)
         if use_cache:
-            past, feed = out.past_key_values, nxt
+            past, feed = out.cache, nxt
         else:
             ids = torch.cat([ids, nxt], dim=1)
             feed = ids

@@ -121,6 +121,10 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
     log = open(metrics_path, "a") if accelerator.is_main_process else None
     bar = tqdm(total=cfg.steps, initial=step, desc="pretrain", disable=not (progress and accelerator.is_main_process))
     t_start, last = time.perf_counter(), {}
+    if step == 0:  # the curve starts at the untrained model's loss (≈ ln vocab)
+        last = {"step": 0, "tokens": 0, "eval_loss": round(evaluate(model, data.eval, accelerator, cfg.micro_batch), 5)}
+        if log:
+            log.write(json.dumps(last) + "\n")
     model.train()
     while step < cfg.steps:
         t0 = time.perf_counter()
@@ -141,6 +145,7 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
             loss_sum += loss.detach() / cfg.grad_accum
         max_norm = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
         grad_norm = accelerator.clip_grad_norm_(model.parameters(), max_norm)
+        lr = scheduler.get_last_lr()[0]  # the rate this update uses
         optimizer.step()                                                             # update
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -149,7 +154,7 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
         loss_mean = float(accelerator.reduce(loss_sum, reduction="mean"))
         dt = time.perf_counter() - t0
         last = {"step": step, "tokens": step * tokens_per_step, "loss": round(loss_mean, 5),
-                "lr": scheduler.get_last_lr()[0], "grad_norm": round(float(grad_norm), 5),
+                "lr": lr, "grad_norm": round(float(grad_norm), 5),
                 "tokens_per_s": round(tokens_per_step / dt, 1),
                 "mfu": round(tokens_per_step * flops_tok / dt / peak, 5),
                 "elapsed_s": round(time.perf_counter() - t_start, 2)}
@@ -168,6 +173,10 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
     bar.close()
     if log:
         log.close()
+    if "loss" not in last:  # resumed a finished run: report how it ended
+        eval_loss = round(evaluate(model, data.eval, accelerator, cfg.micro_batch), 5)
+        if accelerator.is_main_process:
+            last = {**next(m for m in reversed(store.read_metrics(run_dir)) if "loss" in m), "eval_loss": eval_loss}
     accelerator.wait_for_everyone()
     return {**last, "done": step >= cfg.steps, "params": counts, "world_size": world,
             "global_batch": global_batch, "flops_per_token": flops_tok, "peak_flops": peak,
@@ -178,7 +187,13 @@ def truncate_metrics(path: Path, step: int) -> None:
     """On resume, drop logged steps after the checkpoint so the curve is one clean trajectory."""
     if not path.is_file():
         return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                keep.append(line)
+        except (json.JSONDecodeError, KeyError):  # a line cut short by the kill
+            pass
     path.write_text("".join(line + "\n" for line in keep))
 
 

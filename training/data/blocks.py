@@ -71,7 +71,8 @@ def prepare(run_dir: Path, preset, source: str | None = None) -> Prepared:
     return load_prepared(data_dir)
 
 
-def load_prepared(data_dir: Path) -> Prepared:
+def load_prepared(data_dir: Path | str) -> Prepared:
+    data_dir = Path(data_dir)
     from safetensors.torch import load_file
     from transformers import PreTrainedTokenizerFast
     meta = store.verify(data_dir)

@@ -189,6 +189,7 @@ class World:
         self.cfg = cfg
         self.people: list[Person] = self._make_people()
         self._choices: dict[int, list[tuple[tuple[int, ...], tuple[int, ...]]]] = {}
+        self._choice_sets: dict[int, set] = {}
         self._bios: dict[tuple[int, int], str] = {}
 
     # ---- people ---------------------------------------------------------------------------
@@ -237,6 +238,7 @@ class World:
     def _choice(self, pid: int, variant: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """(template index per attribute, sentence order) of a variant; distinct across variants."""
         done = self._choices.setdefault(pid, [])
+        seen = self._choice_sets.setdefault(pid, set())
         k = len(ATTRIBUTES)
         while len(done) <= variant:
             v = len(done)
@@ -244,11 +246,12 @@ class World:
             for _ in range(10_000):
                 tpl = (0,) * k if v == 0 else tuple(int(rng.integers(len(TEMPLATES[a]))) for a in ATTRIBUTES)
                 order = tuple(int(j) for j in rng.permutation(k)) if self.cfg.permute else tuple(range(k))
-                if (tpl, order) not in done:
+                if (tpl, order) not in seen:
                     break
             else:
                 raise RuntimeError(f"could not draw a distinct variant {v} for person {pid}")
             done.append((tpl, order))
+            seen.add((tpl, order))
         return done[variant]
 
     def biography(self, person: Person | int, variant: int) -> str:
@@ -284,14 +287,15 @@ class World:
         return datasets.Dataset.from_list(self.pretrain_texts())
 
     def eval_dataset(self, n_per_person: int = 1, max_people: int | None = None):
-        """Held-out renderings (variants >= bios_per_person, never trained on) for held-out loss."""
+        """Held-out renderings for held-out loss: the variants after the ones a person's mentions
+        use (index >= min(bios_per_person, mentions)), never trained on."""
         import datasets
         people = self.people
         if max_people is not None and max_people < len(people):
             pick = np.sort(_rng(self.cfg.seed, _EVAL).choice(len(people), size=max_people, replace=False))
             people = [self.people[i] for i in pick]
         b = self.cfg.bios_per_person
-        rows = [{"text": self.biography(p, b + j), "person_id": p.id, "mentions": p.mentions}
+        rows = [{"text": self.biography(p, min(b, p.mentions) + j), "person_id": p.id, "mentions": p.mentions}
                 for p in people for j in range(n_per_person)]
         return datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict(
             {"text": [], "person_id": [], "mentions": []})
