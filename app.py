@@ -1,0 +1,303 @@
+"""LLM Training & Scaling Lab — the suite: the base model first, then every app in spaces/ as a tab.
+
+The "Base model" page shows the checkpoint every app builds on: how its loss fell while it was
+pre-trained, what it measurably knows, and a box where it completes text token by token.
+Run: `python app.py` (127.0.0.1:7860; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT override).
+The model (and torch) load on the first completion, so the page itself starts in seconds.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline-first: no telemetry calls
+
+import importlib.util
+import re
+import sys
+import threading
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import gradio as gr
+
+from shared import ui
+from training import store
+
+ROOT = Path(__file__).resolve().parent
+SPACES = ROOT / "spaces"
+MAX_NEW_TOKENS = 256
+MAX_PROMPT_CHARS = 2000
+GENERIC_PROMPTS = ["He was born in", "She studied", "After university, she worked for"]
+CARD_HEADERS = ["quantity", "value"]
+BUILD_HINT = "build one with `python -m training build-base --preset cpu` (about 25 min on 2 CPU cores)"
+
+
+# ---------------------------------------------------------------- the base checkpoint (lazy, cached)
+_path_lock = threading.Lock()   # separate locks: page loads must not wait for a model load
+_model_lock = threading.Lock()
+_cache: dict[str, Any] = {}
+
+
+def base_path() -> Path:
+    """Resolve the base checkpoint once (env var -> bundled -> Hub); a failure is remembered too,
+    so an offline machine does not retry the Hub on every page load."""
+    with _path_lock:
+        if "path" not in _cache:
+            try:
+                _cache["path"] = store.resolve("base")
+            except store.CheckpointError as e:
+                _cache["path"] = e
+        found = _cache["path"]
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
+def base_checkpoint() -> store.Checkpoint:
+    """Load (and hash-check) the model on first use only; later calls share it."""
+    path = base_path()
+    with _model_lock:
+        if "ckpt" not in _cache:
+            _cache["ckpt"] = store.load(path)
+        return _cache["ckpt"]
+
+
+def local_manifest() -> dict[str, Any] | None:
+    """The base manifest if it is on this machine (never the Hub: page building must stay fast)."""
+    try:
+        return store.read_manifest(store.resolve("base", allow_hub=False))
+    except store.CheckpointError:
+        return None
+
+
+def example_rows(manifest: dict[str, Any] | None) -> list[list[str]]:
+    """[prompt, what the corpus says] for the page's examples, from the manifest's `examples`
+    (dicts with `prompt`, `answer`, `mentions`, or plain names); generic prompts without them."""
+    rows = []
+    for ex in (manifest or {}).get("examples") or []:
+        if isinstance(ex, str):
+            ex = {"prompt": f"{ex} was born in"}
+        if not isinstance(ex, dict) or not ex.get("prompt"):
+            continue
+        truth = ""
+        if ex.get("answer"):
+            truth = str(ex["answer"])
+            if ex.get("mentions") is not None:
+                truth += f" (this person is mentioned {ex['mentions']}× in the corpus)"
+        rows.append([str(ex["prompt"]), truth])
+    return rows[:4] or [[p, ""] for p in GENERIC_PROMPTS]
+
+
+# ---------------------------------------------------------------- event handlers
+def curve():
+    """Train and held-out loss against tokens seen, read from metrics.jsonl (no torch)."""
+    title = "How the base model learned"
+    try:
+        rows = store.read_metrics(base_path())
+    except store.CheckpointError as e:
+        return ui.message_figure(f"No base checkpoint: {e}", title)
+    if not rows:
+        return ui.message_figure("This checkpoint has no metrics.jsonl: no training curve was recorded.", title)
+    train = [(r["tokens"], r["loss"]) for r in rows if r.get("loss") is not None]
+    held = [(r["tokens"], r["eval_loss"]) for r in rows if r.get("eval_loss") is not None]
+    series = {name: tuple(zip(*pts)) for name, pts in (("train loss", train), ("held-out loss", held)) if pts}
+    return ui.line_figure(series, title, "tokens seen", "loss (nats per token)")
+
+
+def _bucket_order(label: str) -> tuple[float, str]:
+    """Order mention buckets ("1", "2-4", "17+") by their first number, not alphabetically."""
+    digits = re.match(r"\D*(\d+)", str(label))
+    return (int(digits.group(1)) if digits else float("inf"), str(label))
+
+
+def model_card() -> tuple[str, list[list[str]]]:
+    """The manifest's headline numbers as a two-column table, and which checkpoint they come from."""
+    try:
+        path = base_path()
+        manifest = store.read_manifest(path)
+    except store.CheckpointError as e:
+        msg = str(e).rstrip(".") + ("" if "build-base" in str(e) else f"; {BUILD_HINT}")
+        return (f"**No base checkpoint.** {msg}, then restart the app.", [])
+    m = manifest.get("metrics") or {}
+    rows: list[list[str]] = []
+
+    def add(label: str, value: Any, fmt: Callable[[Any], str]) -> None:
+        if value is not None:
+            rows.append([label, fmt(value)])
+
+    add("held-out loss (nats/token)", m.get("heldout_loss"), lambda v: f"{v:.3f}")
+    n = m.get("born_in_n")
+    add('"born in" accuracy, all people', m.get("born_in_accuracy"),
+        lambda v: f"{100 * v:.1f}%" + (f" of {n}" if n else ""))
+    for bucket, acc in sorted((m.get("born_in_by_bucket") or {}).items(), key=lambda kv: _bucket_order(kv[0])):
+        add(f'"born in" accuracy, people mentioned {bucket} times', acc, lambda v: f"{100 * v:.1f}%")
+    add("parameters (all)", m.get("params"), lambda v: f"{v:,}")
+    add("parameters (non-embedding)", m.get("params_nonembedding"), lambda v: f"{v:,}")
+    add("tokens seen", m.get("tokens_seen"), lambda v: f"{v:,}")
+    add("preset", manifest.get("preset"), str)
+    add("code version", manifest.get("code_version"), str)
+    rebuild = f" · rebuild it with `{manifest['rebuild']}`" if manifest.get("rebuild") else ""
+    return (f"Checkpoint `{path}`{rebuild}", rows)
+
+
+def complete(prompt: str, max_new_tokens: float, temperature: float, top_k: float,
+             seed: float) -> Iterator[str]:
+    """Stream the base model's completion of `prompt`, one token at a time."""
+    prompt = prompt or ""
+    if not prompt.strip():
+        raise ui.user_error("The prompt is empty: type a few words for the model to complete.")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise ui.user_error(f"The prompt has {len(prompt)} characters; keep it under {MAX_PROMPT_CHARS}.")
+    try:
+        n, temp, k, s = int(max_new_tokens), float(temperature), int(top_k), int(seed)
+    except (TypeError, ValueError):
+        raise ui.user_error("max new tokens, temperature, top-k and seed must be numbers.") from None
+    if not 1 <= n <= MAX_NEW_TOKENS:
+        raise ui.user_error(f"max new tokens = {n}: choose between 1 and {MAX_NEW_TOKENS}.")
+    if not 0.0 <= temp <= 2.0:
+        raise ui.user_error(f"temperature = {temp}: choose between 0 (greedy) and 2.")
+    if not 0 <= k <= 100:
+        raise ui.user_error(f"top-k = {k}: choose between 0 (off) and 100.")
+    if s < 0:
+        raise ui.user_error(f"seed = {s}: use a number >= 0.")
+    yield ""  # clear the previous completion at once; the first call also loads the model
+    from training.generate import GenerationError, stream_completion  # imports torch: not at start-up
+
+    try:
+        ckpt = base_checkpoint()
+        yield from stream_completion(ckpt.model, ckpt.tokenizer, prompt, max_new_tokens=n,
+                                     temperature=temp, top_k=k, seed=s)
+    except (store.CheckpointError, GenerationError) as e:
+        raise ui.user_error(e) from None
+
+
+# ---------------------------------------------------------------- the apps in spaces/
+@dataclass
+class SpaceApp:
+    name: str
+    build_demo: Callable[[], gr.Blocks] | None
+    error: str = ""
+    title: str = ""
+
+
+def discover_apps(root: Path | None = None) -> list[SpaceApp]:
+    """Every `spaces/<name>/app.py`, loaded by file path (spaces/ is not a package: on Hugging Face
+    `import spaces` is the ZeroGPU module). A broken app becomes an error entry, not a crash."""
+    apps = []
+    for file in sorted((root or SPACES).glob("*/app.py")):
+        name = file.parent.name
+        module_name = f"lab_space_{name}"
+        try:
+            spec = importlib.util.spec_from_file_location(module_name, file)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module  # dataclasses and pickling look the module up here
+            spec.loader.exec_module(module)
+            build = getattr(module, "build_demo")
+            title = getattr(module, "TITLE", "") or name.replace("_", " ").title()
+            apps.append(SpaceApp(name, build, title=title))
+        except Exception as e:  # noqa: BLE001 - one broken app must not take the suite down
+            sys.modules.pop(module_name, None)
+            traceback.print_exc()
+            apps.append(SpaceApp(name, None, f"{type(e).__name__}: {e}", name.replace("_", " ").title()))
+    return apps
+
+
+def build_app(app: SpaceApp) -> gr.Blocks | None:
+    """Build one app's page on its own (outside the suite's page, so `render()` places it exactly
+    once); a failure is logged with its traceback and kept as one line for the tab."""
+    if app.build_demo is None:
+        return None
+    try:
+        return app.build_demo()
+    except Exception as e:  # noqa: BLE001
+        traceback.print_exc()
+        app.error = f"{type(e).__name__}: {e}"
+        return None
+
+
+# ---------------------------------------------------------------- the page
+def build_base_page(demo: gr.Blocks) -> None:
+    gr.Markdown(
+        "A small decoder-only transformer, pre-trained from scratch with next-token prediction — by default "
+        "on a synthetic encyclopedia of people (biographies with birth cities, universities, employers), "
+        "so we know exactly which facts it could have learned. The other tabs build on this checkpoint."
+    )
+    with gr.Row():
+        with gr.Column(scale=3):
+            plot = gr.Plot(label="Training curve", show_label=False, elem_id="base-curve")
+            gr.Markdown(
+                "**Held-out loss** is the average next-token cross-entropy (nats per token) on held-out text: "
+                "for the world corpus, biographies worded in ways the model never trained on. It is the quantity "
+                "scaling laws predict. **\"Born in\" accuracy** is the share of people for whom greedy "
+                "completion of *“⟨person⟩ was born in”* gives exactly the city the corpus says; split by how "
+                "often a person is mentioned it shows the long tail: facts seen often are learned first, rare "
+                "ones late or never. Parameters are counted with and without the embedding tables because "
+                "Kaplan et al. fit their laws on non-embedding parameters.\n\n"
+                + ui.source_note("Kaplan et al. 2020, Scaling Laws for Neural Language Models",
+                                 "https://arxiv.org/abs/2001.08361"),
+                elem_classes=["lab-note"],
+            )
+        with gr.Column(scale=2):
+            source = gr.Markdown(elem_classes=["lab-note"])
+            table = gr.Dataframe(headers=CARD_HEADERS, interactive=False, label="What the checkpoint knows",
+                                 elem_id="base-card", wrap=True, column_widths=["62%", "38%"])
+
+    gr.Markdown("### Let the base model complete text\nIt continues text; it does not answer questions "
+                "(that is what supervised fine-tuning adds). Temperature 0 is greedy: the same prompt always "
+                "gives the same completion.")
+    with gr.Row():
+        with gr.Column():
+            prompt = gr.Textbox(label="Prompt", lines=2, max_length=MAX_PROMPT_CHARS, elem_id="prompt",
+                                placeholder="e.g. a person's name followed by 'was born in'")
+            with gr.Row():
+                max_new = gr.Slider(1, MAX_NEW_TOKENS, value=32, step=1, label="max new tokens")
+                temperature = gr.Slider(0.0, 2.0, value=0.0, step=0.05, label="temperature (0 = greedy)")
+            with gr.Row():
+                top_k = gr.Slider(0, 100, value=0, step=1, label="top-k (0 = off)")
+                seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
+            run = gr.Button("Generate", variant="primary", elem_id="generate")
+        with gr.Column():
+            output = gr.Textbox(label="Completion (streams token by token)", lines=6, elem_id="completion",
+                                buttons=["copy"])
+            truth = gr.Textbox(label="What the corpus says (for the example prompts)", interactive=False,
+                               elem_id="truth")
+    examples = example_rows(local_manifest())
+    if any(t for _, t in examples):
+        gr.Examples(examples, inputs=[prompt, truth], label="Example prompts (click one, then Generate)")
+    else:
+        gr.Examples([[p] for p, _ in examples], inputs=[prompt], label="Example prompts")
+
+    gr.on([run.click, prompt.submit], complete, inputs=[prompt, max_new, temperature, top_k, seed],
+          outputs=output, api_name="complete", concurrency_limit=2, concurrency_id="base-model",
+          time_limit=120)
+    # typing a new prompt clears the stale ground truth (in the browser; no server call)
+    prompt.input(None, None, truth, js="() => ''", api_visibility="private")
+    # render on first paint, not only after the first click
+    demo.load(curve, outputs=plot, api_name="curve")
+    demo.load(model_card, outputs=[source, table], api_name="model_card")
+
+
+def build_suite() -> gr.Blocks:
+    """The whole lab as one page: the base model, then one tab per app in spaces/."""
+    apps = [(app, build_app(app)) for app in discover_apps()]
+    with gr.Blocks(title="LLM Training & Scaling Lab") as demo:
+        ui.header("LLM Training & Scaling Lab",
+                  "Pre-training, scaling laws, fine-tuning, parallelism and architectures — shown on real "
+                  "models and real runs.",
+                  course_ref="Session 2.3, Training and Scaling Modern LLMs")
+        with gr.Tab("Base model"):
+            build_base_page(demo)
+        for app, page in apps:
+            with gr.Tab(app.title):
+                if page is not None:
+                    page.render()
+                else:
+                    gr.Markdown(f"**This app could not be loaded.** {' '.join(app.error.split())[:300]}")
+    demo.queue(max_size=32)
+    return demo
+
+
+if __name__ == "__main__":
+    ui.launch(build_suite())

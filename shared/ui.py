@@ -1,0 +1,110 @@
+"""The UI kit every app shares: one theme, one header, one plot style, one way to cite and to fail.
+
+Why one kit: four apps are embedded side by side in course pages and in the suite (`app.py`);
+they should look like one lab, and a student should read every plot the same way.
+No torch here (apps must start fast); plotly is imported only when a figure is drawn.
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Sequence
+
+import gradio as gr
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+# One qualitative palette for every plot, so "train" / "eval" / "model A" keep a colour across apps.
+PALETTE = ["#4f46e5", "#e11d48", "#0891b2", "#ca8a04", "#16a34a", "#9333ea", "#ea580c", "#64748b"]
+
+CSS = """
+.lab-header h1 { margin-bottom: 0.1em; }
+.lab-header p { margin-top: 0; opacity: 0.8; }
+.lab-note { font-size: 0.9em; opacity: 0.85; }
+"""
+
+
+def theme() -> gr.themes.Base:
+    """The lab's one gradio theme (pass to `launch(theme=...)`, as gradio 6 takes it there)."""
+    return gr.themes.Soft(primary_hue="indigo", secondary_hue="rose", neutral_hue="slate",
+                          # system fonts only: no Google Fonts fetch, so pages work offline
+                          font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+                          font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"]).set(
+        button_primary_background_fill="*primary_600", button_primary_background_fill_hover="*primary_700",
+        button_primary_text_color="white")
+
+
+def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
+    """Launch with the lab's theme and CSS. Server name/port are left to gradio so that
+    GRADIO_SERVER_NAME / GRADIO_SERVER_PORT apply (default 127.0.0.1:7860)."""
+    kwargs.setdefault("theme", theme())
+    kwargs.setdefault("css", CSS)
+    return demo.launch(**kwargs)
+
+
+def header(title: str, subtitle: str = "", course_ref: str = "") -> gr.Markdown:
+    """Page title, one line saying what the page shows, and which part of the course it serves."""
+    lines = [f"# {title}"]
+    if subtitle:
+        lines.append(subtitle)
+    if course_ref:
+        lines.append(f"<span class='lab-note'>Course: {course_ref}</span>")
+    return gr.Markdown("\n\n".join(lines), elem_classes=["lab-header"])
+
+
+def source_note(text: str, url: str = "") -> str:
+    """A markdown citation line; put one next to every law, constant or borrowed number."""
+    cite = f"[{text}]({url})" if url else text
+    return f"<span class='lab-note'>Source: {cite}</span>"
+
+
+def user_error(msg: Any) -> gr.Error:
+    """A one-line error for the person using the app (no traceback in the UI or the log).
+    Usage: `raise user_error(e)` or `raise user_error("max tokens must be 1..256")`."""
+    text = re.sub(r"\s+", " ", str(msg)).strip() or "something went wrong"
+    if len(text) > 300:
+        text = text[:299] + "…"
+    return gr.Error(text, print_exception=False)
+
+
+def style_figure(fig: "go.Figure", title: str, x_title: str, y_title: str,
+                 log_x: bool = False, log_y: bool = False) -> "go.Figure":
+    """Apply the lab's one plot style: titles, light grid, legend on top, log axes on request."""
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "xanchor": "left"},
+        template="plotly_white",
+        colorway=PALETTE,
+        font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13},
+        margin={"l": 60, "r": 20, "t": 60, "b": 50},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        hovermode="x unified",
+        height=400,
+    )
+    fig.update_xaxes(title_text=x_title, type="log" if log_x else "linear", showgrid=True, gridcolor="#e5e7eb")
+    fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear", showgrid=True, gridcolor="#e5e7eb")
+    return fig
+
+
+def line_figure(series: dict[str, tuple[Sequence[float], Sequence[float]]], title: str, x_title: str,
+                y_title: str, log_x: bool = False, log_y: bool = False, markers: bool = False) -> "go.Figure":
+    """One line per named series `{name: (xs, ys)}`; a series with a single point gets a marker."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for name, (xs, ys) in series.items():
+        xs, ys = list(xs), list(ys)
+        mode = "lines+markers" if markers or len(xs) < 2 else "lines"
+        fig.add_trace(go.Scatter(x=xs, y=ys, name=name, mode=mode))
+    return style_figure(fig, title, x_title, y_title, log_x=log_x, log_y=log_y)
+
+
+def message_figure(message: str, title: str = "") -> "go.Figure":
+    """An empty plot that says why it is empty (no checkpoint yet, no run yet), instead of a blank box."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font={"size": 14})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return style_figure(fig, title, "", "")
