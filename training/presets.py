@@ -78,10 +78,10 @@ PRESETS: dict[str, Preset] = {
     ),
     "gpu": Preset(
         name="gpu",
-        world=WorldConfig(n_people=20000, bios_per_person=5, permute=True, fullname=True,
-                          zipf_s=1.0, max_mentions=64, min_mentions=4),
+        world=WorldConfig(n_people=20000, bios_per_person=4096, permute=True, fullname=True,
+                          zipf_s=0.5, max_mentions=4096, min_mentions=64),   # ~1.2M bios, ~90M tokens
         model=ModelSpec(arch="llama", n_layer=12, d_model=768, n_head=12, n_ctx=512, vocab_size=8192),
-        train=TrainConfig(steps=20000, micro_batch=64, lr=1e-3, warmup_steps=500, eval_interval=500,
+        train=TrainConfig(steps=5000, micro_batch=64, lr=1e-3, warmup_steps=250, eval_interval=250,
                           ckpt_interval=1000, bf16=True, compile=True),
         eval_people=2000,
         description="one H100/H200: bf16, SDPA (flash) attention, torch.compile",

@@ -165,7 +165,8 @@ def save(out_dir: Path, model, tokenizer, manifest: dict[str, Any],
          extra_files: dict[str, str | bytes] | None = None) -> Path:
     """Save model (safetensors) + tokenizer + extra files + manifest atomically."""
     def fill(tmp: Path) -> dict[str, Any]:
-        model.save_pretrained(tmp, safe_serialization=True)
+        # shards of at most 7 MB keep every file small enough for a plain git repo / Space
+        model.save_pretrained(tmp, safe_serialization=True, max_shard_size="7MB")
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
         for rel, content in (extra_files or {}).items():
