@@ -106,6 +106,22 @@ def curve():
     return ui.line_figure(series, title, "tokens seen", "loss (nats per token)")
 
 
+def knowledge():
+    """"Born in" accuracy by how often a person is mentioned in the corpus: the long tail, measured."""
+    title = "What it knows depends on how often it read it"
+    try:
+        m = (store.read_manifest(base_path()).get("metrics") or {})
+    except store.CheckpointError as e:
+        return ui.message_figure(f"No base checkpoint: {e}", title)
+    buckets = sorted((m.get("born_in_by_bucket") or {}).items(), key=lambda kv: _bucket_order(kv[0]))
+    if not buckets:
+        return ui.message_figure("This checkpoint records no fact accuracy (it was not trained on the world corpus).", title)
+    return ui.bar_figure([f"{b}×" for b, _ in buckets], [100 * a for _, a in buckets], title,
+                         "times the person is mentioned in the training corpus", '"born in" accuracy (%)',
+                         hover=[f"{100 * a:.1f}% of people mentioned {b} times" for b, a in buckets],
+                         y_range=(0, 105))
+
+
 def _bucket_order(label: str) -> tuple[float, str]:
     """Order mention buckets ("1", "2-4", "17+") by their first number, not alphabetically."""
     digits = re.match(r"\D*(\d+)", str(label))
@@ -240,6 +256,7 @@ def build_base_page(demo: gr.Blocks) -> None:
                 elem_classes=["lab-note"],
             )
         with gr.Column(scale=2):
+            tail = gr.Plot(label="Knowledge by frequency", show_label=False, elem_id="base-knowledge")
             source = gr.Markdown(elem_classes=["lab-note"])
             table = gr.Dataframe(headers=CARD_HEADERS, interactive=False, label="What the checkpoint knows",
                                  elem_id="base-card", wrap=True, column_widths=["62%", "38%"])
@@ -277,6 +294,7 @@ def build_base_page(demo: gr.Blocks) -> None:
     # render on first paint, not only after the first click
     demo.load(curve, outputs=plot, api_name="curve")
     demo.load(model_card, outputs=[source, table], api_name="model_card")
+    demo.load(knowledge, outputs=tail, api_name="knowledge")
 
 
 def build_suite() -> gr.Blocks:

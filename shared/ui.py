@@ -108,3 +108,18 @@ def message_figure(message: str, title: str = "") -> "go.Figure":
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return style_figure(fig, title, "", "")
+
+
+def bar_figure(labels: Sequence[str], values: Sequence[float], title: str, x_title: str, y_title: str,
+               hover: Sequence[str] | None = None, y_range: tuple[float, float] | None = None) -> "go.Figure":
+    """One bar per label (categories in the given order); `hover` adds a line per bar on hover.
+    (No text drawn on the bars: plotly logs console errors for labels on zero-height bars.)"""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Bar(x=list(labels), y=list(values), marker_color=PALETTE[0],
+                           hovertext=list(hover) if hover else None))
+    fig = style_figure(fig, title, x_title, y_title)
+    fig.update_layout(hovermode="closest")
+    if y_range:
+        fig.update_yaxes(range=list(y_range))
+    return fig

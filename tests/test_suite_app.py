@@ -47,7 +47,7 @@ def test_app_import_loads_no_torch():
 
 def test_endpoints_are_named(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/complete", "/curve", "/model_card"} <= names
+    assert {"/complete", "/curve", "/model_card", "/knowledge"} <= names
 
 
 def test_complete_streams_the_local_greedy_completion(client, tiny_base, tiny_model):
@@ -104,6 +104,14 @@ def test_model_card_is_the_checkpoints_manifest(client, tiny_base):
     assert card["parameters (non-embedding)"] == f"{m['params_nonembedding']:,}"
     assert card["tokens seen"] == f"{m['tokens_seen']:,}"
     assert card["preset"] == manifest["preset"] == "tiny"
+
+
+def test_knowledge_chart_is_the_manifests_long_tail(client, tiny_base):
+    by_bucket = store.read_manifest(tiny_base)["metrics"]["born_in_by_bucket"]
+    plot = _call(client, api_name="/knowledge")
+    bars = json.loads(plot["plot"])["data"][0]
+    got = dict(zip(bars["x"], bars["y"]))
+    assert got == pytest.approx({f"{b}×": 100 * a for b, a in by_bucket.items()})
 
 
 def test_page_without_a_checkpoint_explains_instead_of_crashing(monkeypatch):

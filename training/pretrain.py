@@ -111,8 +111,12 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
     counts = param_counts(accelerator.unwrap_model(model))
     mcfg = accelerator.unwrap_model(model).config
     flops_tok = flops_per_token(counts["params_matmul"], mcfg.num_hidden_layers, mcfg.hidden_size, n_ctx)
-    peak = float(accelerator.reduce(torch.tensor(measure_peak_flops(
-        accelerator.device, torch.bfloat16 if cfg.bf16 else torch.float32), device=accelerator.device), "sum"))
+    peak_dtype = torch.bfloat16 if cfg.bf16 else torch.float32
+
+    def measure_peak(seconds: float = 1.0) -> float:  # summed over ranks; re-measured at every eval
+        return float(accelerator.reduce(torch.tensor(measure_peak_flops(accelerator.device, peak_dtype, seconds),
+                                                     device=accelerator.device), "sum"))
+    peak = measure_peak()
 
     metrics_path = run_dir / store.METRICS
     if accelerator.is_main_process:
@@ -160,6 +164,7 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
                 "elapsed_s": round(time.perf_counter() - t_start, 2)}
         if step % cfg.eval_interval == 0 or step == cfg.steps:
             last["eval_loss"] = round(evaluate(model, data.eval, accelerator, cfg.micro_batch), 5)
+            peak = max(peak, measure_peak(0.25))  # a busy machine at start must not inflate MFU for the whole run
         if log and (step % cfg.log_interval == 0 or "eval_loss" in last):
             log.write(json.dumps(last) + "\n")
             log.flush()
