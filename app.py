@@ -103,7 +103,7 @@ def curve():
     train = [(r["tokens"], r["loss"]) for r in rows if r.get("loss") is not None]
     held = [(r["tokens"], r["eval_loss"]) for r in rows if r.get("eval_loss") is not None]
     series = {name: tuple(zip(*pts)) for name, pts in (("train loss", train), ("held-out loss", held)) if pts}
-    return ui.line_figure(series, title, "tokens seen", "loss (nats per token)")
+    return ui.line_figure(series, title, "tokens seen", "loss (nats per token, log scale)", log_y=True)
 
 
 def knowledge():

@@ -119,6 +119,7 @@ def bar_figure(labels: Sequence[str], values: Sequence[float], title: str, x_tit
     fig = go.Figure(go.Bar(x=list(labels), y=list(values), marker_color=PALETTE[0],
                            hovertext=list(hover) if hover else None))
     fig = style_figure(fig, title, x_title, y_title)
+    fig.update_xaxes(type="category")  # style_figure sets a linear axis; bars sit on named categories
     fig.update_layout(hovermode="closest")
     if y_range:
         fig.update_yaxes(range=list(y_range))
