@@ -70,7 +70,33 @@ def test_chat_template_masks_exactly_the_answers_and_end_of_turn(tokenizer):
     assert prompt.endswith("<|assistant|>")
 
 
+# --- the model factory ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_model_factory_counts_parameters_like_kaplan(arch):
+    from training.models import ModelSpec, build_model, param_counts
+    spec = ModelSpec(arch=arch, n_layer=3, d_model=96, n_head=4, n_ctx=64, vocab_size=300)
+    model = build_model(spec)
+    counts = param_counts(model)
+    assert counts["params"] == sum(p.numel() for p in model.parameters())  # tied head counted once
+    emb = spec.vocab_size * spec.d_model + (spec.n_ctx * spec.d_model if arch == "gpt2" else 0)
+    assert counts["params"] - counts["params_nonembedding"] == emb
+    # Kaplan: N ≈ 12·n_layer·d_model² (attention 4d², MLP 8d²; norms and biases are the small rest)
+    assert counts["params_nonembedding"] == pytest.approx(12 * spec.n_layer * spec.d_model ** 2, rel=0.05)
+    logits = model(input_ids=torch.randint(0, spec.vocab_size, (2, spec.n_ctx))).logits
+    assert logits.shape == (2, spec.n_ctx, spec.vocab_size)
+    with pytest.raises(ValueError, match="divisible"):
+        ModelSpec(arch=arch, d_model=100, n_head=3).validate()
+
+
 # --- the loop -------------------------------------------------------------------------------
+
+def test_bf16_autocast_run_trains(tmp_path):
+    r = cli("pretrain", "--preset", "tiny", "--steps", "20", "--bf16", "--quiet", "--run-dir", str(tmp_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    curve = metrics(tmp_path)
+    assert curve[-1]["eval_loss"] < curve[0]["eval_loss"] - 0.5
+
 
 def test_tiny_pretrain_lowers_heldout_loss(tiny_base):
     curve = store.read_metrics(tiny_base)

@@ -31,6 +31,7 @@ def _train_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--micro-batch", type=int, help="sequences per process per micro-step")
     p.add_argument("--grad-accum", type=int, help="micro-steps per optimizer step")
     p.add_argument("--lr", type=float, help="peak learning rate")
+    p.add_argument("--warmup-steps", type=int, help="linear warmup steps (default: the preset's share of --steps)")
     p.add_argument("--seed", type=int, help="training seed")
     p.add_argument("--max-time", type=float, dest="max_time_s", help="stop (resumably) after this many seconds")
     p.add_argument("--ckpt-interval", type=int, help="steps between resumable checkpoints")
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _preset(args):
     from .presets import get_preset
-    overrides = {k: getattr(args, k) for k in ("steps", "micro_batch", "grad_accum", "lr", "seed",
+    overrides = {k: getattr(args, k) for k in ("steps", "micro_batch", "grad_accum", "lr", "warmup_steps", "seed",
                                                "max_time_s", "ckpt_interval", "bf16")
                  if getattr(args, k, None) is not None}
     try:
@@ -134,11 +135,11 @@ def _train(args, run_dir: Path):
     preset = _preset(args)  # validate before the heavy imports: bad input fails fast
     _check_data(args)
     import torch
-    from accelerate import Accelerator
+    from accelerate import PartialState
     from .data.blocks import prepare
     from .models import build_model
     from .pretrain import pretrain
-    acc = Accelerator(cpu=not torch.cuda.is_available())
+    acc = PartialState(cpu=not torch.cuda.is_available())  # processes only; the loop sets precision
     with acc.main_process_first():
         data = prepare(run_dir, preset, args.data)
     spec = replace(preset.model, vocab_size=len(data.tokenizer))

@@ -93,6 +93,9 @@ def get_preset(name: str, **train_overrides) -> Preset:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r} (choose {', '.join(PRESETS)})")
     p = PRESETS[name]
+    if "steps" in train_overrides and "warmup_steps" not in train_overrides and train_overrides["steps"] > 0:
+        # a different length keeps the preset's schedule shape: warmup stays the same share of steps
+        train_overrides["warmup_steps"] = round(p.train.warmup_steps * train_overrides["steps"] / p.train.steps)
     if train_overrides:
         p = replace(p, train=replace(p.train, **train_overrides))
     p.train.validate()
