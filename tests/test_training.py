@@ -260,3 +260,11 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, opt
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("error:") and option in r.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_cli_hub_dataset_offline_is_one_clear_line(tmp_path):
+    r = cli("build-base", "--preset", "tiny", "--data", "someone/some-corpus", "--run-dir", str(tmp_path / "r"),
+            env={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "someone/some-corpus" in r.stderr and "offline" in r.stderr.lower()
+    assert not (tmp_path / "r" / "data" / "manifest.json").exists()

@@ -97,7 +97,11 @@ def _preset(args):
 
 
 def _check_data(args) -> None:
-    if args.data and not (Path(args.data).exists() or "/" in args.data and not args.data.startswith((".", "/"))):
+    """A --data that looks like a local file must exist; anything else is a Hub dataset name."""
+    if not args.data:
+        return
+    looks_local = args.data.endswith((".txt", ".jsonl", ".json")) or args.data.startswith((".", "/", "~"))
+    if looks_local and not Path(args.data).expanduser().exists():
         raise FileNotFoundError(f"--data {args.data}: no such file (give a .txt/.jsonl path or a Hub dataset name like user/name)")
 
 
