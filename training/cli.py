@@ -144,6 +144,8 @@ def _train(args, run_dir: Path):
     from .models import build_model
     from .pretrain import pretrain
     acc = PartialState(cpu=not torch.cuda.is_available())  # processes only; the loop sets precision
+    if acc.is_main_process and not (run_dir / "data" / store.MANIFEST).is_file():
+        print(f"preparing corpus, tokenizer and token blocks in {run_dir / 'data'} …", file=sys.stderr, flush=True)
     with acc.main_process_first():
         data = prepare(run_dir, preset, args.data)
     spec = replace(preset.model, vocab_size=len(data.tokenizer))

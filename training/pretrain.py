@@ -90,7 +90,8 @@ def evaluate(model, blocks: torch.Tensor, accelerator: Accelerator, batch_size: 
 def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: bool = True,
              stop_after: int | None = None, progress: bool = True) -> dict:
     """Train `model` on `data.train`; write metrics.jsonl and resumable checkpoints in `run_dir`.
-    Returns a summary (final step, losses, tokens seen, throughput)."""
+    `stop_after` ends this call early at that step (benchmarks); `cfg.max_time_s` bounds wall time.
+    Returns a summary (final step, losses, tokens seen, throughput) and the trained model."""
     cfg.validate()
     run_dir = Path(run_dir)
     accelerator = Accelerator(mixed_precision="bf16" if cfg.bf16 else "no",

@@ -6,7 +6,6 @@ others load the same files, so every rank sees identical data.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -93,6 +92,3 @@ def batch_indices(step: int, n_blocks: int, global_batch: int, seed: int):
         out.extend(perm[offset: offset + global_batch - len(out)].tolist())
     return out
 
-
-def describe(prepared: Prepared) -> str:
-    return json.dumps({k: prepared.meta.get(k) for k in ("train_blocks", "eval_blocks", "train_tokens")})
