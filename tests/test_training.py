@@ -265,6 +265,7 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, opt
 def test_cli_hub_dataset_offline_is_one_clear_line(tmp_path):
     r = cli("build-base", "--preset", "tiny", "--data", "someone/some-corpus", "--run-dir", str(tmp_path / "r"),
             env={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}, timeout=120)
-    assert r.returncode == 2 and r.stderr.count("\n") == 1
-    assert "someone/some-corpus" in r.stderr and "offline" in r.stderr.lower()
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert r.returncode == 2 and len(errors) == 1 and "Traceback" not in r.stderr
+    assert "someone/some-corpus" in errors[0] and "offline" in errors[0].lower()
     assert not (tmp_path / "r" / "data" / "manifest.json").exists()
