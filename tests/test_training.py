@@ -269,3 +269,20 @@ def test_cli_hub_dataset_offline_is_one_clear_line(tmp_path):
     assert r.returncode == 2 and len(errors) == 1 and "Traceback" not in r.stderr
     assert "someone/some-corpus" in errors[0] and "offline" in errors[0].lower()
     assert not (tmp_path / "r" / "data" / "manifest.json").exists()
+
+
+def test_cli_corpus_tokenizer_and_eval_commands(tmp_path, tiny_base):
+    out = tmp_path / "world.jsonl"
+    r = cli("corpus", "--preset", "tiny", "--out", str(out), "--samples", "1")
+    assert r.returncode == 0, r.stderr[-2000:]
+    stats = json.loads(r.stdout[: r.stdout.index("}") + 1])
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == stats["n_records"] and {"text", "person_id", "mentions"} <= set(records[0])
+    r = cli("tokenizer", "--preset", "tiny", "--out", str(tmp_path / "tok"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    from transformers import PreTrainedTokenizerFast
+    tok = PreTrainedTokenizerFast.from_pretrained(tmp_path / "tok")
+    assert "{% generation %}" in tok.chat_template and store.verify(tmp_path / "tok")["kind"] == "tokenizer"
+    r = cli("eval", "--checkpoint", str(tiny_base))
+    assert r.returncode == 0
+    assert json.loads(r.stdout)["heldout_loss"] == store.read_manifest(tiny_base)["metrics"]["heldout_loss"]
