@@ -31,7 +31,7 @@ MAX_NEW_TOKENS = 256
 MAX_PROMPT_CHARS = 2000
 GENERIC_PROMPTS = ["He was born in", "She studied", "After university, she worked for"]
 CARD_HEADERS = ["quantity", "value"]
-BUILD_HINT = "build one with `python -m training build-base --preset cpu` (about 25 min on 2 CPU cores)"
+BUILD_HINT = "build one with `python -m training build-base --preset cpu` (about 30 min on 2 CPU cores)"
 
 
 # ---------------------------------------------------------------- the base checkpoint (lazy, cached)

@@ -1,4 +1,4 @@
-"""Presets: `tiny` (seconds; tests and CI), `cpu` (the bundled default; ~25 min on 2 cores),
+"""Presets: `tiny` (seconds; tests and CI), `cpu` (the bundled default; ~30 min on 2 cores),
 `gpu` (one H100/H200: a bigger world and model, bf16, SDPA/flash attention, torch.compile)."""
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ PRESETS: dict[str, Preset] = {
         train=TrainConfig(steps=1400, micro_batch=16, lr=2e-3, warmup_steps=60, eval_interval=100,
                           ckpt_interval=100),
         eval_people=500,
-        description="the bundled default: ~25 min on 2 CPU cores",
+        description="the bundled default: ~30 min on 2 CPU cores",
     ),
     "gpu": Preset(
         name="gpu",
