@@ -14,8 +14,8 @@ used by QA answers and ``completion_prompt``. Variant 0 of every person uses the
 template for all six attributes (in a permuted order if ``permute``), so with ``fullname=True``
 the completion probe appears verbatim in the person's training text. Variants 1, 2, ... draw
 templates and order from a per-(seed, person, variant) stream, redrawing until the choice differs
-from all lower variants: variants are pairwise distinct, so the eval renderings (variants >=
-bios_per_person) never equal a training text. Everything is deterministic across processes
+from all lower variants: variants are pairwise distinct, so the eval renderings (the variants
+after the ones a person's mentions use) never equal a training text. Everything is deterministic across processes
 (numpy SeedSequence streams, no ``hash()``).
 """
 from __future__ import annotations
