@@ -170,31 +170,28 @@ def _to_messages(record: Any) -> list[dict[str, str]]:
                      f"'prompt'+'completion', got {sorted(record)}")
 
 
-def from_sharegpt(records: Iterable[dict]) -> list[dict]:
-    """ShareGPT records (``{"conversations": [{"from", "value"}, ...]}``) -> ``{"messages": [...]}``.
-    Roles: human/user -> user, gpt/assistant -> assistant, system -> system."""
+def _convert(records: Iterable[dict], to_messages) -> list[dict]:
+    """Apply one shape's converter to every record; a bad one is a one-line error naming it."""
     out = []
     for i, r in enumerate(records):
         try:
             if not isinstance(r, dict):
                 raise _BadRecord(f"expected a dict, got {type(r).__name__}")
-            out.append({"messages": _sharegpt_messages(r)})
+            out.append({"messages": to_messages(r)})
         except _BadRecord as e:
             raise ValueError(f"record {i}: {e}") from None
     return out
+
+
+def from_sharegpt(records: Iterable[dict]) -> list[dict]:
+    """ShareGPT records (``{"conversations": [{"from", "value"}, ...]}``) -> ``{"messages": [...]}``.
+    Roles: human/user -> user, gpt/assistant -> assistant, system -> system."""
+    return _convert(records, _sharegpt_messages)
 
 
 def from_prompt_completion(records: Iterable[dict]) -> list[dict]:
     """``{"prompt": str, "completion": str}`` -> ``{"messages": [user, assistant]}``."""
-    out = []
-    for i, r in enumerate(records):
-        try:
-            if not isinstance(r, dict):
-                raise _BadRecord(f"expected a dict, got {type(r).__name__}")
-            out.append({"messages": _prompt_completion_messages(r)})
-        except _BadRecord as e:
-            raise ValueError(f"record {i}: {e}") from None
-    return out
+    return _convert(records, _prompt_completion_messages)
 
 
 def to_sharegpt(messages: list[dict[str, str]] | dict) -> dict:
