@@ -1,4 +1,4 @@
-"""`python -m training …` — the one command line for data, tokenizer, pre-training and the base model.
+"""`python -m training …` — the one command line for data, tokenizer, pre-training, the base model and SFT.
 
 Bad input ends with one line naming the option and exit status 2; nothing is half-written
 (every output directory is written atomically).
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -26,14 +27,19 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None, help="local .txt/.jsonl file or Hub dataset name (default: the world corpus)")
 
 
-def _train_overrides(p: argparse.ArgumentParser) -> None:
+def _run_options(p: argparse.ArgumentParser) -> None:
+    """Options every training command shares (each overrides the preset)."""
     p.add_argument("--steps", type=int, help="optimizer steps (overrides the preset)")
+    p.add_argument("--lr", type=float, help="peak learning rate")
+    p.add_argument("--seed", type=int, help="training seed")
+    p.add_argument("--max-time", type=float, dest="max_time_s", help="stop after this many seconds")
+
+
+def _train_overrides(p: argparse.ArgumentParser) -> None:
+    _run_options(p)
     p.add_argument("--micro-batch", type=int, help="sequences per process per micro-step")
     p.add_argument("--grad-accum", type=int, help="micro-steps per optimizer step")
-    p.add_argument("--lr", type=float, help="peak learning rate")
     p.add_argument("--warmup-steps", type=int, help="linear warmup steps (default: the preset's share of --steps)")
-    p.add_argument("--seed", type=int, help="training seed")
-    p.add_argument("--max-time", type=float, dest="max_time_s", help="stop (resumably) after this many seconds")
     p.add_argument("--ckpt-interval", type=int, help="steps between resumable checkpoints")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None, help="bf16 autocast")
     p.add_argument("--no-resume", action="store_true", help="start from scratch even if run-dir has a checkpoint")
@@ -64,6 +70,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="working directory (default: runs/base-<preset>)")
     _train_overrides(p)
 
+    p = sub.add_parser("sft", help="LoRA supervised fine-tuning (TRL SFTTrainer + PEFT) of a base model")
+    p.add_argument("--preset", default="tiny", help="tiny | cpu | gpu: SFT settings and the world (default: tiny)")
+    p.add_argument("--base", default=None, help="base checkpoint: 'base' (default: the resolved project base), "
+                   "a directory, or a Hub model id")
+    p.add_argument("--data", default=None, help="SFT records (.jsonl: messages, ShareGPT conversations or "
+                   "prompt/completion); default: conversations about the world's SFT people")
+    p.add_argument("--out", required=True, help="output directory for the adapter (or merged model)")
+    p.add_argument("--merge", action="store_true", help="save the merged full model instead of the adapter")
+    _run_options(p)
+    p.add_argument("--batch-size", type=int, help="conversations per step")
+    p.add_argument("--lora-r", type=int, help="LoRA rank")
+
+    p = sub.add_parser("build-sft", help="fine-tune, evaluate and store the SFT adapter and its ablations (resumable)")
+    p.add_argument("--preset", default="cpu", help="tiny | cpu | gpu (default: cpu)")
+    p.add_argument("--out", help="checkpoint directory (default: checkpoints/sft for cpu, runs/sft-<preset>/checkpoint otherwise)")
+    p.add_argument("--run-dir", help="working directory (default: runs/sft-<preset>)")
+    p.add_argument("--steps", type=int, help="SFT steps of every run (default: the preset's)")
+
     p = sub.add_parser("eval", help="verify a checkpoint and print its metrics")
     p.add_argument("--checkpoint", default=None, help="path (default: the resolved base checkpoint)")
     return ap
@@ -86,14 +110,19 @@ def _preset(args):
                  if getattr(args, k, None) is not None}
     try:
         return get_preset(args.preset, **overrides)
-    except ValueError as e:  # name the command-line option, not the dataclass field
-        msg = str(e)
-        field = msg.split("=", 1)[0] if "=" in msg.split(":", 1)[0] else None
-        if field in overrides:
-            msg = f"--{field.replace('_', '-')}{msg[len(field):]}"
-        elif msg.startswith("unknown preset"):
-            msg = f"--preset: {msg}"
-        raise ValueError(msg) from None
+    except ValueError as e:
+        raise _option_error(e, overrides) from None
+
+
+def _option_error(e: ValueError, overrides: dict) -> ValueError:
+    """Name the command-line option ("--lr=5: ..."), not the dataclass field ("lr=5: ...")."""
+    msg = str(e)
+    field = msg.split("=", 1)[0] if "=" in msg.split(":", 1)[0] else None
+    if field in overrides:
+        msg = f"--{field.replace('_', '-')}{msg[len(field):]}"
+    elif msg.startswith("unknown preset"):
+        msg = f"--preset: {msg}"
+    return ValueError(msg)
 
 
 def _check_data(args) -> None:
@@ -166,6 +195,13 @@ def cmd_pretrain(args) -> int:
 def cmd_build_base(args) -> int:
     run_dir = Path(args.run_dir or f"runs/base-{args.preset}")
     out = Path(args.out or (store.BUNDLED_DIR / "base" if args.preset == "cpu" else run_dir / "checkpoint"))
+    if int(os.environ.get("RANK", "0")) == 0:  # one lock per build, held by the main process
+        with store.run_lock(run_dir):
+            return _build_base(args, run_dir, out)
+    return _build_base(args, run_dir, out)
+
+
+def _build_base(args, run_dir: Path, out: Path) -> int:
     summary, data, preset, spec, acc = _train(args, run_dir)
     if not acc.is_main_process:
         return 0
@@ -202,6 +238,40 @@ def cmd_build_base(args) -> int:
     return 0
 
 
+def cmd_sft(args) -> int:
+    from .sft.train import sft_settings
+    overrides = {k: getattr(args, k) for k in ("steps", "batch_size", "lr", "lora_r", "seed", "max_time_s")
+                 if getattr(args, k, None) is not None}
+    try:
+        settings = sft_settings(args.preset, **overrides)
+    except ValueError as e:
+        raise _option_error(e, overrides) from None
+    if args.data and not Path(args.data).is_file():
+        raise FileNotFoundError(f"--data {args.data}: no such file (give a .jsonl of SFT records)")
+    from .data.world import World
+    from .presets import get_preset
+    from .sft import data as sft_data
+    from .sft.train import load_base, save_adapter, train_sft
+    world = World(get_preset(args.preset).world)
+    records = sft_data.load_sft_records(args.data) if args.data else sft_data.conversations(world, "sft")
+    base = load_base(args.base)
+    res = train_sft(base, records, settings, eval_records=sft_data.conversations(world, "heldout"),
+                    on_log=lambda e: print(json.dumps(e), file=sys.stderr, flush=True))
+    out = save_adapter(Path(args.out), res, base, merge=args.merge,
+                       extra={"data": args.data or "world SFT conversations"})
+    print(json.dumps({"out": str(out), "steps_done": res.steps_done, "seconds": res.seconds,
+                      "final_loss": next((h["loss"] for h in reversed(res.history) if "loss" in h), None),
+                      "stopped_early": res.stopped_early}))
+    return 0
+
+
+def cmd_build_sft(args) -> int:
+    from .sft.build import build_sft
+    results = build_sft(args.preset, args.out, args.run_dir, args.steps)
+    print(json.dumps(results["headline"], indent=1))
+    return 0
+
+
 def cmd_eval(args) -> int:
     path = store.resolve("base", args.checkpoint)
     manifest = store.verify(path)
@@ -210,4 +280,4 @@ def cmd_eval(args) -> int:
 
 
 COMMANDS = {"corpus": cmd_corpus, "tokenizer": cmd_tokenizer, "pretrain": cmd_pretrain,
-            "build-base": cmd_build_base, "eval": cmd_eval}
+            "build-base": cmd_build_base, "sft": cmd_sft, "build-sft": cmd_build_sft, "eval": cmd_eval}

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -30,7 +31,10 @@ METRICS = "metrics.jsonl"
 # name -> (environment variable, bundled sub-directory, Hub repo id, pinned Hub revision)
 KNOWN: dict[str, tuple[str, str, str, str]] = {
     "base": ("LAB_BASE_CHECKPOINT", "base", "llm-training-lab/world-base-cpu", "main"),
+    "sft": ("LAB_SFT_CHECKPOINT", "sft", "llm-training-lab/world-sft-cpu", "main"),
 }
+BUILD_COMMANDS = {"base": "python -m training build-base --preset cpu",
+                  "sft": "python -m training build-sft --preset cpu"}
 
 
 class CheckpointError(RuntimeError):
@@ -82,6 +86,24 @@ def write_atomic(final_dir: Path, fill: Callable[[Path], dict[str, Any]]) -> Pat
     return final_dir
 
 
+@contextmanager
+def run_lock(run_dir: Path, *, wait: bool = False):
+    """Hold an exclusive lock on a build's working directory (released when the process ends,
+    however it ends). ``wait=False``: a second build there fails at once with a one-line message."""
+    import fcntl
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise CheckpointError(f"{run_dir}: another build is running there; wait for it to finish") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def read_manifest(path: Path) -> dict[str, Any]:
     mf = Path(path) / MANIFEST
     if not mf.is_file():
@@ -111,6 +133,12 @@ def verify(path: Path) -> dict[str, Any]:
     return manifest
 
 
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """One sha256 naming a checkpoint's exact contents (over its manifest's file hashes)."""
+    files = manifest.get("files") or {}
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """The training curve stored beside a checkpoint (one JSON object per line)."""
     f = Path(path) / METRICS
@@ -134,8 +162,7 @@ def resolve(name: str = "base", path: str | os.PathLike | None = None, *, allow_
     if (bundled / MANIFEST).is_file():
         return bundled
     if not allow_hub:
-        raise CheckpointError(f"no {name!r} checkpoint: set {env} or build it with "
-                              "`python -m training build-base --preset cpu`")
+        raise CheckpointError(f"no {name!r} checkpoint: set {env} or build it with `{BUILD_COMMANDS[name]}`")
     return download(repo_id, revision, name=name)
 
 
@@ -148,7 +175,7 @@ def download(repo_id: str, revision: str = "main", *, name: str = "checkpoint") 
     except Exception as e:  # offline, unknown repo, auth: all end as one clear line
         raise CheckpointError(
             f"no local {name!r} checkpoint and the Hub repo {repo_id}@{revision} could not be fetched "
-            f"({type(e).__name__}); offline? build it with `python -m training build-base --preset cpu`"
+            f"({type(e).__name__}); offline? build it with `{BUILD_COMMANDS.get(name, BUILD_COMMANDS['base'])}`"
         ) from None
     return Path(local)
 
