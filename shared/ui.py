@@ -124,3 +124,23 @@ def bar_figure(labels: Sequence[str], values: Sequence[float], title: str, x_tit
     if y_range:
         fig.update_yaxes(range=list(y_range))
     return fig
+
+
+def grouped_bar_figure(categories: Sequence[str], series: dict[str, Sequence[float]], title: str,
+                       x_title: str, y_title: str, hover: dict[str, Sequence[str]] | None = None,
+                       y_range: tuple[float, float] | None = None) -> "go.Figure":
+    """Bars grouped by category, one colour per named series (e.g. accuracy and compliance per
+    model); `hover[name]` adds a line per bar on hover."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure([go.Bar(x=list(categories), y=list(values), name=name, marker_color=PALETTE[i % len(PALETTE)],
+                            hovertext=list((hover or {}).get(name) or []) or None)
+                     for i, (name, values) in enumerate(series.items())])
+    fig = style_figure(fig, title, x_title, y_title)
+    fig.update_xaxes(type="category")
+    # the legend goes under the plot: above it, several series collide with a long title
+    fig.update_layout(barmode="group", hovermode="closest", margin={"b": 90},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0.0})
+    if y_range:
+        fig.update_yaxes(range=list(y_range))
+    return fig

@@ -48,14 +48,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def suite_server(tiny_base, tmp_path_factory):
-    """`python app.py` on a free port, serving the tiny checkpoint; yields (url, seconds to first 200)."""
+def _serve(env_extra: dict, log: Path):
+    """`python app.py` on a free port; yields (url, seconds to first HTTP 200), then stops it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    log = tmp_path_factory.mktemp("suite") / "app.log"
-    env = {**os.environ, "LAB_BASE_CHECKPOINT": str(tiny_base), "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **env_extra}
+    for k in [k for k, v in env.items() if v is None]:
+        env.pop(k)
     with open(log, "w") as f:
         t0 = time.monotonic()
         proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=f,
@@ -85,6 +85,23 @@ def suite_server(tiny_base, tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def suite_server(tiny_base, tmp_path_factory):
+    """`python app.py` serving the tiny checkpoint; yields (url, seconds to first HTTP 200)."""
+    yield from _serve({"LAB_BASE_CHECKPOINT": str(tiny_base)}, tmp_path_factory.mktemp("suite") / "app.log")
+
+
+@pytest.fixture(scope="session")
+def bundled_url(tmp_path_factory) -> str:
+    """`python app.py` exactly as a user starts it on a fresh clone: the bundled base and SFT
+    checkpoints (the SFT adapter only fits the base it was trained on)."""
+    gen = _serve({"LAB_BASE_CHECKPOINT": None, "LAB_SFT_CHECKPOINT": None},
+                 tmp_path_factory.mktemp("bundled") / "app.log")
+    url, _ = next(gen)
+    yield url
+    gen.close()
 
 
 @pytest.fixture(scope="session")
