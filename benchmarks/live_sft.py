@@ -5,7 +5,7 @@ settings on the bundled base, `--repeats` times, and records wall-clock seconds 
 and the whole request incl. both evaluations), steps done, and format compliance / accuracy on
 the same 24 held-out questions before and after.
 
-    python benchmarks/live_sft.py               # 3 runs at the page's defaults (~1.5 min)
+    python benchmarks/live_sft.py               # 3 runs at the page's defaults (~4 min)
     python benchmarks/live_sft.py --quick       # 1 run of 30 steps
 """
 from __future__ import annotations
@@ -16,10 +16,15 @@ import time
 from common import OtherLoad, median, wait_quiet, write
 
 
+def lab_default_steps() -> int:
+    from training.sft.lab import LiveRequest
+    return LiveRequest().steps
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--steps", type=int, default=100, help="the page's default: 100")
+    ap.add_argument("--steps", type=int, default=lab_default_steps(), help="default: the page's")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     if args.quick:

@@ -224,7 +224,7 @@ def test_trl_sft_lora_smoke(tiny, tmp_path):
     ds = conversations(world)
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
     args = SFTConfig(output_dir=str(tmp_path), assistant_only_loss=True, use_cpu=True, bf16=False,
-                     gradient_checkpointing=False, max_steps=16, per_device_train_batch_size=8,
+                     activation_checkpointing=False, max_steps=16, per_device_train_batch_size=8,
                      learning_rate=2e-3, logging_steps=1, report_to=[], save_strategy="no",
                      max_length=model.config.max_position_embeddings, seed=0,
                      disable_tqdm=True)

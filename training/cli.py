@@ -195,6 +195,8 @@ def cmd_pretrain(args) -> int:
 def cmd_build_base(args) -> int:
     run_dir = Path(args.run_dir or f"runs/base-{args.preset}")
     out = Path(args.out or (store.BUNDLED_DIR / "base" if args.preset == "cpu" else run_dir / "checkpoint"))
+    _preset(args)  # bad input fails before anything (even the lock file) is written
+    _check_data(args)
     if int(os.environ.get("RANK", "0")) == 0:  # one lock per build, held by the main process
         with store.run_lock(run_dir):
             return _build_base(args, run_dir, out)

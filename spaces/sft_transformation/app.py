@@ -314,9 +314,9 @@ def build_demo() -> gr.Blocks:
             with gr.Row():
                 data = gr.Dropdown(["clean", "small clean (LIMA-style, 1,000)", "noisy (30% corrupted)"],
                                    value="clean", label="SFT data")
-                steps = gr.Slider(5, 300, value=100, step=5, label="steps")
+                steps = gr.Slider(5, 300, value=200, step=5, label="steps")
                 lr = gr.Number(value=3e-3, label="learning rate", minimum=1e-5, maximum=1e-2)
-                batch = gr.Slider(1, 32, value=8, step=1, label="conversations per step")
+                batch = gr.Slider(1, 32, value=16, step=1, label="conversations per step")
                 limit = gr.Slider(10, 120, value=120, step=5, label="time limit (s)")
             train_btn = gr.Button("Train", variant="primary", elem_id="sft-live-go")
             status = gr.Markdown(elem_id="sft-live-status")

@@ -276,9 +276,9 @@ _live_lock = threading.Lock()
 @dataclass(frozen=True)
 class LiveRequest:
     data: str = "clean"
-    steps: int = 120
+    steps: int = 200          # ~1 minute on 2 CPU cores (benchmarks/live_sft.py)
     lr: float = 3e-3
-    batch_size: int = 8
+    batch_size: int = 16
     time_limit_s: float = LIVE_TIME_LIMIT_S
 
     def validate(self) -> None:
