@@ -180,9 +180,10 @@ def test_hub_shaped_base_directory_is_the_same_code_path(tiny_base, tmp_path):
 
 def test_build_sft_tiny_writes_every_result(tmp_path):
     """The whole build (both bases, four runs, all evaluations) at the tiny preset, then resumed."""
-    out, run_dir = tmp_path / "sft", tmp_path / "run"
-    proc = _run_cli("build-sft", "--preset", "tiny", "--out", str(out), "--run-dir", str(run_dir), "--steps", "6",
-                    timeout=900)
+    out, run_dir, bases = tmp_path / "sft", tmp_path / "run", tmp_path / "bases"
+    args = ["build-sft", "--preset", "tiny", "--out", str(out), "--run-dir", str(run_dir), "--steps", "6",
+            "--bases-dir", str(bases)]
+    proc = _run_cli(*args, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     manifest = store.verify(out)
     results = json.loads((out / "results.json").read_text())
@@ -195,7 +196,8 @@ def test_build_sft_tiny_writes_every_result(tmp_path):
     assert all(r["steps_done"] == 6 for r in results["runs"].values())
     assert manifest["headline"] == results["headline"]
     # every stage is kept: a second call trains nothing and writes the same results
-    again = _run_cli("build-sft", "--preset", "tiny", "--out", str(out), "--run-dir", str(run_dir), "--steps", "6")
+    assert (bases / "base-tiny-1bio" / "checkpoint" / store.MANIFEST).is_file()  # built, in tmp
+    again = _run_cli(*args)
     assert again.returncode == 0 and "done in" not in again.stderr
     assert json.loads((out / "results.json").read_text())["evals"] == results["evals"]
 

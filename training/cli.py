@@ -87,6 +87,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="checkpoint directory (default: checkpoints/sft for cpu, runs/sft-<preset>/checkpoint otherwise)")
     p.add_argument("--run-dir", help="working directory (default: runs/sft-<preset>)")
     p.add_argument("--steps", type=int, help="SFT steps of every run (default: the preset's)")
+    p.add_argument("--bases-dir", default="runs", help="where the non-bundled bases are built and found "
+                   "(<dir>/base-<preset>/checkpoint; default: runs)")
 
     p = sub.add_parser("eval", help="verify a checkpoint and print its metrics")
     p.add_argument("--checkpoint", default=None, help="path (default: the resolved base checkpoint)")
@@ -269,7 +271,7 @@ def cmd_sft(args) -> int:
 
 def cmd_build_sft(args) -> int:
     from .sft.build import build_sft
-    results = build_sft(args.preset, args.out, args.run_dir, args.steps)
+    results = build_sft(args.preset, args.out, args.run_dir, args.steps, args.bases_dir)
     print(json.dumps(results["headline"], indent=1))
     return 0
 

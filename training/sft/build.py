@@ -47,14 +47,15 @@ def _log(msg: str) -> None:
     print(f"[build-sft {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def base_dir(preset: str) -> Path | None:
-    """Where build-base puts a preset's base: the bundled one for cpu (None = resolve), else runs/."""
-    return None if preset == "cpu" else Path(f"runs/base-{preset}/checkpoint")
+def base_dir(preset: str, runs: str | Path = "runs") -> Path | None:
+    """Where build-base puts a preset's base: the bundled one for cpu (None = resolve), else
+    <runs>/base-<preset>/checkpoint."""
+    return None if preset == "cpu" else Path(runs) / f"base-{preset}" / "checkpoint"
 
 
-def ensure_base(preset: str) -> str | None:
+def ensure_base(preset: str, runs: str | Path = "runs") -> str | None:
     """The base checkpoint for a preset, pre-trained first (resumably) when it is missing."""
-    d = base_dir(preset)
+    d = base_dir(preset, runs)
     if d is None:
         return None
     if not (d / store.MANIFEST).is_file():
@@ -63,14 +64,14 @@ def ensure_base(preset: str) -> str | None:
     if not (d / store.MANIFEST).is_file():
         from training import cli
         _log(f"no base for preset {preset}: pre-training it (python -m training build-base --preset {preset})")
-        rc = cli.main(["build-base", "--preset", preset, "--quiet"])
+        rc = cli.main(["build-base", "--preset", preset, "--quiet", "--run-dir", str(d.parent), "--out", str(d)])
         if rc != 0 or not (d / store.MANIFEST).is_file():
             raise RuntimeError(f"build-base --preset {preset} did not finish; run the same command again to resume")
     return str(d)
 
 
 def build_sft(preset: str = "cpu", out: str | Path | None = None, run_dir: str | Path | None = None,
-              steps: int | None = None) -> dict:
+              steps: int | None = None, bases_dir: str | Path = "runs") -> dict:
     from training.data.world import World
     from training.presets import get_preset
     from . import data as sft_data
@@ -91,7 +92,7 @@ def build_sft(preset: str = "cpu", out: str | Path | None = None, run_dir: str |
     heldout = qa_sample(world, "heldout", plan.eval_people, seed=settings.seed)
     sft_people = qa_sample(world, "sft", plan.eval_sft_people, seed=settings.seed)
     shots = few_shot_messages(world, plan.shots, seed=settings.seed)
-    bases = {"augmented": (None if preset == "cpu" else ensure_base(preset), preset),
+    bases = {"augmented": (None if preset == "cpu" else ensure_base(preset, bases_dir), preset),
              "1bio": (None, f"{preset}-1bio")}
     datasets_ = {
         "clean": (lambda: clean, f"all {len(clean)} clean conversations"),
@@ -106,7 +107,7 @@ def build_sft(preset: str = "cpu", out: str | Path | None = None, run_dir: str |
     loaded: dict[str, object] = {}
 
     def base_path(which: str) -> str | None:
-        return bases[which][0] if which == "augmented" else ensure_base(bases[which][1])
+        return bases[which][0] if which == "augmented" else ensure_base(bases[which][1], bases_dir)
 
     def base(which: str):
         if which not in loaded:
