@@ -90,6 +90,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bases-dir", default="runs", help="where the non-bundled bases are built and found "
                    "(<dir>/base-<preset>/checkpoint; default: runs)")
 
+    p = sub.add_parser("sweep", help="the scaling sweep: IsoFLOP grid of runs, long-tail losses, fitted laws (resumable)")
+    p.add_argument("--preset", default="cpu", help="tiny | cpu | gpu (default: cpu)")
+    p.add_argument("--out", help="results directory (default: checkpoints/sweep for cpu, runs/sweep-<preset>/checkpoint otherwise)")
+    p.add_argument("--sweep-dir", help="working directory (default: runs/sweep-<preset>)")
+
     p = sub.add_parser("eval", help="verify a checkpoint and print its metrics")
     p.add_argument("--checkpoint", default=None, help="path (default: the resolved base checkpoint)")
     return ap
@@ -276,6 +281,13 @@ def cmd_build_sft(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .sweep import run_sweep
+    results = run_sweep(args.preset, args.out, args.sweep_dir)
+    print(json.dumps(results["headline"], indent=1))
+    return 0
+
+
 def cmd_eval(args) -> int:
     path = store.resolve("base", args.checkpoint)
     manifest = store.verify(path)
@@ -284,4 +296,5 @@ def cmd_eval(args) -> int:
 
 
 COMMANDS = {"corpus": cmd_corpus, "tokenizer": cmd_tokenizer, "pretrain": cmd_pretrain,
-            "build-base": cmd_build_base, "sft": cmd_sft, "build-sft": cmd_build_sft, "eval": cmd_eval}
+            "build-base": cmd_build_base, "sft": cmd_sft, "build-sft": cmd_build_sft, "sweep": cmd_sweep,
+            "eval": cmd_eval}

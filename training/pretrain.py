@@ -88,10 +88,13 @@ def evaluate(model, blocks: torch.Tensor, accelerator: Accelerator, batch_size: 
 
 
 def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: bool = True,
-             stop_after: int | None = None, progress: bool = True) -> dict:
+             stop_after: int | None = None, progress: bool = True,
+             extra_evals: dict[str, torch.Tensor] | None = None) -> dict:
     """Train `model` on `data.train`; write metrics.jsonl and resumable checkpoints in `run_dir`.
     `stop_after` ends this call early at that step (benchmarks); `cfg.max_time_s` bounds wall time.
-    Returns a summary (final step, losses, tokens seen, throughput) and the trained model."""
+    `extra_evals` {name: blocks} adds `eval_loss/<name>` at every evaluation (e.g. held-out loss
+    per mention bucket, the long tail). Returns a summary (final step, losses, tokens seen,
+    throughput) and the trained model."""
     cfg.validate()
     run_dir = Path(run_dir)
     accelerator = Accelerator(mixed_precision="bf16" if cfg.bf16 else "no",
@@ -128,6 +131,8 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
     t_start, last = time.perf_counter(), {}
     if step == 0:  # the curve starts at the untrained model's loss (≈ ln vocab)
         last = {"step": 0, "tokens": 0, "eval_loss": round(evaluate(model, data.eval, accelerator, cfg.micro_batch), 5)}
+        for name, blocks in (extra_evals or {}).items():
+            last[f"eval_loss/{name}"] = round(evaluate(model, blocks, accelerator, cfg.micro_batch), 5)
         if log:
             log.write(json.dumps(last) + "\n")
     model.train()
@@ -165,6 +170,8 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
                 "elapsed_s": round(time.perf_counter() - t_start, 2)}
         if step % cfg.eval_interval == 0 or step == cfg.steps:
             last["eval_loss"] = round(evaluate(model, data.eval, accelerator, cfg.micro_batch), 5)
+            for name, blocks in (extra_evals or {}).items():
+                last[f"eval_loss/{name}"] = round(evaluate(model, blocks, accelerator, cfg.micro_batch), 5)
             peak = max(peak, measure_peak(0.25))  # a busy machine at start must not inflate MFU for the whole run
         if log and (step % cfg.log_interval == 0 or "eval_loss" in last):
             log.write(json.dumps(last) + "\n")
