@@ -2,43 +2,16 @@
 completion, and logs no console errors. Leaves a screenshot in tests/artifacts/suite.png."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
+from tests.browser_util import chromium_page, screenshot
 from training import store
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-quic"]
-TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(scope="module")
 def page(suite_url, tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        msg = f"{CHROMIUM} not found (bash tests/run.sh installs it with apt-get)"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 1000})
-        page = context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.console_errors = []
-        page.on("console", lambda m: m.type == "error" and page.console_errors.append(f"console: {m.text}"))
-        page.on("pageerror", lambda e: page.console_errors.append(f"pageerror: {e}"))
-        try:
-            yield page
-        finally:
-            context.close()
+    with chromium_page(tmp_path_factory.mktemp("chromium-profile")) as page:
+        yield page
 
 
 def test_suite_page_in_chromium(page, suite_url, tiny_base):
@@ -72,6 +45,5 @@ def test_suite_page_in_chromium(page, suite_url, tiny_base):
                            arg=["#completion textarea", expected])
     page.wait_for_timeout(500)  # let late renders (plot resize, toasts) log their errors, if any
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "suite.png"), full_page=True)
+    screenshot(page, "suite.png")
     assert page.console_errors == [], "\n".join(page.console_errors)

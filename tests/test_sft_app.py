@@ -4,36 +4,22 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 from gradio_client import Client
-from gradio_client.exceptions import AppError
 
+from tests.browser_util import chromium_page, screenshot
+from tests.client_util import app_error, call, rows
 from training import store
 from training.data.world import World
 from training.presets import PRESETS
-from training.sft.evaluate import chat_prompt_ids
 
-CALL_TIMEOUT_S = 300
 BUNDLED_SFT = store.BUNDLED_DIR / "sft"
 
 
 @pytest.fixture(scope="module")
 def client(bundled_url) -> Client:
     return Client(bundled_url, verbose=False)
-
-
-def _call(client, *args, api_name):
-    return client.submit(*args, api_name=api_name).result(timeout=CALL_TIMEOUT_S)
-
-
-def _error(client, *args, api_name) -> str:
-    with pytest.raises(AppError) as e:
-        _call(client, *args, api_name=api_name)
-    msg = str(e.value)
-    assert "\n" not in msg.strip() and "Traceback" not in msg, msg
-    return msg
 
 
 def test_endpoints_are_named(client):
@@ -48,7 +34,7 @@ def test_compare_matches_local_greedy_decoding(client):
     w = World(PRESETS["cpu"].world)
     person = next(p for p in w.people if p.split == "heldout")
     q = f"Where was {person.full_name} born?"
-    base_text, sft_text, live_text = _call(client, q, ["base", "sft"], 40, 0.0, api_name="/compare")
+    base_text, sft_text, live_text = call(client, q, ["base", "sft"], 40, 0.0, api_name="/compare")
     base = load_base(None)
     model, tok, _ = load_sft(BUNDLED_SFT)
     want_sft, stopped = respond(model, tok, [{"role": "user", "content": q}], 40)
@@ -60,38 +46,38 @@ def test_compare_matches_local_greedy_decoding(client):
 
 
 def test_bad_input_is_one_line_and_the_server_survives(client):
-    assert "empty" in _error(client, "  ", ["base"], 10, 0.0, api_name="/compare")
-    assert "characters" in _error(client, "x" * 1500, ["base"], 10, 0.0, api_name="/compare")
+    assert "empty" in app_error(client, "  ", ["base"], 10, 0.0, api_name="/compare")
+    assert "characters" in app_error(client, "x" * 1500, ["base"], 10, 0.0, api_name="/compare")
     # out-of-range sliders: gradio's own one-line check names the bound
-    assert "maximum value 128" in _error(client, "hi", ["base"], 5000, 0.0, api_name="/compare")
-    assert "maximum value 2" in _error(client, "hi", ["base"], 10, 9.0, api_name="/compare")
-    assert "at least one model" in _error(client, "hi", [], 10, 0.0, api_name="/compare")
-    assert "maximum value 199" in _error(client, 10_000, api_name="/record")
-    assert "choose between 0 and 199" in _error(client, 10_000, "", "", False, api_name="/token_view")
-    assert "both a question and an answer" in _error(client, 0, "", "", True, api_name="/token_view")
-    assert "JSON" in _error(client, "{not json", api_name="/convert")
-    assert "unknown role" in _error(client, json.dumps({"conversations": [{"from": "bot", "value": "x"}]}),
+    assert "maximum value 128" in app_error(client, "hi", ["base"], 5000, 0.0, api_name="/compare")
+    assert "maximum value 2" in app_error(client, "hi", ["base"], 10, 9.0, api_name="/compare")
+    assert "at least one model" in app_error(client, "hi", [], 10, 0.0, api_name="/compare")
+    assert "maximum value 199" in app_error(client, 10_000, api_name="/record")
+    assert "choose between 0 and 199" in app_error(client, 10_000, "", "", False, api_name="/token_view")
+    assert "both a question and an answer" in app_error(client, 0, "", "", True, api_name="/token_view")
+    assert "JSON" in app_error(client, "{not json", api_name="/convert")
+    assert "unknown role" in app_error(client, json.dumps({"conversations": [{"from": "bot", "value": "x"}]}),
                                     api_name="/convert")
     # still serving
-    assert _call(client, "Hello", ["sft"], 4, 0.0, api_name="/compare")[1]
+    assert call(client, "Hello", ["sft"], 4, 0.0, api_name="/compare")[1]
 
 
 def test_record_and_convert_show_both_shapes(client):
-    messages, sharegpt, rendered, tokens_html = _call(client, 3, api_name="/record")
+    messages, sharegpt, rendered, tokens_html = call(client, 3, api_name="/record")
     conv = sharegpt["conversations"]
     assert [t["from"] for t in conv] == [{"user": "human", "assistant": "assistant"}[m["role"]]
                                         for m in messages["messages"]]
     assert [t["value"] for t in conv] == [m["content"] for m in messages["messages"]]
     assert rendered.startswith("<|user|>") and rendered.count("<|assistant|>") == len(messages["messages"]) // 2
     rec = {"prompt": "Where is the lab?", "completion": "The lab is online."}
-    messages, sharegpt, rendered, _ = _call(client, json.dumps(rec), api_name="/convert")
+    messages, sharegpt, rendered, _ = call(client, json.dumps(rec), api_name="/convert")
     assert rendered == "<|user|>Where is the lab?<|end|><|assistant|>The lab is online.<|end|>"
     assert sharegpt == {"conversations": [{"from": "human", "value": "Where is the lab?"},
                                           {"from": "assistant", "value": "The lab is online."}]}
 
 
 def test_token_view_marks_the_answer_and_scores_both_models(client):
-    html_out, fig = _call(client, 0, "Where was Ada Lovelace born?", "Ada Lovelace was born in London.", True,
+    html_out, fig = call(client, 0, "Where was Ada Lovelace born?", "Ada Lovelace was born in London.", True,
                           api_name="/token_view")
     assert "carry loss" in html_out and "London" in html_out
     plot = json.loads(fig["plot"]) if isinstance(fig, dict) and "plot" in fig else fig
@@ -101,12 +87,11 @@ def test_token_view_marks_the_answer_and_scores_both_models(client):
 
 
 def test_results_are_the_bundled_json(client):
-    out = _call(client, api_name="/results")
-    note, rows = out[4], out[5]
+    out = call(client, api_name="/results")
+    note, table = out[4], out[5]
     results = json.loads((BUNDLED_SFT / "results.json").read_text())
     assert results["rebuild"] in note
-    table = rows["data"] if isinstance(rows, dict) else rows
-    by_key = {r[0]: r for r in table}
+    by_key = {r[0]: r for r in rows(table)}
     assert set(by_key) == set(results["evals"])
     assert by_key["sft/heldout"][4] == f"{100 * results['evals']['sft/heldout']['accuracy']:.1f}%"
 
@@ -119,51 +104,31 @@ def test_live_sft_is_bounded_one_at_a_time_and_raises_compliance(client):
     while time.monotonic() < deadline and not job.status().code.name in ("ITERATING", "PROCESSING"):
         time.sleep(0.2)
     time.sleep(1.0)
-    assert "already in progress" in _error(client, "clean", 10, 3e-3, 8, 30, api_name="/live_sft")
+    assert "already in progress" in app_error(client, "clean", 10, 3e-3, 8, 30, api_name="/live_sft")
     status, _, table = job.result(timeout=CALL_TIMEOUT_S)
-    rows = {r[0].split(" (")[0]: r for r in (table["data"] if isinstance(table, dict) else table)}
-    before = float(rows["format compliance"][1].rstrip("%"))
-    after = float(rows["format compliance"][2].rstrip("%"))
-    assert "Done" in status and after > before and after >= 50, (status, rows)
-    live = _call(client, "Where was Ada Lovelace born?", ["live"], 20, 0.0, api_name="/compare")[2]
+    by_measure = {r[0].split(" (")[0]: r for r in rows(table)}
+    before = float(by_measure["format compliance"][1].rstrip("%"))
+    after = float(by_measure["format compliance"][2].rstrip("%"))
+    assert "Done" in status and after > before and after >= 50, (status, by_measure)
+    live = call(client, "Where was Ada Lovelace born?", ["live"], 20, 0.0, api_name="/compare")[2]
     assert live
 
 
 def test_sft_tab_in_chromium(bundled_url, tmp_path):
-    import os
-    CHROMIUM = "/usr/bin/chromium"
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} not found")
-        pytest.skip(f"{CHROMIUM} not found")
-    from playwright.sync_api import sync_playwright
-
-    from tests.test_browser import ARTIFACTS, CHROMIUM_ARGS
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM,
-                                                    headless=True, args=CHROMIUM_ARGS,
-                                                    viewport={"width": 1280, "height": 1000})
-        try:
-            page = ctx.new_page()
-            page.set_default_timeout(90_000)
-            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(bundled_url, wait_until="domcontentloaded")
-            page.get_by_role("tab", name="SFT Transformation").click()
-            w = World(PRESETS["cpu"].world)
-            person = next(p for p in w.people if p.split == "heldout")
-            page.locator("#sft-prompt textarea").fill(f"Where was {person.full_name} born?")
-            page.locator("#sft-ask").click()
-            page.wait_for_function("(sel) => document.querySelector(sel).value.endsWith('⏹')",
-                                   arg="#sft-out-sft textarea")
-            answer = page.locator("#sft-out-sft textarea").input_value()
-            assert " was born in " in answer and answer.count(".") == 1, answer
-            assert page.locator("#sft-out-base textarea").input_value()
-            page.get_by_role("tab", name="Results").click()
-            page.wait_for_selector("#sft-results-main .js-plotly-plot")
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "sft.png"), full_page=True)
-        finally:
-            ctx.close()
+    with chromium_page(tmp_path / "profile") as page:
+        page.goto(bundled_url, wait_until="domcontentloaded")
+        page.get_by_role("tab", name="SFT Transformation").click()
+        w = World(PRESETS["cpu"].world)
+        person = next(p for p in w.people if p.split == "heldout")
+        page.locator("#sft-prompt textarea").fill(f"Where was {person.full_name} born?")
+        page.locator("#sft-ask").click()
+        page.wait_for_function("(sel) => document.querySelector(sel).value.endsWith('⏹')",
+                               arg="#sft-out-sft textarea")
+        answer = page.locator("#sft-out-sft textarea").input_value()
+        assert " was born in " in answer and answer.count(".") == 1, answer
+        assert page.locator("#sft-out-base textarea").input_value()
+        page.get_by_role("tab", name="Results").click()
+        page.wait_for_selector("#sft-results-main .js-plotly-plot")
+        screenshot(page, "sft.png")
+        errors = page.console_errors
     assert errors == [], errors

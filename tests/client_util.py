@@ -1,0 +1,26 @@
+"""Calling a launched app the way course pages do (gradio_client), and checking its errors."""
+from __future__ import annotations
+
+import pytest
+from gradio_client.exceptions import AppError
+
+CALL_TIMEOUT_S = 300
+
+
+def call(client, *args, api_name: str):
+    """The final output of one call (streaming endpoints: the last yield)."""
+    return client.submit(*args, api_name=api_name).result(timeout=CALL_TIMEOUT_S)
+
+
+def app_error(client, *args, api_name: str) -> str:
+    """The call must fail with one clean line (a gr.Error), not a traceback; returns the line."""
+    with pytest.raises(AppError) as e:
+        call(client, *args, api_name=api_name)
+    msg = str(e.value)
+    assert "\n" not in msg.strip() and "Traceback" not in msg, msg
+    return msg
+
+
+def rows(table):
+    """A Dataframe output's rows, whichever shape gradio_client returns."""
+    return table["data"] if isinstance(table, dict) else table
