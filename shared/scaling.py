@@ -432,7 +432,7 @@ class Approach3Fit:
     b: float                 # allocation exponent of D, α/(α+β)
     objective: float
     ci: dict = field(default_factory=dict)   # name -> (lo, hi), 95% percentile bootstrap
-    n_boot: int = 0
+    n_boot: int = 0          # bootstrap refits kept (degenerate ones, with an overflowing A, B or E, are dropped)
 
     def law(self, name: str = "our lab fit", citation: str = "fitted here (Approach 3)") -> ChinchillaLaw:
         return ChinchillaLaw(name=name, E=self.E, A=self.A, B=self.B, alpha=self.alpha,
@@ -524,8 +524,11 @@ def fit_approach3(params, tokens, losses, n_boot: int = 50, seed: int = 0,
 
     def unpack(x):
         a, b, e, al, be = (float(v) for v in from_c(x))
-        return {"E": math.exp(e), "A": math.exp(a), "B": math.exp(b), "alpha": al, "beta": be,
-                "a": be / (al + be), "b": al / (al + be)}
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            E, A, B = (float(np.exp(v)) for v in (e, a, b))   # a degenerate refit may overflow: inf
+            s = float(np.float64(al) + be)
+            share_n, share_d = (float(np.float64(be) / s), float(np.float64(al) / s)) if s else (math.nan, math.nan)
+        return {"E": E, "A": A, "B": B, "alpha": al, "beta": be, "a": share_n, "b": share_d}
 
     est = unpack(best.x)
     ci: dict = {}
@@ -537,11 +540,18 @@ def fit_approach3(params, tokens, losses, n_boot: int = 50, seed: int = 0,
             idx = rng.integers(0, N.size, N.size)
             r = _a3_minimise(logN[idx] - mN, logD[idx] - mD, logL[idx], delta, boot_starts)
             if r is not None:
-                samples.append(unpack(r.x))
+                fit = unpack(r.x)
+                if all(math.isfinite(v) for v in fit.values()):  # drop degenerate refits (counted)
+                    samples.append(fit)
+        n_ok = len(samples)
+        if not samples:
+            samples = [est]
         for k in est:
             v = np.array([s[k] for s in samples])
             ci[k] = (float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5)))
-    return Approach3Fit(objective=float(best.fun), ci=ci, n_boot=int(n_boot or 0), **est)
+    else:
+        n_ok = 0
+    return Approach3Fit(objective=float(best.fun), ci=ci, n_boot=int(n_ok), **est)
 
 
 @dataclass(frozen=True)

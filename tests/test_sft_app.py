@@ -9,7 +9,7 @@ import pytest
 from gradio_client import Client
 
 from tests.browser_util import chromium_page, screenshot
-from tests.client_util import app_error, call, rows
+from tests.client_util import CALL_TIMEOUT_S, app_error, call, rows
 from training import store
 from training.data.world import World
 from training.presets import PRESETS

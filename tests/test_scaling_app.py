@@ -1,0 +1,123 @@
+"""The Scaling Laws Explorer through its public API (gradio_client) and in headless Chromium,
+served by `python app.py` with the bundled checkpoints and sweep results."""
+from __future__ import annotations
+
+import math
+
+import pytest
+from gradio_client import Client
+
+from pathlib import Path
+
+from shared import scaling
+from tests.browser_util import chromium_page, screenshot
+from tests.client_util import app_error, call, rows
+
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def client(bundled_url) -> Client:
+    return Client(bundled_url, verbose=False)
+
+
+def test_endpoints_are_named(client):
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/laws", "/optimal", "/returns", "/cost", "/lab", "/live_run", "/long_tail"} <= names
+
+
+def test_laws_reports_the_law_and_warns_outside_its_range(client):
+    # inside the fitted range (70M-16B params, 5B-500B tokens; Chinchilla itself lies outside it)
+    _, _, text = call(client, "chinchilla", 9.0, 11.0, api_name="/laws")
+    want = scaling.LAWS["chinchilla"].loss(1e9, 1e11)
+    assert f"{want:.3f}" in text and "extrapolating" not in text
+    _, _, text = call(client, "chinchilla", 7.0, 9.0, api_name="/laws")  # 10M params: below 70M
+    assert "extrapolating" in text
+    _, _, text = call(client, "our lab fit", 6.0, 8.0, api_name="/laws")
+    assert "fitted here" in text
+
+
+def test_optimal_table_is_the_closed_form(client):
+    C = 5.76e23
+    table, _, _ = call(client, math.log10(C), api_name="/optimal")
+    by_law = {r[0]: r for r in rows(table)}
+    n, d = scaling.compute_optimal(C, "chinchilla")
+    row = by_law[scaling.LAWS["chinchilla"].name]
+    assert row[1] == f"{n:.3g}" and row[2] == f"{d:.3g}"
+    assert any(k.startswith("our lab fit") for k in by_law)
+
+
+def test_cost_shows_the_gpt3_arithmetic(client):
+    table, text = call(client, math.log10(175e9), math.log10(300e9), "V100", 30, 2.0, 1024, api_name="/cost")
+    c = scaling.training_cost(scaling.training_flops(175e9, 300e9), "V100", 0.30, 2.0, 1024)
+    assert f"${c.dollars:,.0f}" in [r[1] for r in rows(table)]
+    g3 = next(m for m in scaling.NOTABLE_MODELS if m["name"] == "GPT-3 175B")
+    lo = scaling.training_cost(g3["flops"], "V100", 0.213, 1.5, 1024).dollars / 1e6
+    hi = scaling.training_cost(g3["flops"], "V100", 0.213, 3.5, 1024).dollars / 1e6
+    assert f"${lo:.1f}M–${hi:.1f}M" in text and 4 <= lo < hi <= 12  # the course's $4-12M
+
+
+def test_returns_and_long_tail_and_lab(client):
+    fig, text = call(client, "chinchilla", 9, 10.3, 4, api_name="/returns")
+    assert "first doubling" in text
+    out = call(client, api_name="/lab")
+    assert "Approach 3" in out[2] and "Held-out check" in out[2]
+    assert len(rows(out[3])) == 20
+    t1, t2 = call(client, 4, api_name="/long_tail")
+    assert t1 and t2
+
+
+def test_nan_and_infinity_are_one_line_errors():
+    """JSON cannot carry NaN, so the handlers are called in-process, as gradio calls them."""
+    import importlib.util
+
+    import gradio as gr
+    spec = importlib.util.spec_from_file_location("scaling_app_under_test", ROOT / "spaces" / "scaling_explorer" / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    for fn, args in [(app.laws, ("chinchilla", float("nan"), 10)), (app.laws, ("chinchilla", 9, float("inf"))),
+                     (app.optimal, (float("-inf"),)), (app.returns, ("kaplan", 9, 10, float("nan"))),
+                     (app.cost, (9, 10, "A100", float("nan"), 2.0, 8)), (app.cost, (9, 10, "TPU", 30, 2.0, 8))]:
+        with pytest.raises(gr.Error) as e:
+            fn(*args)
+        assert "\n" not in str(e.value) and str(e.value)
+
+
+def test_bad_input_is_one_line(client):
+    assert "maximum value 12" in app_error(client, "chinchilla", 9, 10, 1e9, api_name="/returns")
+    # bounded inputs: gradio's own check or ours, either way one line naming the bound
+    assert "minimum value 1" in app_error(client, 9, 10, "A100", 0, 2.0, 8, api_name="/cost")
+    for msg in (app_error(client, 9, 10, "A100", 30, 2.0, -5, api_name="/cost"),
+                app_error(client, 9, 10, "A100", 30, -1.0, 8, api_name="/cost")):
+        assert "minimum" in msg or "choose between" in msg, msg
+    assert "choose between" in app_error(client, 9, 10, "A100", 30, 2.0, 1e9, api_name="/cost")  # 1e9 GPUs
+    assert "not in the list of choices" in app_error(client, "magic", 9, 10, api_name="/laws")
+
+
+def test_live_run_lands_against_the_prediction(client):
+    status, fig = call(client, "L1 d48", 5e11, api_name="/live_run")
+    assert "Done" in status and "predicted" in status
+
+
+def test_scaling_tab_in_chromium(bundled_url, tmp_path):
+    with chromium_page(tmp_path / "profile") as page:
+        page.goto(bundled_url, wait_until="domcontentloaded")
+        page.get_by_role("tab", name="Scaling Laws Explorer").click()
+        text = page.locator("#scaling-law-text")
+        text.get_by_text("nats/token").first.wait_for()
+        before = text.inner_text()
+        # drag the N slider's thumb to the left: the loss shown must change
+        slider = page.locator("#scaling-logn input[type=range]")
+        box = slider.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] / 2, steps=8)
+        page.mouse.up()
+        page.wait_for_function("([sel, old]) => document.querySelector(sel).innerText !== old",
+                               arg=["#scaling-law-text", before])
+        assert "nats/token" in text.inner_text()
+        screenshot(page, "scaling.png")
+        errors = page.console_errors
+    assert errors == [], errors

@@ -1,0 +1,98 @@
+"""The scaling sweep: a tiny sweep end to end (IsoFLOP layout, long-tail losses, fits, held-out
+prediction, resume), and the bundled cpu sweep's results against the issue's targets."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from training import store
+from training.sweep import PLANS, plan_runs
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = store.BUNDLED_DIR / "sweep"
+
+
+def test_plan_is_isoflop():
+    plan = PLANS["cpu"]
+    runs = plan_runs(plan, 2048)
+    assert len(runs) == len(plan.shapes) * len(plan.budgets) >= 20
+    for r in runs:  # each run spends its budget (to within one step of tokens)
+        step_flops = 6 * r["params"] * plan.micro_batch * 256
+        assert abs(r["flops"] - r["budget"]) <= step_flops / 2 + 1
+        assert r["flops"] == 6 * r["params"] * r["tokens"]
+    sizes = sorted({r["params"] for r in runs})
+    assert len(sizes) == len(plan.shapes) and sizes[-1] / sizes[0] > 10
+
+
+def test_tiny_sweep_end_to_end(tmp_path):
+    out, work = tmp_path / "out", tmp_path / "work"
+    cmd = [sys.executable, "-m", "training", "sweep", "--preset", "tiny", "--out", str(out), "--sweep-dir", str(work)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    store.verify(out)
+    r = json.loads((out / "results.json").read_text())
+    assert len(r["runs"]) == 20 and r["buckets"]
+    for run in r["runs"]:
+        curve = run["curve"]
+        assert curve[0]["step"] == 0 and curve[-1]["step"] == run["steps"]
+        evals = [m for m in curve if "eval_loss" in m]
+        assert len(evals) >= 2 and evals[-1]["eval_loss"] < evals[0]["eval_loss"]  # it learned
+        assert all(f"eval_loss/{b}" in evals[-1] for b in r["buckets"])  # the long tail, per bucket
+    held = [x for x in r["runs"] if x["budget"] in r["heldout_budgets"]]
+    assert len(r["predictions"]) == len(held) == len(PLANS["tiny"].shapes)
+    for p in r["predictions"]:
+        assert p["predicted"] > 0 and abs(p["error_pct"]) < 100
+    assert 0 < r["approach3"]["a"] < 1 and "a" in r["approach3"]["ci"]
+    # resumable: every run is kept, a second call trains nothing
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "run 1/20" not in again.stderr
+
+
+def test_bad_sweep_preset_is_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "training", "sweep", "--preset", "huge", "--sweep-dir",
+                           str(tmp_path / "w")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "--preset" in proc.stderr
+    assert not (tmp_path / "w").exists()
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    if not (BUNDLED / store.MANIFEST).is_file():
+        pytest.fail("checkpoints/sweep is missing: build it with `python -m training sweep --preset cpu`")
+    store.verify(BUNDLED)
+    return json.loads((BUNDLED / "results.json").read_text())
+
+
+def test_bundled_sweep_is_complete_and_consistent(bundled):
+    runs = bundled["runs"]
+    assert len(runs) == 20 and len({r["budget"] for r in runs}) == 4 and len({r["params"] for r in runs}) == 5
+    for r in runs:
+        assert r["curve"][-1]["eval_loss"] == r["eval_loss"]
+    # the long tail, measured: at the end of the largest model's largest run, people mentioned
+    # more often have a lower held-out loss than the rarest bucket
+    top = max(runs, key=lambda r: (r["budget"], r["params"]))
+    last = top["curve"][-1]
+    b = bundled["buckets"]
+    assert last[f"eval_loss/{b[0]}"] > last[f"eval_loss/{b[-1]}"]
+
+
+def test_bundled_fit_and_predictions_recompute_from_the_runs(bundled):
+    """The stored Approach 3 estimate and held-out predictions are what the runs give (the
+    issue's 5% target is not met by this cpu sweep; the numbers are reported, not asserted)."""
+    from shared import scaling
+    h = bundled["headline"]
+    assert h["n_heldout"] == 5 and h["n_fit"] == 15
+    held_budgets = set(bundled["heldout_budgets"])
+    fit = [r for r in bundled["runs"] if r["budget"] not in held_budgets]
+    a3 = scaling.fit_approach3([r["params"] for r in fit], [r["tokens"] for r in fit],
+                               [r["eval_loss"] for r in fit], n_boot=0)
+    assert a3.alpha == pytest.approx(bundled["approach3"]["alpha"], rel=1e-6)
+    assert a3.beta == pytest.approx(bundled["approach3"]["beta"], rel=1e-6)
+    law = a3.law()
+    for p in bundled["predictions"]:
+        assert float(law.loss(p["params"], p["tokens"])) == pytest.approx(p["predicted"], abs=1e-4)
+        assert p["error_pct"] == pytest.approx(100 * (p["predicted"] - p["measured"]) / p["measured"], abs=0.01)
