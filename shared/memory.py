@@ -1,0 +1,182 @@
+"""Training memory per device, and communication per step, for a transformer and a parallel plan
+(pure Python; no torch). Every byte-per-parameter assumption is an argument, not a constant.
+
+- Model states (Rajbhandari et al. 2020, ZeRO): Ψ parameters, p/g/k bytes per parameter for
+  parameters, gradients and optimizer states (mixed-precision Adam: 2 + 2 + 12 = 16; the 12 are
+  the fp32 master copy, momentum and variance), N_d data-parallel ranks:
+  stage 0 (p+g+k)Ψ · stage 1 (p+g)Ψ + kΨ/N_d · stage 2 pΨ + (g+k)Ψ/N_d · stage 3 (p+g+k)Ψ/N_d.
+- Activations per transformer layer (Korthikanti et al. 2022, arXiv 2205.05198, 16-bit values;
+  s sequence, b micro-batch, h hidden, a heads, t tensor-parallel size):
+  none sbh(34 + 5as/h) · TP sbh(10 + 24/t + 5as/(ht)) · TP+SP sbh(34/t + 5as/(ht)) ·
+  selective recompute sbh(10 + 24/t) (TP) or 34sbh/t (TP+SP) · full recompute 2sbh (/t with SP).
+- KV cache: 2 · layers · kv_heads · head_dim · seq · batch · bytes per value.
+- Ring all-reduce time ≈ 2(n−1)/n · size / bandwidth.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+RECOMPUTE = ("none", "selective", "full")
+GiB = 1024 ** 3
+
+
+def _pos(name: str, x, integer: bool = False, allow_zero: bool = False) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number (got {x!r})") from None
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name} must be a finite number {'≥' if allow_zero else '>'} 0 (got {x!r})")
+    if integer and v != int(v):
+        raise ValueError(f"{name} must be a whole number (got {x!r})")
+    return int(v) if integer else v
+
+
+def model_state_bytes(n_params: float, zero_stage: int, dp: int, optimizer_bytes: float = 12,
+                      param_bytes: float = 2, grad_bytes: float = 2) -> dict[str, float]:
+    """Bytes per device of parameters, gradients and optimizer states under ZeRO stage 0–3."""
+    psi = _pos("n_params", n_params)
+    dp = _pos("dp", dp, integer=True)
+    k, p, g = (_pos(n, v, allow_zero=True) for n, v in (("optimizer_bytes", optimizer_bytes),
+                                                         ("param_bytes", param_bytes), ("grad_bytes", grad_bytes)))
+    if zero_stage not in (0, 1, 2, 3):
+        raise ValueError(f"zero_stage must be 0, 1, 2 or 3 (got {zero_stage!r})")
+    out = {"params": p * psi / (dp if zero_stage >= 3 else 1),
+           "grads": g * psi / (dp if zero_stage >= 2 else 1),
+           "optimizer": k * psi / (dp if zero_stage >= 1 else 1)}
+    out["total"] = out["params"] + out["grads"] + out["optimizer"]
+    return out
+
+
+def activation_bytes_per_layer(seq: int, batch: int, hidden: int, heads: int, tp: int = 1,
+                               sp: bool = False, recompute: str = "none") -> float:
+    """Korthikanti et al. 2022 (Table 2 and Sec. 5), bytes of one layer's stored activations."""
+    s, b, h, a, t = (_pos(n, v, integer=True) for n, v in
+                     (("seq", seq), ("batch", batch), ("hidden", hidden), ("heads", heads), ("tp", tp)))
+    if recompute not in RECOMPUTE:
+        raise ValueError(f"recompute must be one of {', '.join(RECOMPUTE)} (got {recompute!r})")
+    sbh = s * b * h
+    attn = 5 * a * s / (h * t)            # the softmax/dropout/QK^T terms selective recompute drops
+    if recompute == "full":
+        return 2 * sbh / (t if sp else 1)
+    if sp:
+        return sbh * (34 / t + (0 if recompute == "selective" else attn))
+    if t == 1 and recompute == "none":
+        return sbh * (34 + 5 * a * s / h)
+    return sbh * (10 + 24 / t + (0 if recompute == "selective" else attn))
+
+
+def kv_cache_bytes(layers: int, kv_heads: int, head_dim: int, seq: int, batch: int,
+                   bytes_per_value: float = 2) -> float:
+    """Keys and values of every layer for every position: 2 · L · kv_heads · head_dim · s · b · bytes."""
+    L, kvh, hd, s, b = (_pos(n, v, integer=True) for n, v in (("layers", layers), ("kv_heads", kv_heads),
+                                                                ("head_dim", head_dim), ("seq", seq), ("batch", batch)))
+    return 2 * L * kvh * hd * s * b * _pos("bytes_per_value", bytes_per_value)
+
+
+def ring_allreduce_seconds(size_bytes: float, n: int, bandwidth_bytes_s: float) -> float:
+    """2(n−1)/n · size / bandwidth (each rank sends and receives that much)."""
+    n = _pos("ranks", n, integer=True)
+    return 2 * (n - 1) / n * _pos("size", size_bytes, allow_zero=True) / _pos("bandwidth", bandwidth_bytes_s)
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    layers: int
+    hidden: int
+    heads: int
+    vocab: int
+    seq: int
+    ffn: int | None = None        # MLP width; default 4·hidden
+    kv_heads: int | None = None   # default = heads
+    tied_embeddings: bool = False
+
+    def n_params(self) -> float:
+        """Embedding (+ untied head) + per layer attention 4h² + MLP 2·h·ffn (biases, norms ignored)."""
+        ffn = self.ffn or 4 * self.hidden
+        emb = self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
+        return emb + self.layers * (4 * self.hidden ** 2 + 2 * self.hidden * ffn)
+
+
+@dataclass(frozen=True)
+class Plan:
+    dp: int = 1
+    tp: int = 1
+    pp: int = 1
+    zero_stage: int = 0
+    sp: bool = False
+    micro_batch: int = 1
+    microbatches: int = 1            # per step (pipeline); the in-flight count depends on the schedule
+    schedule: str = "1f1b"           # "gpipe" holds every micro-batch, "1f1b" at most pp on the first stage
+    recompute: str = "none"
+    param_bytes: float = 2
+    grad_bytes: float = 2
+    optimizer_bytes: float = 12
+    activation_bytes: float = 2      # Korthikanti's formulas assume 16-bit activations
+    logits_bytes: float = 4          # fp32 logits for the loss
+    offload_optimizer: bool = False  # optimizer states in CPU memory
+
+
+# Real model shapes for the presets of the app (from the papers' tables)
+SHAPES: dict[str, ModelShape] = {
+    "GPT-3 175B": ModelShape(layers=96, hidden=12288, heads=96, vocab=50257, seq=2048),
+    "Llama 2 7B": ModelShape(layers=32, hidden=4096, heads=32, vocab=32000, seq=4096, ffn=11008),
+    "Llama 2 70B": ModelShape(layers=80, hidden=8192, heads=64, vocab=32000, seq=4096, ffn=28672, kv_heads=8),
+    "GPT-2 XL 1.5B": ModelShape(layers=48, hidden=1600, heads=25, vocab=50257, seq=1024, tied_embeddings=True),
+}
+
+
+def breakdown(shape: ModelShape, plan: Plan) -> dict:
+    """Bytes per GPU (the most loaded pipeline stage: the first) of each part, and the formulas."""
+    for n in ("dp", "tp", "pp", "micro_batch", "microbatches"):
+        _pos(n, getattr(plan, n), integer=True)
+    if shape.layers % plan.pp:
+        raise ValueError(f"{shape.layers} layers do not split into {plan.pp} pipeline stages")
+    if shape.heads % plan.tp or shape.hidden % plan.tp:
+        raise ValueError(f"tp={plan.tp} must divide heads ({shape.heads}) and hidden ({shape.hidden})")
+    if plan.schedule not in ("gpipe", "1f1b"):
+        raise ValueError(f"schedule must be gpipe or 1f1b (got {plan.schedule!r})")
+    psi = shape.n_params() / (plan.tp * plan.pp)           # parameters held by one model-parallel rank
+    states = model_state_bytes(psi, plan.zero_stage, plan.dp, plan.optimizer_bytes, plan.param_bytes,
+                               plan.grad_bytes)
+    layers_here = shape.layers // plan.pp
+    per_layer = activation_bytes_per_layer(shape.seq, plan.micro_batch, shape.hidden, shape.heads, plan.tp,
+                                           plan.sp, plan.recompute) * plan.activation_bytes / 2
+    in_flight = plan.microbatches if plan.schedule == "gpipe" else min(plan.pp, plan.microbatches)
+    activations = per_layer * layers_here * in_flight
+    sbh = shape.seq * plan.micro_batch * shape.hidden
+    embeddings = sbh * plan.activation_bytes / (plan.tp if plan.sp else 1) * in_flight   # the first stage's input
+    logits = (shape.seq * plan.micro_batch * shape.vocab * plan.logits_bytes / plan.tp
+              if plan.pp == 1 else 0.0)   # on the last stage, which holds fewer in flight
+    optimizer_gpu = 0.0 if plan.offload_optimizer else states["optimizer"]
+    parts = {"parameters": states["params"], "gradients": states["grads"], "optimizer states": optimizer_gpu,
+             "activations": activations, "embedding output": embeddings, "logits": logits}
+    return {"parts": parts, "total": sum(parts.values()), "params_per_rank": psi,
+            "in_flight_microbatches": in_flight, "activation_per_layer": per_layer,
+            "optimizer_offloaded": states["optimizer"] if plan.offload_optimizer else 0.0,
+            "assumptions": asdict(plan)}
+
+
+def communication(shape: ModelShape, plan: Plan, bandwidth_bytes_s: float = 100e9) -> dict:
+    """Bytes each GPU sends per step for each kind of parallelism, and ring all-reduce time."""
+    psi = shape.n_params() / (plan.tp * plan.pp)
+    g = plan.grad_bytes
+    out = {}
+    if plan.dp > 1:
+        # gradient all-reduce: 2Ψ per rank (ZeRO-1/2 the same, as reduce-scatter + all-gather);
+        # ZeRO-3 3Ψ: parameters all-gathered in forward and again in backward, gradients reduce-scattered
+        factor = 1.5 if plan.zero_stage == 3 else 1.0
+        size = psi * g
+        out["data parallel"] = {"bytes": factor * 2 * (plan.dp - 1) / plan.dp * size,
+                                "seconds": factor * ring_allreduce_seconds(size, plan.dp, bandwidth_bytes_s)}
+    if plan.tp > 1:
+        act = shape.seq * plan.micro_batch * shape.hidden * plan.activation_bytes
+        per = ring_allreduce_seconds(act, plan.tp, bandwidth_bytes_s)
+        n = 4 * (shape.layers // plan.pp) * plan.microbatches   # 2 all-reduces forward, 2 backward per layer
+        out["tensor parallel"] = {"bytes": 2 * (plan.tp - 1) / plan.tp * act * n, "seconds": per * n}
+    if plan.pp > 1:
+        act = shape.seq * plan.micro_batch * shape.hidden * plan.activation_bytes
+        vol = 2 * act * plan.microbatches                       # activations forward, gradients backward
+        out["pipeline"] = {"bytes": vol, "seconds": vol / bandwidth_bytes_s}
+    return out
