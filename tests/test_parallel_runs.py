@@ -38,3 +38,23 @@ def test_measured_pipeline_matches_its_schedule(schedule, tmp_path):
         assert [(e["kind"], e["microbatch"]) for e in mine] == want
     assert r["formula_bubble"] == pytest.approx(pipeline.bubble_fraction(schedule, 2, m))
     assert 0 < r["measured_bubble"] < 1 and len(r["simulated"]) == len(ev)
+
+
+def test_tensor_parallel_mlp_and_fsdp_bytes_match_the_memory_model(tmp_path):
+    from shared import memory
+    out = tmp_path / "shard.json"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "training.parallel.shard_runs", "--width", "128", "--tokens", "256", "--blocks", "2",
+           "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    for tp in r["tensor_parallel"]:  # column- then row-parallel MLP == the unsplit MLP
+        assert tp["max_abs_diff"] < 1e-4 and tp["allreduce_s"] > 0
+    n = r["fsdp"][0]["n_params"]
+    want = memory.model_state_bytes(n, 3, 2, optimizer_bytes=8, param_bytes=4, grad_bytes=4)
+    for rank in r["fsdp"]:  # FSDP2 shards every state exactly 1/N (measured from the local shards)
+        assert rank["params_bytes"] == want["params"] == r["unsharded_bytes"]["params"] / 2
+        assert rank["grads_bytes"] == want["grads"]
+        assert rank["optimizer_bytes"] == want["optimizer"]
