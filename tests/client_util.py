@@ -24,3 +24,20 @@ def app_error(client, *args, api_name: str) -> str:
 def rows(table):
     """A Dataframe output's rows, whichever shape gradio_client returns."""
     return table["data"] if isinstance(table, dict) else table
+
+
+def plot_traces(fig) -> list[dict]:
+    """A gr.Plot output's plotly traces, with typed arrays ({"dtype", "bdata"}) decoded to lists."""
+    import base64
+    import json
+
+    import numpy as np
+    spec = fig.get("plot", fig) if isinstance(fig, dict) else fig
+    if isinstance(spec, str):
+        spec = json.loads(spec)
+
+    def decode(v):
+        if isinstance(v, dict) and "bdata" in v:
+            return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
+        return v
+    return [{k: decode(v) for k, v in t.items()} for t in spec["data"]]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from shared import scaling
 from tests.browser_util import chromium_page, screenshot
-from tests.client_util import app_error, call, rows
+from tests.client_util import app_error, call, plot_traces, rows
 
 
 
@@ -60,13 +60,23 @@ def test_cost_shows_the_gpt3_arithmetic(client):
 
 
 def test_returns_and_long_tail_and_lab(client):
+    import numpy as np
     fig, text = call(client, "chinchilla", 9, 10.3, 4, api_name="/returns")
-    assert "first doubling" in text
+    bars = {t["name"]: t["y"] for t in plot_traces(fig)}
+    want = scaling.diminishing_returns("chinchilla", 1e9 * 2.0 ** np.arange(4), 10 ** 10.3, "N")
+    assert np.allclose(bars["double N (D fixed)"], want, rtol=1e-9)
+    assert all(a > b for a, b in zip(want, want[1:]))  # each doubling buys less
     out = call(client, api_name="/lab")
     assert "Approach 3" in out[2] and "Held-out check" in out[2]
     assert len(rows(out[3])) == 20
     t1, t2 = call(client, 4, api_name="/long_tail")
-    assert t1 and t2
+    from training.sweep import read_results
+    r = read_results()
+    traces = plot_traces(t1)
+    assert [t["name"] for t in traces] == [f"mentioned {b}×" for b in r["buckets"]]
+    largest = max((x for x in r["runs"] if x["budget"] == max(y["budget"] for y in r["runs"])),
+                  key=lambda x: x["params"])
+    assert traces[0]["y"][-1] == largest["curve"][-1][f"eval_loss/{r['buckets'][0]}"]
 
 
 def test_nan_and_infinity_are_one_line_errors():
@@ -97,8 +107,18 @@ def test_bad_input_is_one_line(client):
 
 
 def test_live_run_lands_against_the_prediction(client):
+    import re
+
+    from training.sweep import read_results
     status, fig = call(client, "L1 d48", 5e11, api_name="/live_run")
-    assert "Done" in status and "predicted" in status
+    m = re.search(r"([\d,]+) params, ([\d,]+) tokens.*loss \*\*([\d.]+)\*\*.*predicted \*\*([\d.]+)\*\*", status)
+    assert m, status
+    params, tokens, measured, predicted = (float(g.replace(",", "")) for g in m.groups())
+    a3 = read_results()["approach3"]
+    law = scaling.ChinchillaLaw("lab", a3["E"], a3["A"], a3["B"], a3["alpha"], a3["beta"], "", "")
+    assert predicted == pytest.approx(float(law.loss(params, tokens)), abs=6e-4)  # the fit's own number
+    assert 0.3 < measured < 6.0          # trained: below the untrained ln(2048) = 7.6
+    assert "your live run" in [t["name"] for t in plot_traces(fig)]
 
 
 def test_scaling_tab_in_chromium(bundled_url, tmp_path):

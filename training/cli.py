@@ -150,10 +150,7 @@ def cmd_corpus(args) -> int:
     for r in records[: args.samples]:
         print("-", r["text"])
     if args.out:
-        out = Path(args.out)
-        tmp = out.with_suffix(out.suffix + ".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
-        tmp.replace(out)
+        out = store.write_text_atomic(Path(args.out), "".join(json.dumps(r) + "\n" for r in records))
         print(f"wrote {len(records)} records to {out}")
     return 0
 
@@ -262,9 +259,11 @@ def cmd_sft(args) -> int:
     from .sft import data as sft_data
     from .sft.train import load_base, save_adapter, train_sft
     world = World(get_preset(args.preset).world)
-    records = sft_data.load_sft_records(args.data) if args.data else sft_data.conversations(world, "sft")
     base = load_base(args.base)
-    res = train_sft(base, records, settings, eval_records=sft_data.conversations(world, "heldout"),
+    turns = sft_data.max_turns_for(int(base.model.config.max_position_embeddings))
+    records = (sft_data.load_sft_records(args.data) if args.data
+               else sft_data.conversations(world, "sft", max_turns=turns))
+    res = train_sft(base, records, settings, eval_records=sft_data.conversations(world, "heldout", max_turns=turns),
                     on_log=lambda e: print(json.dumps(e), file=sys.stderr, flush=True))
     out = save_adapter(Path(args.out), res, base, merge=args.merge,
                        extra={"data": args.data or "world SFT conversations"})

@@ -88,6 +88,17 @@ def write_atomic(final_dir: Path, fill: Callable[[Path], dict[str, Any]]) -> Pat
     return final_dir
 
 
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write one text file atomically (a temp sibling renamed into place): a reader never sees
+    half of it, and a crash leaves the old file or none."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    tmp.replace(path)
+    return path
+
+
 @contextmanager
 def run_lock(run_dir: Path, *, wait: bool = False):
     """Hold an exclusive lock on a build's working directory (released when the process ends,

@@ -144,9 +144,7 @@ def run_sweep(preset: str = "cpu", out: str | Path | None = None, sweep_dir: str
                       "tokens_per_s": round(r["tokens"] / max(1e-9, time.perf_counter() - t0), 1),
                       "curve": [{k: v for k, v in m.items() if k in ("step", "tokens", "loss") or k.startswith("eval_loss")}
                                 for m in curve]}
-            tmp = f.with_suffix(".tmp")
-            tmp.write_text(json.dumps(result))
-            tmp.replace(f)
+            store.write_text_atomic(f, json.dumps(result))
             r.update(result)
             del model
             torch.manual_seed(0)

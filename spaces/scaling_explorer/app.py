@@ -20,6 +20,7 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
 from shared import scaling, ui  # noqa: E402
+from training.sweep import LIVE_SHAPES  # noqa: E402  (no torch: sweep imports it inside functions)
 
 TITLE = "Scaling Laws Explorer"
 LAW_CHOICES = ["chinchilla", "besiroglu", "kaplan", "our lab fit"]
@@ -381,9 +382,9 @@ def build_demo() -> gr.Blocks:
             demo.load(cost, c_ins, [c_table, c_text], api_name="cost")
 
         with gr.Tab("Our lab"):
-            gr.Markdown("A real sweep: models of one family (Llama-style, 0.1M–1.5M parameters) trained by this "
-                        "project's loop on the world corpus, four compute budgets laid out as IsoFLOP slices. "
-                        "The largest budget is held out of the fit and predicted.")
+            gr.Markdown("A real sweep: Llama-style models of one family trained by this project's loop on the "
+                        "world corpus, each compute budget an IsoFLOP slice across sizes. The largest budget is "
+                        "held out of the fit and predicted.")
             l_text = gr.Markdown(elem_id="scaling-lab-text")
             with gr.Row():
                 l_fig = gr.Plot(show_label=False, elem_id="scaling-lab-fig")
@@ -394,7 +395,7 @@ def build_demo() -> gr.Blocks:
             gr.Markdown("**Live micro-run**: train one more model of the family here (bounded: ≤ 90 s, one run at "
                         "a time) and see where it lands against the fit's prediction.")
             with gr.Row():
-                lv_shape = gr.Dropdown(["L1 d48", "L2 d64", "L2 d96"], value="L2 d64", label="model")
+                lv_shape = gr.Dropdown(list(LIVE_SHAPES), value="L2 d64", label="model")
                 lv_budget = gr.Dropdown([("5e11 FLOPs", 5e11), ("1e12 FLOPs", 1e12), ("2e12 FLOPs", 2e12)],
                                         value=1e12, label="compute budget")
                 lv_go = gr.Button("Train", variant="primary")

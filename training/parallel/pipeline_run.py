@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from training import store
+
 
 def build_stage(rank: int, world: int, blocks: int, width: int, seed: int = 0):
     import torch
@@ -127,11 +129,7 @@ def main(argv=None) -> int:
                       "simulated": [vars(e) for e in sim],
                       "command": "torchrun --nproc_per_node {} -m training.parallel.pipeline_run {}".format(
                           world, " ".join(argv if argv is not None else sys.argv[1:]))}
-            out = Path(args.out)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_suffix(".tmp")
-            tmp.write_text(json.dumps(result, indent=1))
-            tmp.replace(out)
+            store.write_text_atomic(Path(args.out), json.dumps(result, indent=1))
             print(json.dumps({k: result[k] for k in ("schedule", "stages", "microbatches", "measured_bubble",
                                                      "formula_bubble", "t_forward_mean", "t_backward_mean")}))
     except ValueError as e:

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from training import store
+
 
 def _local(t):
     """The rank-local part of a (possibly DTensor) tensor."""
@@ -106,11 +108,7 @@ def main(argv=None) -> int:
                       "fsdp_predicted_per_rank": predicted,
                       "unsharded_bytes": {"params": 4 * fs["n_params"], "grads": 4 * fs["n_params"],
                                           "optimizer": 8 * fs["n_params"]}}
-            out = Path(args.out)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_suffix(".tmp")
-            tmp.write_text(json.dumps(result, indent=1))
-            tmp.replace(out)
+            store.write_text_atomic(Path(args.out), json.dumps(result, indent=1))
             print(json.dumps({"tp_max_abs_diff": max(g["tp"]["max_abs_diff"] for g in gathered),
                               "fsdp_params_bytes": [g["fsdp"]["params_bytes"] for g in gathered],
                               "predicted_params_bytes": predicted["params"]}))

@@ -86,7 +86,7 @@ def build_sft(preset: str = "cpu", out: str | Path | None = None, run_dir: str |
     run_dir = Path(run_dir or f"runs/sft-{preset}")
     (run_dir / "stages").mkdir(parents=True, exist_ok=True)
     world = World(get_preset(preset).world)
-    max_turns = 2 if get_preset(preset).model.n_ctx < 256 else 3
+    max_turns = sft_data.max_turns_for(get_preset(preset).model.n_ctx)
     clean = sft_data.conversations(world, "sft", max_turns=max_turns, seed=settings.seed)
     heldout_conv = sft_data.conversations(world, "heldout", max_turns=max_turns, seed=settings.seed)
     heldout = qa_sample(world, "heldout", plan.eval_people, seed=settings.seed)
@@ -121,9 +121,7 @@ def build_sft(preset: str = "cpu", out: str | Path | None = None, run_dir: str |
         _log(f"{name} …")
         t0 = time.monotonic()
         result = {**fn(), "seconds": round(time.monotonic() - t0, 1)}
-        tmp = f.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result, indent=1))
-        tmp.replace(f)
+        store.write_text_atomic(f, json.dumps(result, indent=1))
         _log(f"{name} done in {result['seconds']} s")
         return result
 

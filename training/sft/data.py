@@ -94,6 +94,12 @@ def conversations(world: World, split: str = "sft", *, multi_turn_fraction: floa
     return datasets.Dataset.from_list(rows)
 
 
+def max_turns_for(n_ctx: int) -> int:
+    """The most questions per conversation that fit a context: 3-question conversations run to
+    ~155 tokens with the tiny 512-token vocabulary, over a 128-token context."""
+    return 2 if n_ctx < 256 else 3
+
+
 def _record(person_id: int, turns: list[tuple[str, int, str, str]]) -> dict[str, Any]:
     messages = []
     for _, _, question, answer in turns:
