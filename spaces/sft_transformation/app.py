@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:  # run as a script (or as a Space with the repo be
 import gradio as gr  # noqa: E402
 
 from shared import ui  # noqa: E402
+from training.sft.lab import LIVE_DATA, LIVE_MAX_STEPS, LIVE_TIME_LIMIT_S, LiveRequest  # noqa: E402  (no torch)
 
 TITLE = "SFT Transformation"
 MODELS = ["base", "sft", "live"]
@@ -309,15 +310,14 @@ def build_demo() -> gr.Blocks:
 
         with gr.Tab("Live SFT"):
             gr.Markdown("Fine-tune a fresh copy of the base model with LoRA, here, on the server's CPU: bounded to "
-                        f"{300} steps and two minutes, one run at a time. Compliance and accuracy are measured on the "
+                        f"{LIVE_MAX_STEPS} steps and {LIVE_TIME_LIMIT_S:.0f} s, one run at a time. Compliance and accuracy are measured on the "
                         "same held-out questions before and after; then your model joins the side-by-side comparison.")
             with gr.Row():
-                data = gr.Dropdown(["clean", "small clean (LIMA-style, 1,000)", "noisy (30% corrupted)"],
-                                   value="clean", label="SFT data")
-                steps = gr.Slider(5, 300, value=200, step=5, label="steps")
-                lr = gr.Number(value=3e-3, label="learning rate", minimum=1e-5, maximum=1e-2)
-                batch = gr.Slider(1, 32, value=16, step=1, label="conversations per step")
-                limit = gr.Slider(10, 120, value=120, step=5, label="time limit (s)")
+                data = gr.Dropdown(list(LIVE_DATA), value="clean", label="SFT data")
+                steps = gr.Slider(5, LIVE_MAX_STEPS, value=LiveRequest().steps, step=5, label="steps")
+                lr = gr.Number(value=LiveRequest().lr, label="learning rate", minimum=1e-5, maximum=1e-2)
+                batch = gr.Slider(1, 32, value=LiveRequest().batch_size, step=1, label="conversations per step")
+                limit = gr.Slider(10, LIVE_TIME_LIMIT_S, value=LIVE_TIME_LIMIT_S, step=5, label="time limit (s)")
             train_btn = gr.Button("Train", variant="primary", elem_id="sft-live-go")
             status = gr.Markdown(elem_id="sft-live-status")
             with gr.Row():
