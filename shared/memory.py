@@ -89,14 +89,19 @@ class ModelShape:
     vocab: int
     seq: int
     ffn: int | None = None        # MLP width; default 4·hidden
-    kv_heads: int | None = None   # default = heads
+    kv_heads: int | None = None   # default = heads (fewer: grouped-query attention)
     tied_embeddings: bool = False
+    gated_mlp: bool = False       # SwiGLU (Llama): three h×ffn matrices instead of two
 
     def n_params(self) -> float:
-        """Embedding (+ untied head) + per layer attention 4h² + MLP 2·h·ffn (biases, norms ignored)."""
+        """Embedding (+ untied head) + per layer attention (Q, O: h² each; K, V: h·kv_heads·head_dim
+        each) + MLP (2 or 3)·h·ffn. Biases and norms are ignored (< 0.1%)."""
+        return self.vocab * self.hidden * (1 if self.tied_embeddings else 2) + self.layers * self.layer_params()
+
+    def layer_params(self) -> float:
         ffn = self.ffn or 4 * self.hidden
-        emb = self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
-        return emb + self.layers * (4 * self.hidden ** 2 + 2 * self.hidden * ffn)
+        kv = (self.kv_heads or self.heads) * (self.hidden // self.heads)
+        return 2 * self.hidden ** 2 + 2 * self.hidden * kv + (3 if self.gated_mlp else 2) * self.hidden * ffn
 
 
 @dataclass(frozen=True)
@@ -121,16 +126,31 @@ class Plan:
 # Real model shapes for the presets of the app (from the papers' tables)
 SHAPES: dict[str, ModelShape] = {
     "GPT-3 175B": ModelShape(layers=96, hidden=12288, heads=96, vocab=50257, seq=2048),
-    "Llama 2 7B": ModelShape(layers=32, hidden=4096, heads=32, vocab=32000, seq=4096, ffn=11008),
-    "Llama 2 70B": ModelShape(layers=80, hidden=8192, heads=64, vocab=32000, seq=4096, ffn=28672, kv_heads=8),
+    "Llama 2 7B": ModelShape(layers=32, hidden=4096, heads=32, vocab=32000, seq=4096, ffn=11008, gated_mlp=True),
+    "Llama 2 70B": ModelShape(layers=80, hidden=8192, heads=64, vocab=32000, seq=4096, ffn=28672, kv_heads=8,
+                              gated_mlp=True),
     "GPT-2 XL 1.5B": ModelShape(layers=48, hidden=1600, heads=25, vocab=50257, seq=1024, tied_embeddings=True),
 }
 
 
+def _gb(x: float) -> str:
+    return f"{x / 1e9:,.2f} GB"
+
+
 def breakdown(shape: ModelShape, plan: Plan) -> dict:
-    """Bytes per GPU (the most loaded pipeline stage: the first) of each part, and the formulas."""
+    """Bytes per GPU (the most loaded pipeline stage: the first) of each part, and for each part
+    the formula with this plan's numbers in it (the app shows them beside the chart)."""
     for n in ("dp", "tp", "pp", "micro_batch", "microbatches"):
         _pos(n, getattr(plan, n), integer=True)
+    for n in ("layers", "hidden", "heads", "vocab", "seq"):
+        _pos(n, getattr(shape, n), integer=True)
+    for n in ("ffn", "kv_heads"):
+        if getattr(shape, n) is not None:
+            _pos(n, getattr(shape, n), integer=True)
+    if shape.hidden % shape.heads:
+        raise ValueError(f"hidden ({shape.hidden}) must divide evenly into {shape.heads} heads")
+    if shape.kv_heads and shape.heads % shape.kv_heads:
+        raise ValueError(f"kv heads ({shape.kv_heads}) must divide the {shape.heads} query heads")
     if shape.layers % plan.pp:
         raise ValueError(f"{shape.layers} layers do not split into {plan.pp} pipeline stages")
     if shape.heads % plan.tp or shape.hidden % plan.tp:
@@ -152,24 +172,58 @@ def breakdown(shape: ModelShape, plan: Plan) -> dict:
     optimizer_gpu = 0.0 if plan.offload_optimizer else states["optimizer"]
     parts = {"parameters": states["params"], "gradients": states["grads"], "optimizer states": optimizer_gpu,
              "activations": activations, "embedding output": embeddings, "logits": logits}
+    z, d = plan.zero_stage, plan.dp
+    psi_txt = f"Ψ = {shape.n_params() / 1e9:.3g}B / (tp·pp = {plan.tp * plan.pp}) = {psi / 1e9:.3g}B"
+    act_formula = {"none": "sbh(34 + 5as/h)" if plan.tp == 1 and not plan.sp else
+                   ("sbh(34/t + 5as/(ht))" if plan.sp else "sbh(10 + 24/t + 5as/(ht))"),
+                   "selective": "34sbh/t" if plan.sp else "sbh(10 + 24/t)",
+                   "full": "2sbh/t" if plan.sp else "2sbh"}[plan.recompute]
+    formulas = {
+        "parameters": f"{plan.param_bytes:g} B × {psi_txt}" + (f" / dp {d} (ZeRO-3)" if z >= 3 else "")
+                      + f" = {_gb(states['params'])}",
+        "gradients": f"{plan.grad_bytes:g} B × Ψ" + (f" / dp {d} (ZeRO-{z})" if z >= 2 else "")
+                     + f" = {_gb(states['grads'])}",
+        "optimizer states": f"{plan.optimizer_bytes:g} B × Ψ" + (f" / dp {d} (ZeRO-{z})" if z >= 1 else "")
+                            + f" = {_gb(states['optimizer'])}"
+                            + (" — offloaded to CPU memory, 0 on the GPU" if plan.offload_optimizer else ""),
+        "activations": f"{act_formula} × {plan.activation_bytes:g}/2 B (s={shape.seq}, b={plan.micro_batch}, "
+                       f"h={shape.hidden}, a={shape.heads}, t={plan.tp}, recompute {plan.recompute}) = "
+                       f"{_gb(per_layer)} per layer × {layers_here} layers × {in_flight} micro-batch(es) in flight "
+                       f"({plan.schedule if plan.pp > 1 else 'no pipeline'}) = {_gb(activations)}",
+        "embedding output": f"s·b·h × {plan.activation_bytes:g} B" + (" / t (SP)" if plan.sp else "")
+                            + f" × {in_flight} in flight = {_gb(embeddings)}",
+        "logits": (f"s·b·vocab × {plan.logits_bytes:g} B / t = {_gb(logits)}" if plan.pp == 1 else
+                   "on the last pipeline stage, not the first: 0 here"),
+    }
     return {"parts": parts, "total": sum(parts.values()), "params_per_rank": psi,
             "in_flight_microbatches": in_flight, "activation_per_layer": per_layer,
             "optimizer_offloaded": states["optimizer"] if plan.offload_optimizer else 0.0,
-            "assumptions": asdict(plan)}
+            "gpus": plan.dp * plan.tp * plan.pp, "formulas": formulas, "assumptions": asdict(plan)}
+
+
+def data_parallel_traffic(psi: float, dp: int, zero_stage: int, grad_bytes: float = 2,
+                          bandwidth_bytes_s: float = 100e9) -> dict[str, float]:
+    """Bytes each rank sends per step to synchronise Ψ parameters' gradients, and ring time.
+    Stages 0–2: one all-reduce of the gradients (ZeRO-1/2 do it as reduce-scatter + all-gather:
+    the same 2Ψ); ZeRO-3 adds an all-gather of the parameters in backward: 3Ψ (Rajbhandari et al.)."""
+    psi = _pos("n_params", psi)
+    dp = _pos("dp", dp, integer=True)
+    if zero_stage not in (0, 1, 2, 3):
+        raise ValueError(f"zero_stage must be 0, 1, 2 or 3 (got {zero_stage!r})")
+    factor = 1.5 if zero_stage == 3 else 1.0
+    size = psi * _pos("grad_bytes", grad_bytes)
+    return {"bytes": factor * 2 * (dp - 1) / dp * size,
+            "seconds": factor * ring_allreduce_seconds(size, dp, bandwidth_bytes_s),
+            "volume_in_psi": 3.0 if zero_stage == 3 else 2.0}
 
 
 def communication(shape: ModelShape, plan: Plan, bandwidth_bytes_s: float = 100e9) -> dict:
     """Bytes each GPU sends per step for each kind of parallelism, and ring all-reduce time."""
     psi = shape.n_params() / (plan.tp * plan.pp)
-    g = plan.grad_bytes
     out = {}
     if plan.dp > 1:
-        # gradient all-reduce: 2Ψ per rank (ZeRO-1/2 the same, as reduce-scatter + all-gather);
-        # ZeRO-3 3Ψ: parameters all-gathered in forward and again in backward, gradients reduce-scattered
-        factor = 1.5 if plan.zero_stage == 3 else 1.0
-        size = psi * g
-        out["data parallel"] = {"bytes": factor * 2 * (plan.dp - 1) / plan.dp * size,
-                                "seconds": factor * ring_allreduce_seconds(size, plan.dp, bandwidth_bytes_s)}
+        t = data_parallel_traffic(psi, plan.dp, plan.zero_stage, plan.grad_bytes, bandwidth_bytes_s)
+        out["data parallel"] = {"bytes": t["bytes"], "seconds": t["seconds"]}
     if plan.tp > 1:
         act = shape.seq * plan.micro_batch * shape.hidden * plan.activation_bytes
         per = ring_allreduce_seconds(act, plan.tp, bandwidth_bytes_s)

@@ -298,18 +298,19 @@ class GPU:
     precision: str
     watts: float           # board power (TDP)
     source: str
+    memory_gb: float = 80.0  # on-board memory (HBM)
 
 
 GPUS: dict[str, GPU] = {
     "V100": GPU("NVIDIA V100 SXM2", 125e12, "fp16 tensor", 300.0,
-                "NVIDIA Tesla V100 datasheet: 125 TFLOPS tensor (fp16), 300 W SXM2"),
+                "NVIDIA Tesla V100 datasheet: 125 TFLOPS tensor (fp16), 300 W SXM2, 32 GB", 32.0),
     "A100": GPU("NVIDIA A100 SXM 80GB", 312e12, "bf16 dense", 400.0,
-                "NVIDIA A100 datasheet: 312 TFLOPS bf16 tensor (dense; 624 with sparsity), 400 W"),
+                "NVIDIA A100 datasheet: 312 TFLOPS bf16 tensor (dense; 624 with sparsity), 400 W, 80 GB", 80.0),
     "H100": GPU("NVIDIA H100 SXM", 989e12, "bf16 dense", 700.0,
-                "NVIDIA H100 datasheet: 1,979 TFLOPS bf16 with sparsity = 989 dense, 700 W SXM"),
+                "NVIDIA H100 datasheet: 1,979 TFLOPS bf16 with sparsity = 989 dense, 700 W SXM, 80 GB", 80.0),
     "H200": GPU("NVIDIA H200 SXM", 989e12, "bf16 dense", 700.0,
                 "NVIDIA H200 datasheet: same compute as H100 SXM (1,979 sparse = 989 dense "
-                "bf16), more/faster memory (141 GB HBM3e), up to 700 W"),
+                "bf16), more/faster memory (141 GB HBM3e), up to 700 W", 141.0),
 }
 
 
@@ -349,6 +350,34 @@ def training_cost(flops: float, gpu: str | GPU = "A100", mfu: float = 0.4,
     return TrainingCost(flops=C, gpu=g.name, mfu=mfu, n_gpus=n, price_per_gpu_hour=price,
                         gpu_hours=gpu_hours, days=gpu_hours / n / 24.0,
                         dollars=gpu_hours * price, energy_mwh=gpu_hours * w / 1e6)
+
+
+GPT3_MFU = 0.213          # Chowdhery et al. 2022 (PaLM), Table 3
+GPT3_MFU_SOURCE = "GPT-3's MFU 21.3%: Chowdhery et al. 2022 (PaLM), Table 3"
+GPT3_PRICE_RANGE = (1.5, 3.5)   # $ per V100-hour: the spread of cloud prices the $4-12M estimates assume
+
+
+def gpt3_cost_range(n_gpus: int = 1024) -> tuple[TrainingCost, TrainingCost]:
+    """Where the often-quoted "$4–12M to train GPT-3" comes from: GPT-3's reported compute on V100s
+    at its measured MFU, priced at $1.50–3.50 per GPU-hour (OpenAI did not publish the bill)."""
+    flops = next(m["flops"] for m in NOTABLE_MODELS if m["name"] == "GPT-3 175B")
+    return tuple(training_cost(flops, "V100", GPT3_MFU, p, n_gpus) for p in GPT3_PRICE_RANGE)
+
+
+def one_device(params: float, tokens: float, gpu: str = "H100", mfu: float = 0.4,
+               bytes_per_param: float = 16.0) -> dict[str, float]:
+    """Why not one very powerful computer: the model states alone (mixed-precision Adam:
+    16 bytes per parameter, ZeRO) against one device's memory, and the training compute 6·N·D
+    against one device's speed."""
+    g = GPUS.get(str(gpu))
+    if g is None:
+        raise ValueError(f"unknown GPU {gpu!r}; choose one of {sorted(GPUS)}")
+    n = float(_check_positive("parameters", params))
+    c = training_cost(training_flops(n, float(_check_positive("tokens", tokens))), g, mfu, 0.0, 1)
+    states = n * float(_check_positive("bytes per parameter", bytes_per_param))
+    return {"state_bytes": states, "device_bytes": g.memory_gb * 1e9,
+            "devices_to_hold_states": math.ceil(states / (g.memory_gb * 1e9)),
+            "years_on_one": c.gpu_hours / 24 / 365, "flops": c.flops}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -133,9 +133,10 @@ def bar_figure(labels: Sequence[str], values: Sequence[float], title: str, x_tit
 
 def grouped_bar_figure(categories: Sequence[str], series: dict[str, Sequence[float]], title: str,
                        x_title: str, y_title: str, hover: dict[str, Sequence[str]] | None = None,
-                       y_range: tuple[float, float] | None = None) -> "go.Figure":
-    """Bars grouped by category, one colour per named series (e.g. accuracy and compliance per
-    model); `hover[name]` adds a line per bar on hover."""
+                       y_range: tuple[float, float] | None = None, stacked: bool = False) -> "go.Figure":
+    """Bars grouped (or stacked) by category, one colour per named series (e.g. accuracy and
+    compliance per model; parameters/gradients/optimizer per ZeRO stage); `hover[name]` adds a
+    line per bar on hover."""
     import plotly.graph_objects as go
 
     fig = go.Figure([go.Bar(x=list(categories), y=list(values), name=name, marker_color=PALETTE[i % len(PALETTE)],
@@ -143,7 +144,42 @@ def grouped_bar_figure(categories: Sequence[str], series: dict[str, Sequence[flo
                      for i, (name, values) in enumerate(series.items())])
     fig = style_figure(fig, title, x_title, y_title)
     fig.update_xaxes(type="category")
-    fig.update_layout(barmode="group", hovermode="closest")
+    fig.update_layout(barmode="stack" if stacked else "group", hovermode="closest")
     if y_range:
         fig.update_yaxes(range=list(y_range))
+    return fig
+
+
+def gantt_figure(events: Sequence[Any], title: str, x_title: str = "time", until: float | None = None,
+                 x_range: tuple[float, float] | None = None) -> "go.Figure":
+    """A schedule as a Gantt chart: one row per device, a bar per forward/backward (objects with
+    stage, microbatch, kind "F"/"B", start, end and optionally chunk), labelled by micro-batch.
+    `until` draws only what has happened by that time (to step through a schedule)."""
+    import plotly.graph_objects as go
+
+    stages = sorted({e.stage for e in events})
+    groups: dict[tuple[str, int], list] = {}
+    for e in events:
+        if until is None or e.start < until:
+            groups.setdefault((e.kind, getattr(e, "chunk", 0)), []).append(e)
+    colours = {"F": ["#4f46e5", "#818cf8", "#3730a3", "#a5b4fc"], "B": ["#e11d48", "#fb7185", "#9f1239", "#fda4af"]}
+    traces = []
+    for (kind, chunk), evs in sorted(groups.items()):
+        ends = [min(e.end, until) if until is not None else e.end for e in evs]
+        name = ("forward" if kind == "F" else "backward") + (f" (chunk {chunk + 1})" if chunk else "")
+        traces.append(dict(
+            type="bar", y=[f"device {e.stage}" for e in evs], x=[t - e.start for e, t in zip(evs, ends)],
+            base=[e.start for e in evs], orientation="h", name=name,
+            marker={"color": colours[kind][chunk % 4], "line": {"color": "white", "width": 1}},
+            text=[str(e.microbatch) for e in evs], textposition="inside", insidetextanchor="middle",
+            hovertext=[f"{name} of micro-batch {e.microbatch} on device {e.stage}: {e.start:.4g} → {e.end:.4g}"
+                       for e in evs], hoverinfo="text"))
+    # thousands of bars: plotly's per-element validation would cost ~0.1 s; these lists are ours
+    fig = go.Figure(data=traces, _validate=False)
+    fig = style_figure(fig, title, x_title, "")
+    fig.update_yaxes(type="category", autorange="reversed",
+                     categoryorder="array", categoryarray=[f"device {s}" for s in stages])
+    fig.update_layout(barmode="overlay", hovermode="closest", height=max(240, 110 + 45 * len(stages)))
+    if x_range:
+        fig.update_xaxes(range=list(x_range))
     return fig

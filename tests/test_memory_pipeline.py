@@ -24,6 +24,32 @@ def test_zero_stages_match_rajbhandari():
     assert memory.model_state_bytes(1e9, 0, 1, grad_bytes=4)["total"] == 18e9
 
 
+def test_ultrascale_playbook_model_state_table():
+    """The Ultra-Scale Playbook's table: 16 bytes/param (fp32 training, or bf16 with fp32 master +
+    Adam) and 20 with fp32 gradient accumulation: 1B 16/20 GB, 7B 112/140, 70B 1120/1400, 405B 6480/8100."""
+    for n_b, plain, fp32_acc in ((1, 16, 20), (7, 112, 140), (70, 1120, 1400), (405, 6480, 8100)):
+        # bf16 params 2 + bf16 grads 2 + fp32 master 4 + Adam m, v 8 = 16; + fp32 grads 4 = 20
+        assert memory.model_state_bytes(n_b * 1e9, 0, 1, optimizer_bytes=12)["total"] / 1e9 == pytest.approx(plain)
+        assert memory.model_state_bytes(n_b * 1e9, 0, 1, optimizer_bytes=16)["total"] / 1e9 == pytest.approx(fp32_acc)
+        # full fp32: 4 + 4 + 8
+        assert memory.model_state_bytes(n_b * 1e9, 0, 1, 8, 4, 4)["total"] / 1e9 == pytest.approx(plain)
+
+
+def test_real_model_shapes_have_their_published_sizes():
+    want = {"GPT-3 175B": 175e9, "Llama 2 7B": 6.74e9, "Llama 2 70B": 69e9, "GPT-2 XL 1.5B": 1.56e9}
+    for name, n in want.items():
+        assert memory.SHAPES[name].n_params() == pytest.approx(n, rel=0.01), name
+
+
+def test_korthikanti_attention_term_for_gpt3_and_mtnlg():
+    """Korthikanti et al. Sec. 5: the 5as/h term is 80 for GPT-3 175B and 64 for MT-NLG 530B —
+    larger than the 34 of everything else, hence selective recompute of attention."""
+    for (s, h, a), want in (((2048, 12288, 96), 80), ((2048, 20480, 128), 64)):
+        sbh = s * h
+        full = memory.activation_bytes_per_layer(s, 1, h, a)
+        assert full / sbh - 34 == pytest.approx(want)
+
+
 def test_korthikanti_activations():
     s, b, h, a = 2048, 1, 12288, 96   # GPT-3 175B layer, micro-batch 1
     sbh = s * b * h

@@ -25,7 +25,6 @@ from training.sweep import LIVE_SHAPES  # noqa: E402  (no torch: sweep imports i
 TITLE = "Scaling Laws Explorer"
 LAW_CHOICES = ["chinchilla", "besiroglu", "kaplan", "our lab fit"]
 LAB_NOTE = "our lab fit: Approach 3 on this project's sweep (Results in the Our lab tab)"
-GPT3_MFU = 0.213  # PaLM (Chowdhery et al. 2022), Table 3
 
 
 # ---------------------------------------------------------------- helpers
@@ -199,14 +198,13 @@ def cost(log_n: float, log_d: float, gpu: str, mfu_pct: float, price: float, n_g
             ["energy (GPU boards only, no cooling)", f"{c.energy_mwh:,.0f} MWh"]]
     # GPT-3's $4-12M: the same arithmetic at GPT-3's MFU over a range of V100 prices
     g3 = next(m for m in scaling.NOTABLE_MODELS if m["name"] == "GPT-3 175B")
-    lo = scaling.training_cost(g3["flops"], "V100", GPT3_MFU, 1.5, 1024)
-    hi = scaling.training_cost(g3["flops"], "V100", GPT3_MFU, 3.5, 1024)
+    lo, hi = scaling.gpt3_cost_range()
     text = (f"**Where \"$4–12M for GPT-3\" comes from**: {_sci(g3['flops'])} FLOPs (reported) on V100s at "
-            f"GPT-3's {100 * GPT3_MFU:.1f}% MFU is {lo.gpu_hours / 1e6:.2f}M GPU-hours (~{lo.gpu_hours / 24 / 365:,.0f} "
+            f"GPT-3's {100 * scaling.GPT3_MFU:.1f}% MFU is {lo.gpu_hours / 1e6:.2f}M GPU-hours (~{lo.gpu_hours / 24 / 365:,.0f} "
             f"GPU-years); at $1.50–3.50 per GPU-hour that is **${lo.dollars / 1e6:.1f}M–${hi.dollars / 1e6:.1f}M**. "
             "The spread is the price guess — OpenAI did not publish the bill.\n\n"
             + ui.source_note(scaling.GPUS[gpu].source) + " · " + ui.source_note(g3["source"]) + " · "
-            + ui.source_note("GPT-3's MFU 21.3%: Chowdhery et al. 2022 (PaLM), Table 3", "https://arxiv.org/abs/2204.02311"))
+            + ui.source_note(scaling.GPT3_MFU_SOURCE, "https://arxiv.org/abs/2204.02311"))
     return rows, text
 
 
