@@ -1,60 +1,243 @@
-"""Real pipeline-parallel steps under torchrun (gloo on CPU): every forward/backward is recorded,
-in the order the schedule prescribes, with the pipeline's dependencies, beside the analytic one."""
+"""Real distributed runs under torchrun (gloo on CPU), checked against the single-process math and
+the analytic models, plus the launcher's limits and cleanup. Each torchrun start costs seconds, so
+most checks read one `python -m training parallel --preset tiny` build (DDP, TP, FSDP on 2 ranks,
+GPipe and 1F1B on 2 and 4 ranks, activations) made once for the module."""
 from __future__ import annotations
 
 import json
 import os
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from shared import pipeline
+from shared import memory, pipeline
+from training.parallel import launch
+from training.parallel.build import RESULTS, read_results
 
 ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = {
+    "ddp": {"ranks", "max_abs_grad_diff", "compute_s", "step_s", "allreduce_s", "grad_bytes", "ring_bytes_per_rank",
+            "width", "blocks", "batch"},
+    "tensor_parallel": {"ranks", "max_abs_diff", "compute_s", "allreduce_s", "allreduce_bytes", "width", "tokens"},
+    "fsdp": {"ranks", "n_params", "per_rank", "predicted_per_rank", "unsharded_bytes", "allgather_bytes"},
+}
+PIPELINE_KEYS = {"schedule", "stages", "microbatches", "events", "simulated", "measured_bubble", "formula_bubble",
+                 "t_forward_mean", "t_backward_mean", "oversubscribed"}
+ACTIVATION_KEYS = {"seq", "batch", "hidden", "heads", "recompute", "measured_bytes", "predicted_bytes", "ratio"}
 
 
-@pytest.mark.parametrize("schedule", ["gpipe", "1f1b"])
-def test_measured_pipeline_matches_its_schedule(schedule, tmp_path):
-    out = tmp_path / "pp.json"
-    m = 4
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "training.parallel.pipeline_run", "--schedule", schedule, "--microbatches", str(m),
-           "--width", "128", "--batch", "32", "--out", str(out)]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+def mlp_params(blocks: int, width: int) -> int:
+    return blocks * (width * 4 * width + 4 * width + 4 * width * width + width)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> tuple[Path, dict]:
+    """`python -m training parallel --preset tiny --out DIR`, end to end (the preset must stay < 60 s)."""
+    out = tmp_path_factory.mktemp("parallel") / "results"
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "training", "parallel", "--preset", "tiny", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    r = json.loads(out.read_text())
-    ev = r["events"]
-    assert len(ev) == 2 * 2 * m
-    by = {(e["kind"], e["microbatch"], e["stage"]): e for e in ev}
-    for mb in range(m):
-        assert by[("F", mb, 1)]["start"] >= by[("F", mb, 0)]["end"]      # activations flow forward
-        assert by[("B", mb, 0)]["start"] >= by[("B", mb, 1)]["end"]      # gradients flow back
-    for s in range(2):  # each rank ran exactly the schedule's op order
-        mine = sorted((e for e in ev if e["stage"] == s), key=lambda e: e["start"])
-        want = [(k, i) for k, i, _ in pipeline.device_orders(schedule, 2, m)[s]]
-        assert [(e["kind"], e["microbatch"]) for e in mine] == want
-    assert r["formula_bubble"] == pytest.approx(pipeline.bubble_fraction(schedule, 2, m))
-    assert 0 < r["measured_bubble"] < 1 and len(r["simulated"]) == len(ev)
+    seconds = time.perf_counter() - t0
+    results = read_results(out)
+    assert results, "read_results could not read back the build"
+    results["_build_seconds"] = seconds
+    return out, results
 
 
-def test_tensor_parallel_mlp_and_fsdp_bytes_match_the_memory_model(tmp_path):
-    from shared import memory
-    out = tmp_path / "shard.json"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "training.parallel.shard_runs", "--width", "128", "--tokens", "256", "--blocks", "2",
-           "--out", str(out)]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    r = json.loads(out.read_text())
-    for tp in r["tensor_parallel"]:  # column- then row-parallel MLP == the unsplit MLP
-        assert tp["max_abs_diff"] < 1e-4 and tp["allreduce_s"] > 0
-    n = r["fsdp"][0]["n_params"]
+def test_tiny_build_writes_hashed_results_that_read_back(tiny, tmp_path):
+    out, r = tiny
+    assert r["_build_seconds"] < 60, f"the tiny preset took {r['_build_seconds']:.0f} s"
+    assert r["rebuild"] == "python -m training parallel --preset tiny"
+    assert r["machine"]["cpus"] == os.cpu_count() and r["machine"]["torch"]
+    for kind, keys in SCHEMA.items():
+        assert keys <= set(r[kind]), (kind, keys - set(r[kind]))
+    assert {"params_bytes", "grads_bytes", "optimizer_bytes", "allgather_s", "step_s"} <= set(r["fsdp"]["per_rank"][0])
+    assert {"params", "grads", "optimizer", "total"} <= set(r["fsdp"]["predicted_per_rank"])
+    assert all(PIPELINE_KEYS <= set(p) for p in r["pipeline"])
+    assert all(ACTIVATION_KEYS <= set(a) for a in r["activations"])
+    assert json.loads((out / "manifest.json").read_text())["files"].keys() == {RESULTS}
+    # a tampered or missing result reads as "none", never as wrong numbers
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in out.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    (bad / RESULTS).write_text((bad / RESULTS).read_text().replace('"ranks": 2', '"ranks": 3', 1))
+    assert read_results(bad) == {}
+    assert read_results(tmp_path / "missing") == {}
+
+
+def test_ddp_gradients_equal_one_process_on_the_global_batch(tiny):
+    d = tiny[1]["ddp"]
+    assert d["ranks"] == 2 and d["max_abs_grad_diff"] < 1e-5
+    assert all(r["max_abs_grad_diff"] < 1e-5 for r in d["per_rank"])       # on every rank
+    assert d["grad_bytes"] == 4 * mlp_params(d["blocks"], d["width"])
+    assert d["ring_bytes_per_rank"] == pytest.approx(2 * (2 - 1) / 2 * d["grad_bytes"])
+    assert d["compute_s"] > 0 and d["step_s"] > 0 and d["allreduce_s"] > 0
+
+
+def test_tensor_parallel_mlp_equals_the_unsplit_mlp(tiny):
+    t = tiny[1]["tensor_parallel"]
+    assert t["ranks"] == 2 and t["max_abs_diff"] < 1e-4
+    assert t["allreduce_bytes"] == 4 * t["tokens"] * t["width"] and t["allreduce_s"] > 0 and t["compute_s"] > 0
+
+
+def test_fsdp_shards_are_exactly_the_zero3_prediction_and_allgathers_are_timed(tiny):
+    f = tiny[1]["fsdp"]
+    n = f["n_params"]
+    assert n == mlp_params(f["blocks"], f["width"])
     want = memory.model_state_bytes(n, 3, 2, optimizer_bytes=8, param_bytes=4, grad_bytes=4)
-    for rank in r["fsdp"]:  # FSDP2 shards every state exactly 1/N (measured from the local shards)
-        assert rank["params_bytes"] == want["params"] == r["unsharded_bytes"]["params"] / 2
+    assert f["predicted_per_rank"] == pytest.approx(want)
+    for rank in f["per_rank"]:       # FSDP2 shards every state exactly 1/N (counted from the local shards)
+        assert rank["params_bytes"] == want["params"] == f["unsharded_bytes"]["params"] / 2
         assert rank["grads_bytes"] == want["grads"]
         assert rank["optimizer_bytes"] == want["optimizer"]
+        assert rank["allgather_s"] > 0 and rank["step_s"] > 0
+        assert len(rank["allgather_block_s"]) == f["blocks"] and all(s > 0 for s in rank["allgather_block_s"])
+    assert f["allgather_bytes"] == 4 * n
+
+
+def check_pipeline_run(r: dict) -> None:
+    """Every rank ran exactly its schedule's op order, and activations/gradients flowed in order."""
+    p, m, schedule = r["stages"], r["microbatches"], r["schedule"]
+    ev = r["events"]
+    assert len(ev) == 2 * p * m and len(r["simulated"]) == len(ev)
+    by = {(e["kind"], e["microbatch"], e["stage"]): e for e in ev}
+    for mb in range(m):
+        for s in range(p - 1):
+            assert by[("F", mb, s + 1)]["start"] >= by[("F", mb, s)]["end"]    # activations flow forward
+            assert by[("B", mb, s)]["start"] >= by[("B", mb, s + 1)]["end"]    # gradients flow back
+    for s in range(p):
+        mine = sorted((e for e in ev if e["stage"] == s), key=lambda e: e["start"])
+        want = [(k, i) for k, i, _ in pipeline.device_orders(schedule, p, m)[s]]
+        assert [(e["kind"], e["microbatch"]) for e in mine] == want
+    assert r["formula_bubble"] == pytest.approx(pipeline.bubble_fraction(schedule, p, m))
+    assert 0 < r["measured_bubble"] < 1 and r["t_forward_mean"] > 0 and r["t_backward_mean"] > 0
+
+
+def test_pipeline_runs_follow_their_schedules_on_2_and_4_ranks(tiny):
+    runs = tiny[1]["pipeline"]
+    assert {(r["schedule"], r["stages"]) for r in runs} == {(s, p) for s in ("gpipe", "1f1b") for p in (2, 4)}
+    for r in runs:
+        check_pipeline_run(r)
+        assert r["oversubscribed"] == (r["stages"] > os.cpu_count())
+
+
+def test_pipeline_on_3_ranks():
+    r = launch.run("pipeline", 3, 120, allow_oversubscribe=True, schedule="1f1b", width=32, blocks=6,
+                   batch=12, microbatches=3)
+    assert r["stages"] == 3 and r["schedule"] == "1f1b"
+    check_pipeline_run(r)
+
+
+def test_activations_match_korthikanti_up_to_cpu_dropout_masks(tiny):
+    """Measured = Korthikanti's count with this backend's dropout-mask and LayerNorm-statistic bytes,
+    exactly; on CPU (2-byte masks) that is 1.06–1.2 × the paper's 34sbh + 5as²b. Full recompute
+    keeps exactly the layer input, 2sbh."""
+    acts = tiny[1]["activations"]
+    assert {a["recompute"] for a in acts} == {"none", "full"}
+    for a in acts:
+        s, b, h, heads = a["seq"], a["batch"], a["hidden"], a["heads"]
+        assert a["predicted_bytes"] == memory.activation_bytes_per_layer(s, b, h, heads, recompute=a["recompute"])
+        assert a["measured_bytes"] == a["explained_bytes"]
+        if a["recompute"] == "full":
+            assert a["measured_bytes"] == a["predicted_bytes"] == 2 * s * b * h
+            continue
+        assert a["dropout_mask_bytes_per_element"] == 2 and a["layernorm_stat_bytes_per_token"] == 4   # bf16 on CPU
+        assert a["measured_bytes"] == 36 * s * b * h + 6 * heads * s * s * b + 8 * s * b
+        assert 36 / 34 - 1e-9 <= a["ratio"] < 1.2
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: launch.run("zero_bubble", 2), "unknown kind"),
+    (lambda: launch.run("ddp", 1), "ranks must be"),
+    (lambda: launch.run("ddp", (os.cpu_count() or 1) + 1), f"this machine has {os.cpu_count()} CPU core"),
+    (lambda: launch.run("pipeline", max(os.cpu_count() or 1, 4) + 1, allow_oversubscribe=True), "ranks must be"),
+    (lambda: launch.run("ddp", True), "ranks must be"),
+    (lambda: launch.run("ddp", 2, width=4), "width must be"),
+    (lambda: launch.run("ddp", 2, width=4096), "width must be"),
+    (lambda: launch.run("ddp", 2, width="wide"), "width must be"),
+    (lambda: launch.run("pipeline", 2, microbatches=0), "microbatches must be"),
+    (lambda: launch.run("pipeline", 2, microbatches=65), "microbatches must be"),
+    (lambda: launch.run("pipeline", 2, blocks=5), "do not split evenly"),
+    (lambda: launch.run("pipeline", 2, blocks=49), "blocks must be"),
+    (lambda: launch.run("pipeline", 2, batch=30, microbatches=4), "micro-batches"),
+    (lambda: launch.run("pipeline", 2, schedule="zb"), "schedule must be"),
+    (lambda: launch.run("ddp", 2, batch=15), "split evenly across 2 ranks"),
+    (lambda: launch.run("ddp", 2, microbatches=2), "takes no option"),
+    (lambda: launch.run("ddp", 2, timeout_s=0), "timeout_s"),
+    (lambda: launch.live_run("fsdp", 2, width=9), "must divide by the 2 ranks"),
+])
+def test_launcher_rejects_bad_input_with_one_line(call, message):
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError) as e:
+        call()
+    assert message in str(e.value) and "\n" not in str(e.value)
+    assert time.perf_counter() - t0 < 1          # refused before anything starts
+
+
+def test_oversubscription_only_when_asked():
+    assert launch.validate("pipeline", 4, allow_oversubscribe=True)   # the bundled build's 4 ranks
+    if (os.cpu_count() or 1) < 4:
+        with pytest.raises(ValueError, match="this machine has"):
+            launch.validate("pipeline", 4)
+
+
+def test_live_runs_go_one_at_a_time_and_back_to_back():
+    results, errors = [], []
+
+    def first():
+        try:
+            results.append(launch.live_run("tensor_parallel", 2))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+    t = threading.Thread(target=first)
+    t.start()
+    deadline = time.monotonic() + 10
+    while not launch._live_lock.locked() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(ValueError, match="a run is already in progress"):
+        launch.live_run("ddp", 2)
+    t.join(timeout=60)
+    assert not errors and results[0]["max_abs_diff"] < 1e-4 and results[0]["wall_s"] < launch.LIVE_TIME_LIMIT_S
+    second = launch.live_run("tensor_parallel", 2)        # the lock is free again; no port left taken
+    assert second["max_abs_diff"] < 1e-4
+
+
+def _gone(pid: int) -> bool:
+    """Not running: no such process, or a zombie waiting to be reaped."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rfind(")") + 2] == "Z"
+    except OSError:
+        return False
+
+
+def test_a_timeout_stops_torchrun_and_every_rank():
+    tmp = Path(tempfile.gettempdir())
+    before = set(tmp.glob("lab-parallel-*"))
+    t0 = time.perf_counter()
+    with pytest.raises(launch.RunError, match="took longer than 8 s") as e:   # a minute of work, cut at 8 s
+        launch.run("tensor_parallel", 2, 8, width=1024, tokens=8192, repeats=20)
+    assert "\n" not in str(e.value) and time.perf_counter() - t0 < 20
+    pids = list(launch.last_pids)
+    assert len(pids) >= 3, pids                   # torchrun and both ranks were running
+    assert all(_gone(p) for p in pids), [p for p in pids if not _gone(p)]
+    with pytest.raises(ProcessLookupError):       # torchrun's process group is gone too
+        os.killpg(pids[0], 0)
+    assert set(tmp.glob("lab-parallel-*")) == before   # temp files removed
+
+
+def test_cli_rejects_an_unknown_preset_in_one_line():
+    proc = subprocess.run([sys.executable, "-m", "training", "parallel", "--preset", "huge"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "--preset" in proc.stderr

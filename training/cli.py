@@ -13,8 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import store
+from .parallel.launch import RunError
 
-USAGE_ERRORS = (ValueError, store.CheckpointError, FileNotFoundError)
+USAGE_ERRORS = (ValueError, store.CheckpointError, FileNotFoundError, RunError)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -94,6 +95,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="cpu", help="tiny | cpu | gpu (default: cpu)")
     p.add_argument("--out", help="results directory (default: checkpoints/sweep for cpu, runs/sweep-<preset>/checkpoint otherwise)")
     p.add_argument("--sweep-dir", help="working directory (default: runs/sweep-<preset>)")
+
+    p = sub.add_parser("parallel", help="real distributed runs (DDP, tensor parallel, FSDP2, pipeline) and one "
+                       "layer's measured activations, stored for the Parallelism Visualizer")
+    p.add_argument("--preset", default="cpu", help="tiny | cpu (default: cpu)")
+    p.add_argument("--out", help="results directory (default: checkpoints/parallel for cpu, runs/parallel-<preset> otherwise)")
 
     p = sub.add_parser("eval", help="verify a checkpoint and print its metrics")
     p.add_argument("--checkpoint", default=None, help="path (default: the resolved base checkpoint)")
@@ -287,6 +293,12 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_parallel(args) -> int:
+    from .parallel.build import build, headline
+    print(json.dumps(headline(build(args.preset, args.out)), indent=1))
+    return 0
+
+
 def cmd_eval(args) -> int:
     path = store.resolve("base", args.checkpoint)
     manifest = store.verify(path)
@@ -296,4 +308,4 @@ def cmd_eval(args) -> int:
 
 COMMANDS = {"corpus": cmd_corpus, "tokenizer": cmd_tokenizer, "pretrain": cmd_pretrain,
             "build-base": cmd_build_base, "sft": cmd_sft, "build-sft": cmd_build_sft, "sweep": cmd_sweep,
-            "eval": cmd_eval}
+            "parallel": cmd_parallel, "eval": cmd_eval}

@@ -33,10 +33,12 @@ KNOWN: dict[str, tuple[str, str, str, str]] = {
     "base": ("LAB_BASE_CHECKPOINT", "base", "llm-training-lab/world-base-cpu", "main"),
     "sft": ("LAB_SFT_CHECKPOINT", "sft", "llm-training-lab/world-sft-cpu", "main"),
     "sweep": ("LAB_SWEEP_RESULTS", "sweep", "llm-training-lab/world-sweep-cpu", "main"),
+    "parallel": ("LAB_PARALLEL_RESULTS", "parallel", "llm-training-lab/world-parallel-cpu", "main"),
 }
 BUILD_COMMANDS = {"base": "python -m training build-base --preset cpu",
                   "sft": "python -m training build-sft --preset cpu",
-                  "sweep": "python -m training sweep --preset cpu"}
+                  "sweep": "python -m training sweep --preset cpu",
+                  "parallel": "python -m training parallel --preset cpu"}
 
 
 class CheckpointError(RuntimeError):

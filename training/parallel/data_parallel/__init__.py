@@ -1,0 +1,1 @@
+"""Data parallelism: DistributedDataParallel, checked against one process on the whole batch."""

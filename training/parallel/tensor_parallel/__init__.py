@@ -1,0 +1,1 @@
+"""Tensor parallelism: a Megatron column/row-parallel MLP, checked against the unsplit MLP."""
