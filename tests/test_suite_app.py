@@ -3,6 +3,7 @@ checked against the tiny checkpoint read directly."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,9 @@ def test_app_import_loads_no_torch():
 def test_endpoints_are_named(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert {"/complete", "/curve", "/model_card", "/knowledge"} <= names
+    # every app's endpoint keeps its own name in the suite: gradio renames a clash to "<name>_1"
+    clashes = sorted(n for n in names if re.search(r"_\d+$", n))
+    assert not clashes, f"api_name used by two apps: {clashes}"
 
 
 def test_complete_streams_the_local_greedy_completion(client, tiny_base, tiny_model):
