@@ -1,10 +1,12 @@
-"""Server-side time of the Scaling Laws Explorer's analytic endpoints (target: median <= 50 ms).
+"""Server-side time of the analytic endpoints of the Scaling Laws Explorer and the Parallelism
+Visualizer (target: median <= 50 ms each).
 
-Calls each handler of `spaces/scaling_explorer/app.py` in-process exactly as gradio does (inputs
-in, figures/tables out, plotly figures built), `--repeats` times after one warm-up call.
+Calls each handler of `spaces/<app>/app.py` in-process exactly as gradio does (inputs in,
+figures/tables out, plotly figures built), `--repeats` times after one warm-up call. The
+pipeline view is timed at its default and at its largest setting (16 devices x 64 micro-batches).
 
-    python benchmarks/scaling_endpoints.py             # 30 calls per endpoint
-    python benchmarks/scaling_endpoints.py --quick     # 5 calls
+    python benchmarks/analytic_endpoints.py             # 30 calls per endpoint
+    python benchmarks/analytic_endpoints.py --quick     # 5 calls
 """
 from __future__ import annotations
 
@@ -18,6 +20,13 @@ from common import ROOT, OtherLoad, median, wait_quiet, write
 TARGET_MS = 50.0
 
 
+def load_app(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_app", ROOT / "spaces" / name / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=30)
@@ -25,15 +34,21 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.repeats = 5
-    spec = importlib.util.spec_from_file_location("scaling_app", ROOT / "spaces" / "scaling_explorer" / "app.py")
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
+    app, par = load_app("scaling_explorer"), load_app("parallelism")
+    shape = par.preset_shape("Llama 2 7B")
+    plan = [8, 2, 2, 1, True, 1, 8, "1f1b", "selective", 2, 2, 12, 2, False, 80]
     calls = {
-        "laws": (app.laws, ("chinchilla", math.log10(70e9), math.log10(1.4e12))),
-        "laws (our lab fit)": (app.laws, ("our lab fit", 6.0, 8.0)),
-        "optimal": (app.optimal, (math.log10(5.76e23),)),
-        "returns": (app.returns, ("chinchilla", 9.0, 10.3, 8)),
-        "cost": (app.cost, (math.log10(175e9), math.log10(300e9), "V100", 30, 2.0, 1024)),
+        "scaling: laws": (app.laws, ("chinchilla", math.log10(70e9), math.log10(1.4e12))),
+        "scaling: laws (our lab fit)": (app.laws, ("our lab fit", 6.0, 8.0)),
+        "scaling: optimal": (app.optimal, (math.log10(5.76e23),)),
+        "scaling: returns": (app.returns, ("chinchilla", 9.0, 10.3, 8)),
+        "scaling: cost": (app.cost, (math.log10(175e9), math.log10(300e9), "V100", 30, 2.0, 1024)),
+        "parallelism: memory": (par.memory_breakdown, (*shape, *plan)),
+        "parallelism: zero": (par.zero, (7.5, 64, 2, 2, 12, 100)),
+        "parallelism: tensor": (par.tensor, ("GPT-3 175B", 8, False, 1, "none", 450)),
+        "parallelism: pipeline (4 x 8, 1F1B)": (par.pipeline_view, ("1f1b", 4, 8, 2, 2.0, 100)),
+        "parallelism: pipeline (16 x 64, interleaved v=2)": (par.pipeline_view, ("interleaved", 16, 64, 2, 2.0, 100)),
+        "parallelism: scale": (par.scale, (math.log10(175e9), math.log10(300e9), "H100", 40, 2.5, 1024)),
     }
     waited = wait_quiet()
     out = {}
@@ -48,7 +63,7 @@ def main() -> None:
             out[name] = {"median_ms": round(median(ms), 2), "min_ms": round(min(ms), 2),
                          "max_ms": round(max(ms), 2), "samples_ms": [round(x, 2) for x in ms]}
             print(f"{name}: median {out[name]['median_ms']} ms", flush=True)
-    write("scaling_endpoints", {"target_ms": TARGET_MS, "endpoints": out, "waited_for_quiet_s": round(waited, 1),
+    write("analytic_endpoints", {"target_ms": TARGET_MS, "endpoints": out, "waited_for_quiet_s": round(waited, 1),
                                 "other_cores": round(load.cores, 2),
                                 "all_within_target": all(v["median_ms"] <= TARGET_MS for v in out.values())},
           quick=args.quick)
