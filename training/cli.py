@@ -101,6 +101,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="cpu", help="tiny | cpu (default: cpu)")
     p.add_argument("--out", help="results directory (default: checkpoints/parallel for cpu, runs/parallel-<preset> otherwise)")
 
+    p = sub.add_parser("stability", help="the stability lab: small pre-training runs with warmup/clipping/lr/init/"
+                       "precision toggles, per-step loss, grad norm, update size, zero/inf/NaN gradients")
+    p.add_argument("--preset", default="cpu", help="tiny | cpu (default: cpu)")
+    p.add_argument("--out", help="results directory (default: checkpoints/stability for cpu, runs/stability-<preset> otherwise)")
+
+    p = sub.add_parser("inference", help="the inference lab: KV cache, int8 quantization, pruning and distillation "
+                       "measured on the project's models")
+    p.add_argument("--preset", default="cpu", help="tiny | cpu (default: cpu)")
+    p.add_argument("--out", help="results directory (default: checkpoints/inference for cpu, runs/inference-<preset> otherwise)")
+
     p = sub.add_parser("eval", help="verify a checkpoint and print its metrics")
     p.add_argument("--checkpoint", default=None, help="path (default: the resolved base checkpoint)")
     return ap
@@ -299,6 +309,18 @@ def cmd_parallel(args) -> int:
     return 0
 
 
+def cmd_stability(args) -> int:
+    from .stability import build, headline
+    print(json.dumps(headline(build(args.preset, args.out)), indent=1))
+    return 0
+
+
+def cmd_inference(args) -> int:
+    from .inference import build, headline
+    print(json.dumps(headline(build(args.preset, args.out)), indent=1))
+    return 0
+
+
 def cmd_eval(args) -> int:
     path = store.resolve("base", args.checkpoint)
     manifest = store.verify(path)
@@ -308,4 +330,4 @@ def cmd_eval(args) -> int:
 
 COMMANDS = {"corpus": cmd_corpus, "tokenizer": cmd_tokenizer, "pretrain": cmd_pretrain,
             "build-base": cmd_build_base, "sft": cmd_sft, "build-sft": cmd_build_sft, "sweep": cmd_sweep,
-            "parallel": cmd_parallel, "eval": cmd_eval}
+            "parallel": cmd_parallel, "stability": cmd_stability, "inference": cmd_inference, "eval": cmd_eval}

@@ -34,11 +34,16 @@ KNOWN: dict[str, tuple[str, str, str, str]] = {
     "sft": ("LAB_SFT_CHECKPOINT", "sft", "llm-training-lab/world-sft-cpu", "main"),
     "sweep": ("LAB_SWEEP_RESULTS", "sweep", "llm-training-lab/world-sweep-cpu", "main"),
     "parallel": ("LAB_PARALLEL_RESULTS", "parallel", "llm-training-lab/world-parallel-cpu", "main"),
+    "stability": ("LAB_STABILITY_RESULTS", "stability", "llm-training-lab/world-stability-cpu", "main"),
+    "inference": ("LAB_INFERENCE_RESULTS", "inference", "llm-training-lab/world-inference-cpu", "main"),
 }
 BUILD_COMMANDS = {"base": "python -m training build-base --preset cpu",
                   "sft": "python -m training build-sft --preset cpu",
                   "sweep": "python -m training sweep --preset cpu",
-                  "parallel": "python -m training parallel --preset cpu"}
+                  "parallel": "python -m training parallel --preset cpu",
+                  "stability": "python -m training stability --preset cpu",
+                  "inference": "python -m training inference --preset cpu"}
+RESULTS = "results.json"   # the one file of a results directory (sweep, parallel, stability, inference)
 
 
 class CheckpointError(RuntimeError):
@@ -99,6 +104,17 @@ def write_text_atomic(path: Path, text: str) -> Path:
     tmp.write_text(text)
     tmp.replace(path)
     return path
+
+
+def read_results(name: str, path: str | os.PathLike | None = None) -> dict:
+    """A bundled results directory's `results.json` (resolved like a checkpoint, never from the
+    Hub; hash-checked), or {} when there is none or it fails its check — apps then show how to build it."""
+    try:
+        p = Path(path) if path else resolve(name, allow_hub=False)
+        verify(p)
+        return json.loads((p / RESULTS).read_text())
+    except (CheckpointError, OSError, json.JSONDecodeError):
+        return {}
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import store
 
-RESULTS = "results.json"
+RESULTS = store.RESULTS
 
 
 @dataclass(frozen=True)
@@ -201,12 +201,7 @@ def fit_sweep(runs: list[dict], plan: SweepPlan) -> dict:
 
 def read_results(path: str | Path | None = None) -> dict:
     """The bundled sweep results (hash-checked), or {} when there are none."""
-    try:
-        p = Path(path) if path else store.resolve("sweep", allow_hub=False)
-        store.verify(p)
-        return json.loads((p / RESULTS).read_text())
-    except (store.CheckpointError, OSError, json.JSONDecodeError):
-        return {}
+    return store.read_results("sweep", path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,24 +212,6 @@ LIVE_SHAPES = {"L1 d48": (1, 48, 4), "L2 d64": (2, 64, 4), "L2 d96": (2, 96, 4)}
 LIVE_MAX_BUDGET = 2e12
 LIVE_TIME_LIMIT_S = 90.0
 _live_lock = threading.Lock()
-_live_data: dict = {}
-
-
-def _live_prepared():
-    """The cpu world packed with the bundled base's tokenizer (the same BPE the sweep trains on
-    the same corpus), built once per process."""
-    if "data" not in _live_data:
-        from .data.blocks import Prepared, pack
-        from .data.world import World
-        from .presets import get_preset
-        from transformers import PreTrainedTokenizerFast
-        preset = get_preset("cpu")
-        tok = PreTrainedTokenizerFast.from_pretrained(store.resolve("base"))
-        world = World(preset.world)
-        train = pack((r["text"] for r in world.pretrain_texts()), tok, preset.model.n_ctx)
-        held = pack(world.eval_dataset()["text"], tok, preset.model.n_ctx)
-        _live_data["data"] = Prepared(Path("."), tok, train, held, {})
-    return _live_data["data"]
 
 
 def live_run(shape: str, budget: float):
@@ -263,7 +240,8 @@ def live_run(shape: str, budget: float):
             from .models import build_model
             from .presets import get_preset
             from .pretrain import pretrain
-            data = _live_prepared()
+            from .data.blocks import bundled_world
+            data = bundled_world("cpu")
             base = get_preset("cpu")
             spec = replace(base.model, n_layer=LIVE_SHAPES[shape][0], d_model=LIVE_SHAPES[shape][1],
                            n_head=LIVE_SHAPES[shape][2], vocab_size=len(data.tokenizer))

@@ -80,6 +80,27 @@ def load_prepared(data_dir: Path | str) -> Prepared:
     return Prepared(Path(data_dir), tok, blocks["train"], blocks["eval"], meta)
 
 
+_bundled_cache: dict[str, Prepared] = {}
+
+
+def bundled_world(preset_name: str = "cpu") -> Prepared:
+    """A preset's world corpus packed with the bundled base model's tokenizer (the BPE every lab
+    model shares), built once per process — for the labs that train small models next to the
+    base (the live scaling run, stability runs, distillation students)."""
+    if preset_name not in _bundled_cache:
+        from transformers import PreTrainedTokenizerFast
+
+        from ..presets import get_preset
+        from .world import World
+        preset = get_preset(preset_name)
+        tok = PreTrainedTokenizerFast.from_pretrained(store.resolve("base"))
+        world = World(preset.world)
+        train = pack((r["text"] for r in world.pretrain_texts()), tok, preset.model.n_ctx)
+        held = pack(world.eval_dataset()["text"], tok, preset.model.n_ctx)
+        _bundled_cache[preset_name] = Prepared(Path("."), tok, train, held, {"preset": preset_name})
+    return _bundled_cache[preset_name]
+
+
 def batch_indices(step: int, n_blocks: int, global_batch: int, seed: int):
     """Block indices for optimizer step `step`: a seeded permutation per epoch, concatenated.
     The data position is a pure function of the step, which makes resume exact."""

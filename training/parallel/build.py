@@ -17,7 +17,7 @@ from pathlib import Path
 from training import store
 from training.parallel import launch
 
-RESULTS = "results.json"
+RESULTS = store.RESULTS
 
 
 @dataclass(frozen=True)
@@ -103,9 +103,4 @@ def headline(results: dict) -> dict:
 
 def read_results(path: str | Path | None = None) -> dict:
     """The bundled parallel results (hash-checked), or {} when there are none."""
-    try:
-        p = Path(path) if path else store.resolve("parallel", allow_hub=False)
-        store.verify(p)
-        return json.loads((p / RESULTS).read_text())
-    except (store.CheckpointError, OSError, json.JSONDecodeError):
-        return {}
+    return store.read_results("parallel", path)
