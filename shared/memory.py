@@ -75,6 +75,21 @@ def kv_cache_bytes(layers: int, kv_heads: int, head_dim: int, seq: int, batch: i
     return 2 * L * kvh * hd * s * b * _pos("bytes_per_value", bytes_per_value)
 
 
+def ssm_state_bytes(layers: int, d_inner: int, d_state: int, d_conv: int, batch: int,
+                    bytes_per_value: float = 2) -> float:
+    """A Mamba layer's inference state (Gu & Dao 2023): the SSM state d_inner·d_state plus the
+    convolution's last d_conv inputs d_inner·d_conv, per layer and sequence — constant in length."""
+    L, di, ds, dc, b = (_pos(n, v, integer=True) for n, v in (("layers", layers), ("d_inner", d_inner),
+                                                              ("d_state", d_state), ("d_conv", d_conv), ("batch", batch)))
+    return L * b * di * (ds + dc) * _pos("bytes_per_value", bytes_per_value)
+
+
+def lstm_state_bytes(layers: int, hidden: int, batch: int, bytes_per_value: float = 2) -> float:
+    """An LSTM's inference state: h and c, `hidden` values each, per layer and sequence."""
+    L, h, b = (_pos(n, v, integer=True) for n, v in (("layers", layers), ("hidden", hidden), ("batch", batch)))
+    return 2 * L * h * b * _pos("bytes_per_value", bytes_per_value)
+
+
 def ring_allreduce_seconds(size_bytes: float, n: int, bandwidth_bytes_s: float) -> float:
     """2(n−1)/n · size / bandwidth (each rank sends and receives that much)."""
     n = _pos("ranks", n, integer=True)
