@@ -6,6 +6,11 @@ decay, gradient clipping, gradient accumulation, optional bf16 autocast, periodi
 JSONL metrics (loss, lr, grad norm, tokens/s, MFU), and checkpoints that resume exactly (model,
 optimizer, scheduler, RNG, data position). The same file runs in one process or under
 `torchrun`/`accelerate launch` with several (DDP; gloo on CPU, nccl on GPU).
+
+Give `pretrain` a `teacher` and the same loop distils (Hinton et al. 2015): the loss line becomes
+`distill_loss` — the student matches the teacher's softened next-token distributions — and
+nothing else changes (data order, schedule, logging), so a distilled and a data-only student
+differ in their targets alone.
 """
 from __future__ import annotations
 
@@ -87,19 +92,39 @@ def evaluate(model, blocks: torch.Tensor, accelerator: Accelerator, batch_size: 
     return float(total[0] / total[1])
 
 
+def distill_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, ce: torch.Tensor,
+                 temperature: float, alpha: float) -> torch.Tensor:
+    """Knowledge distillation (Hinton et al. 2015, arXiv 1503.02531):
+    alpha·T²·KL(teacher_T ‖ student_T) + (1−alpha)·CE, both distributions softened by temperature T,
+    KL averaged over tokens. T² keeps the soft term's gradients the size of the hard term's."""
+    s = F.log_softmax(logits.float().reshape(-1, logits.size(-1)) / temperature, dim=-1)
+    t = F.log_softmax(teacher_logits.float().reshape(-1, teacher_logits.size(-1)) / temperature, dim=-1)
+    kl = F.kl_div(s, t, log_target=True, reduction="batchmean")
+    return alpha * temperature ** 2 * kl + (1 - alpha) * ce
+
+
 def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: bool = True,
              stop_after: int | None = None, progress: bool = True,
-             extra_evals: dict[str, torch.Tensor] | None = None) -> dict:
+             extra_evals: dict[str, torch.Tensor] | None = None,
+             teacher=None, distill_temperature: float = 2.0, distill_alpha: float = 1.0) -> dict:
     """Train `model` on `data.train`; write metrics.jsonl and resumable checkpoints in `run_dir`.
     `stop_after` ends this call early at that step (benchmarks); `cfg.max_time_s` bounds wall time.
     `extra_evals` {name: blocks} adds `eval_loss/<name>` at every evaluation (e.g. held-out loss
-    per mention bucket, the long tail). Returns a summary (final step, losses, tokens seen,
-    throughput) and the trained model."""
+    per mention bucket, the long tail). A `teacher` (a frozen LM with the same vocabulary) turns
+    the loss into `distill_loss` at `distill_temperature`, weight `distill_alpha` on the soft
+    term; the logged `loss` is then that objective, `eval_loss` stays held-out cross-entropy.
+    Returns a summary (final step, losses, tokens seen, throughput) and the trained model."""
     cfg.validate()
+    if teacher is not None:
+        if not (distill_temperature > 0 and 0 <= distill_alpha <= 1):
+            raise ValueError(f"distill_temperature={distill_temperature}, distill_alpha={distill_alpha}: "
+                             "need a temperature > 0 and an alpha in [0, 1]")
     run_dir = Path(run_dir)
     accelerator = Accelerator(mixed_precision="bf16" if cfg.bf16 else "no",
                               cpu=not torch.cuda.is_available())
     rank, world = accelerator.process_index, accelerator.num_processes
+    if teacher is not None:
+        teacher = teacher.to(accelerator.device).eval()   # frozen: run under no_grad below
     n_ctx = data.train.size(1) - 1
     global_batch = cfg.micro_batch * cfg.grad_accum * world
     tokens_per_step = global_batch * n_ctx
@@ -151,6 +176,10 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
                     logits = model(input_ids=inputs).logits                       # forward
                 loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)),
                                        targets.reshape(-1))                         # cross-entropy
+                if teacher is not None:                                              # or distillation
+                    with torch.no_grad(), accelerator.autocast():
+                        teacher_logits = teacher(input_ids=inputs).logits
+                    loss = distill_loss(logits, teacher_logits, loss, distill_temperature, distill_alpha)
                 accelerator.backward(loss / cfg.grad_accum)                          # backward
             loss_sum += loss.detach() / cfg.grad_accum
         max_norm = cfg.grad_clip if cfg.grad_clip > 0 else float("inf")
