@@ -12,11 +12,14 @@ import pytest
 from gradio_client import Client
 
 from shared import memory, pipeline
+from training import store
 from tests.browser_util import chromium_page, screenshot
 from tests.client_util import app_error, call, plot_traces, rows
 
 ROOT = Path(__file__).resolve().parent.parent
-TABS = ["Memory", "Data parallel & ZeRO", "Tensor parallel", "Pipeline", "Real runs"]
+TABS = {"Memory": "#par-mem-fig", "Data parallel & ZeRO": "#par-zero-fig", "Tensor parallel": "#par-tp-fig",
+        "Pipeline": "#par-pp-fig", "Real runs": "#par-real-gantt", "Stability": "#par-stab-loss",
+        "Inference": "#par-inf-kv", "Scale": "#par-scale-fig"}
 LLAMA7 = memory.SHAPES["Llama 2 7B"]
 SHAPE_ARGS = [LLAMA7.layers, LLAMA7.hidden, LLAMA7.heads, LLAMA7.heads, LLAMA7.vocab, LLAMA7.seq, LLAMA7.ffn,
               True, False]
@@ -144,6 +147,20 @@ def test_live_run_bad_input_and_one_at_a_time(client):
     assert seen and ("already in progress" in seen[0] or seen[0] == "ran"), seen
 
 
+def test_scale_works_gpt3_through(client):
+    import math
+
+    from shared import scaling
+    rows_, fig, text = call(client, math.log10(175e9), math.log10(300e9), "H100", 40, 2.5, 1024, api_name="/scale")
+    table = dict((r[0], r[1]) for r in rows(rows_))
+    one = scaling.one_device(10 ** math.log10(175e9), 10 ** math.log10(300e9), "H100", 0.40)
+    assert table["time on ONE H100"] == f"{one['years_on_one']:,.1f} years"
+    assert table["GPUs needed just to hold them (ZeRO-3 / FSDP)"] == "≥ 35"           # 2.8 TB / 80 GB
+    lo, hi = scaling.gpt3_cost_range()
+    assert f"${lo.dollars / 1e6:.1f}M–${hi.dollars / 1e6:.1f}M" in text and 4 <= lo.dollars / 1e6 < hi.dollars / 1e6 <= 12
+    assert "not in the list of choices" in app_error(client, 11, 11, "TPU", 40, 2.5, 8, api_name="/scale")
+
+
 def test_nan_and_nonsense_are_one_line_errors():
     """JSON cannot carry NaN, so the handlers are called in-process, as gradio calls them."""
     import gradio as gr
@@ -156,9 +173,15 @@ def test_nan_and_nonsense_are_one_line_errors():
                      (app.zero, (float("inf"), 64, 2, 2, 12, 100)), (app.zero, (7.5, -1, 2, 2, 12, 100)),
                      (app.tensor, ("GPT-3 175B", 8, False, 1, "sometimes", 450)),
                      (app.pipeline_view, ("1f1b", 4, 8, 1, nan, 100)), (app.pipeline_view, ("zigzag", 4, 8, 1, 2, 100)),
-                     (app.live_run, ("pipeline (1F1B)", 0, 4)), (app.live_run, ("pipeline (1F1B)", 2, 1e9))]:
+                     (app.live_run, ("pipeline (1F1B)", 0, 4)), (app.live_run, ("pipeline (1F1B)", 2, 1e9)),
+                     (app.scale, (11, 11, "H100", nan, 2.5, 8)), (app.scale, (11, 11, "H100", 40, 2.5, 0.5)),
+                     (app.stability_live, (-2.5, 10, 1.0, 1.0, "fp8", 100)),
+                     (app.stability_live, (nan, 10, 1.0, 1.0, "fp32", 100)),
+                     (app.stability_live, (-2.5, 10, -1.0, 1.0, "fp32", 100))]:
         with pytest.raises(gr.Error) as e:
-            fn(*args)
+            out = fn(*args)
+            if hasattr(out, "__next__"):   # a streaming handler fails at its first step
+                next(out)
         assert "\n" not in str(e.value) and str(e.value), (fn.__name__, args)
 
 
@@ -167,8 +190,7 @@ def test_every_tab_in_chromium(bundled_url, tmp_path):
         page.goto(bundled_url, wait_until="domcontentloaded")
         page.get_by_role("tab", name="Parallelism Visualizer").click()
         page.locator("#par-mem-text").get_by_text("GB per GPU").first.wait_for()
-        for tab, probe in zip(TABS, ["#par-mem-fig", "#par-zero-fig", "#par-tp-fig", "#par-pp-fig",
-                                     "#par-real-gantt"]):
+        for tab, probe in TABS.items():
             page.get_by_role("tab", name=tab, exact=True).click()
             page.locator(f"{probe} .js-plotly-plot").first.wait_for()
         # step through the pipeline schedule: the text stays, the chart redraws
@@ -182,3 +204,29 @@ def test_every_tab_in_chromium(bundled_url, tmp_path):
         screenshot(page, "parallelism.png")
         errors = page.console_errors
     assert errors == [], errors
+
+
+def test_stability_and_inference_show_the_bundled_runs(client):
+    r = store.read_results("stability")
+    assert r, "checkpoints/stability is missing: python -m training stability --preset cpu"
+    by_name = {x["name"]: x for x in r["runs"]}
+    chosen = [by_name["fp16"]["label"], by_name["fp16-scaled"]["label"]]
+    loss, norm, upd, zero, table, text = call(client, chosen, api_name="/stability")
+    traces = {t["name"]: t for t in plot_traces(zero)}
+    assert set(traces) == set(chosen)
+    # fp16 without scaling loses gradients to underflow; the GradScaler run does not
+    top = {k: max(v for v in t["y"] if v is not None) for k, t in traces.items()}
+    assert top[chosen[0]] > 0.1 and top[chosen[0]] > 1000 * top[chosen[1]]   # ~half the head vs ~1 element
+    assert len(rows(table)) == len(r["runs"])
+    assert "not in the list of choices" in app_error(client, ["no such run"], api_name="/stability")
+    kv, prune, dist, qtable, itext = call(client, api_name="/inference")
+    inf = store.read_results("inference")
+    assert "identical tokens: yes" in itext and inf["kv_cache"]["identical_tokens"]
+    assert [q[0] for q in rows(qtable)] == [q["name"] for q in inf["quantization"]]
+    assert {t["name"] for t in plot_traces(dist)} == set(inf["distillation"]["curves"])
+
+
+def test_live_stability_run_streams_and_finishes(client):
+    *figs, status = call(client, -2.5, 5, 1.0, 1.0, "fp32", 10, api_name="/stability_live")
+    assert status.startswith("**Done**"), status
+    assert "your run" in {t["name"] for t in plot_traces(figs[0])}

@@ -226,13 +226,14 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
 
 
 def truncate_metrics(path: Path, step: int) -> None:
-    """On resume, drop logged steps after the checkpoint so the curve is one clean trajectory."""
+    """On resume, drop logged steps after the checkpoint so the curve is one clean trajectory.
+    A restart with no checkpoint (step 0) keeps nothing: the loop logs its step-0 eval again."""
     if not path.is_file():
         return
     keep = []
     for line in path.read_text().splitlines():
         try:
-            if json.loads(line)["step"] <= step:
+            if step > 0 and json.loads(line)["step"] <= step:
                 keep.append(line)
         except (json.JSONDecodeError, KeyError):  # a line cut short by the kill
             pass
