@@ -393,7 +393,7 @@ STAB_PLOTS = (("loss", "Training loss", "loss (nats/token)", True),
               ("grad_norm", "Gradient norm before clipping", "‖g‖ (log)", True),
               ("update_ratio", "Update size per step", "‖Δθ‖ / ‖θ‖ (log)", True),
               ("head_zero_frac", "Output-head gradients that are exactly zero (fp16 underflow)",
-               "share of the tied embedding/head's gradient", False))
+               "share exactly 0", False))
 STAB_NONE = "No bundled stability runs: build them with `python -m training stability --preset cpu`."
 PRECISIONS = ["fp32", "bf16", "fp16", "fp16-scaled"]
 STAB_DEFAULT = ("baseline", "lr-x10-no-warmup", "lr-x10-bare", "fp16", "fp16-scaled")   # run names shown first
@@ -508,7 +508,8 @@ def inference():
                           "Latency per generated token vs context", "context length (tokens)", "ms per token", markers=True)
     f_kv.add_scatter(x=ctx, y=[b / 1e6 for b in kv["cache_bytes"]], mode="lines+markers", name="cache size (MB, right axis)",
                      yaxis="y2", line={"dash": "dot", "color": ui.PALETTE[2]})
-    f_kv.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": {"text": "KV cache (MB)"}, "showgrid": False})
+    f_kv.update_layout(yaxis2={"overlaying": "y", "side": "right", "title": {"text": "KV cache (MB)"}, "showgrid": False},
+                       margin={"r": 70})
     q = r["quantization"]
     rows = [[x["name"], f"{x['weight_bytes'] / 1e6:.2f} MB", f"{x['weight_bytes'] / q[0]['weight_bytes']:.2f}×",
              f"{x['ms_per_token']:.2f}", f"{x['heldout_loss']:.4f}", f"{100 * x['accuracy']:.1f}%",
@@ -519,21 +520,22 @@ def inference():
     f_pr.add_scatter(x=[100 * x["sparsity"] for x in pr], y=[100 * x["accuracy"] for x in pr], mode="lines+markers",
                      name='"born in" accuracy (%, right axis)', yaxis="y2")
     f_pr.update_layout(yaxis2={"overlaying": "y", "side": "right", "range": [0, 105], "showgrid": False,
-                               "title": {"text": "accuracy (%)"}})
+                               "title": {"text": "accuracy (%)"}}, margin={"r": 70})
     d = r["distillation"]
     f_d = ui.line_figure({k: ([x["step"] for x in v], [x["eval_loss"] for x in v]) for k, v in d["curves"].items()},
                          f"Distillation: a {d['student']['params']:,}-param student, {d['steps']} steps each",
-                         "step", "held-out loss", markers=True)
+                         "step", "held-out loss (log)", log_y=True, markers=True)
     i = len(ctx) - 1
+    q8 = q[1] if len(q) > 1 else q[0]           # the blocks' Linear layers in int8 (the head stays fp32)
     fin = d["final"]
     text = (f"**KV cache**: at {ctx[i]} tokens of context a token costs {kv['cached_ms_per_token'][i]:.2f} ms with the cache "
             f"vs {kv['uncached_ms_per_token'][i]:.2f} ms without (**×{kv['uncached_ms_per_token'][i] / kv['cached_ms_per_token'][i]:.1f}**), "
             f"identical tokens: {'yes' if kv['identical_tokens'] else 'NO'}; the cache is {kv['cache_bytes'][i] / 1e6:.2f} MB, "
             "equal to 2·layers·kv_heads·head_dim·seq·bytes. Without the cache each token recomputes every earlier "
             "position; with it, each token does one position's work and reads the stored keys and values.\n\n"
-            f"**int8**: weights {q[0]['weight_bytes'] / 1e6:.2f} → {q[-1]['weight_bytes'] / 1e6:.2f} MB; held-out loss "
-            f"{q[0]['heldout_loss']:.4f} → {q[-1]['heldout_loss']:.4f}, accuracy {100 * q[0]['accuracy']:.1f}% → "
-            f"{100 * q[-1]['accuracy']:.1f}%.  \n"
+            f"**int8** ({q8['name']}): weights {q[0]['weight_bytes'] / 1e6:.2f} → {q8['weight_bytes'] / 1e6:.2f} MB "
+            f"({q8['weight_bytes'] / q[0]['weight_bytes']:.2f}×); held-out loss {q[0]['heldout_loss']:.4f} → "
+            f"{q8['heldout_loss']:.4f}, accuracy {100 * q[0]['accuracy']:.1f}% → {100 * q8['accuracy']:.1f}%.  \n"
             f"**Distillation** ({d['steps']} steps each, T = {d['temperature']}): held-out loss "
             f"{fin['data only']['heldout_loss']:.3f} trained on data alone vs **{fin['distilled']['heldout_loss']:.3f}** "
             f"on the teacher's distributions; accuracy {100 * fin['data only']['accuracy']:.1f}% vs "
