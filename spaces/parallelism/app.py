@@ -533,7 +533,7 @@ def inference():
             f"identical tokens: {'yes' if kv['identical_tokens'] else 'NO'}; the cache is {kv['cache_bytes'][i] / 1e6:.2f} MB, "
             "equal to 2·layers·kv_heads·head_dim·seq·bytes. Without the cache each token recomputes every earlier "
             "position; with it, each token does one position's work and reads the stored keys and values.\n\n"
-            f"**int8** ({q8['name']}): weights {q[0]['weight_bytes'] / 1e6:.2f} → {q8['weight_bytes'] / 1e6:.2f} MB "
+            f"**{q8['name']}**: weights {q[0]['weight_bytes'] / 1e6:.2f} → {q8['weight_bytes'] / 1e6:.2f} MB "
             f"({q8['weight_bytes'] / q[0]['weight_bytes']:.2f}×); held-out loss {q[0]['heldout_loss']:.4f} → "
             f"{q8['heldout_loss']:.4f}, accuracy {100 * q[0]['accuracy']:.1f}% → {100 * q8['accuracy']:.1f}%.  \n"
             f"**Distillation** ({d['steps']} steps each, T = {d['temperature']}): held-out loss "
