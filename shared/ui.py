@@ -67,6 +67,23 @@ def user_error(msg: Any) -> gr.Error:
     return gr.Error(text, print_exception=False)
 
 
+def checked_number(name: str, x: Any, lo: float, hi: float, integer: bool = False) -> float:
+    """An input as a finite number inside [lo, hi] (whole if asked), or a one-line error naming
+    it — what every app handler does with its sliders and boxes (API callers can send anything)."""
+    import math
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise user_error(f"{name} must be a number (got {x!r})") from None
+    if not math.isfinite(v):
+        raise user_error(f"{name} must be a finite number (got {x!r})")
+    if not lo <= v <= hi:
+        raise user_error(f"{name} = {v:g}: choose between {lo:g} and {hi:g}")
+    if integer and v != int(v):
+        raise user_error(f"{name} = {v:g}: must be a whole number")
+    return int(v) if integer else v
+
+
 def style_figure(fig: "go.Figure", title: str, x_title: str, y_title: str,
                  log_x: bool = False, log_y: bool = False) -> "go.Figure":
     """Apply the lab's one plot style: titles, light grid, legend on top, log axes on request."""

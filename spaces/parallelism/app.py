@@ -39,19 +39,7 @@ NO_RESULTS = "No bundled parallel runs: build them with `python -m training para
 
 
 # ---------------------------------------------------------------- helpers
-def _num(name: str, x, lo: float, hi: float, integer: bool = False) -> float:
-    """A finite number inside [lo, hi] (whole if asked), or a one-line error naming the input."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise ui.user_error(f"{name} must be a number (got {x!r})") from None
-    if not math.isfinite(v):
-        raise ui.user_error(f"{name} must be a finite number (got {x!r})")
-    if not lo <= v <= hi:
-        raise ui.user_error(f"{name} = {v:g}: choose between {lo:g} and {hi:g}")
-    if integer and v != int(v):
-        raise ui.user_error(f"{name} = {v:g}: must be a whole number")
-    return int(v) if integer else v
+_num = ui.checked_number   # a finite number in [lo, hi], or a one-line error
 
 
 def _gb(x: float) -> str:

@@ -28,17 +28,7 @@ LAB_NOTE = "our lab fit: Approach 3 on this project's sweep (Results in the Our 
 
 
 # ---------------------------------------------------------------- helpers
-def _num(name: str, x, lo: float, hi: float) -> float:
-    """A finite number inside [lo, hi], or a one-line error naming the input."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise ui.user_error(f"{name} must be a number (got {x!r})") from None
-    if not math.isfinite(v):
-        raise ui.user_error(f"{name} must be a finite number (got {x!r})")
-    if not lo <= v <= hi:
-        raise ui.user_error(f"{name} = {v:g}: choose between {lo:g} and {hi:g}")
-    return v
+_num = ui.checked_number   # a finite number in [lo, hi], or a one-line error
 
 
 @functools.lru_cache(maxsize=1)
