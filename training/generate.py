@@ -14,9 +14,30 @@ class GenerationError(ValueError):
     """Bad generation input (prompt too long, absurd settings); the message says what to fix."""
 
 
+UNBOUNDED = 1 << 30   # recurrent models (Mamba, LSTM) have no position limit
+
+
 def context_length(model) -> int:
+    """Positions a transformer can attend over; recurrent models are unbounded (their state does
+    not grow — how well they use a long context is another matter, measured in the apps)."""
     cfg = model.config
-    return int(getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions"))
+    n = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
+    return int(n) if n else UNBOUNDED
+
+
+def cache_bytes(cache) -> int:
+    """Bytes held by a model's real cache object: a transformers cache (keys and values of every
+    attention layer; conv and SSM states of every Mamba layer) or an LSTM's (h, c) tensors."""
+    if cache is None:
+        return 0
+    if torch.is_tensor(cache):
+        return cache.numel() * cache.element_size()
+    if isinstance(cache, dict):
+        return sum(cache_bytes(c) for c in cache.values() if torch.is_tensor(c))
+    if isinstance(cache, (tuple, list)):
+        return sum(cache_bytes(c) for c in cache)
+    return sum(cache_bytes(t) for layer in cache.layers for t in vars(layer).values()
+               if torch.is_tensor(t) or isinstance(t, (tuple, list, dict)))
 
 
 def check_settings(prompt_tokens: int, max_new_tokens: int, temperature: float, top_k: int, ctx: int) -> int:

@@ -134,14 +134,10 @@ def quiet_waiter(budget_s: float):
 
 # --- 1. KV cache ------------------------------------------------------------------------------
 
-def cache_bytes(cache) -> int:
-    """Bytes of the keys and values held by a transformers cache object (every layer)."""
-    return sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer.keys, layer.values))
-
-
 def measured_cache_bytes(model, ids: list[int]) -> int:
     """Run the prompt once with the cache on and weigh the cache it returns."""
     import torch
+    from .generate import cache_bytes
     with torch.inference_mode():
         out = model(input_ids=torch.tensor([ids], device=next(model.parameters()).device), use_cache=True)
     return cache_bytes(out.cache)
@@ -162,11 +158,8 @@ def flops_per_token(model, context: int, cached: bool) -> float:
     forward(T) = 2N + 4·L·d·T, N = the parameters in matmuls (the tied output head included).
     Cached: the new token alone, forward(context). Uncached: the whole sequence re-run, position i
     attending to i positions (causal): Σ_{i=1..context} forward(i)."""
-    from shared.scaling import flops_per_token as train_flops
-    from .models import param_counts
-    n, cfg = param_counts(model)["params_matmul"], model.config
-    fwd = lambda t: train_flops(n, cfg.num_hidden_layers, cfg.hidden_size, t) / 3  # noqa: E731
-    return fwd(context) if cached else sum(fwd(i) for i in range(1, context + 1))
+    from .models import forward_flops_per_token as fwd
+    return fwd(model, context) if cached else sum(fwd(model, i) for i in range(1, context + 1))
 
 
 def decode_ms_per_token(model, ids: list[int], new_tokens: int, use_cache: bool) -> tuple[float, list[int]]:
