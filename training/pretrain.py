@@ -28,11 +28,9 @@ from accelerate import Accelerator
 from safetensors.torch import load_file, load_model, save_file, save_model
 from tqdm.auto import tqdm
 
-from shared.scaling import flops_per_token
-
 from . import store
 from .data.blocks import Prepared, batch_indices
-from .models import param_counts
+from .models import param_counts, train_flops_per_token
 from .presets import TrainConfig
 
 RESUME = "resume"
@@ -76,17 +74,21 @@ def make_optimizer(model, cfg: TrainConfig):
 
 
 @torch.no_grad()
-def evaluate(model, blocks: torch.Tensor, accelerator: Accelerator, batch_size: int) -> float:
-    """Mean held-out cross-entropy (nats/token); each rank takes a shard, sums are all-reduced."""
+def evaluate(model, blocks: torch.Tensor, accelerator: Accelerator, batch_size: int,
+             labels: torch.Tensor | None = None) -> float:
+    """Mean held-out cross-entropy (nats per scored token); each rank takes a shard, sums are
+    all-reduced. `labels` (a task's targets, IGNORE where unscored) replace blocks[:, 1:]."""
     model.eval()
     total = torch.zeros(2, device=accelerator.device)
     shard = blocks[accelerator.process_index:: accelerator.num_processes]
+    shard_labels = None if labels is None else labels[accelerator.process_index:: accelerator.num_processes]
     for i in range(0, len(shard), batch_size):
         b = shard[i: i + batch_size].to(accelerator.device)
+        targets = b[:, 1:] if shard_labels is None else shard_labels[i: i + batch_size].to(accelerator.device)
         with accelerator.autocast():
             logits = model(input_ids=b[:, :-1]).logits
-        loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), b[:, 1:].reshape(-1), reduction="sum")
-        total += torch.stack([loss, torch.tensor(float(b[:, 1:].numel()), device=accelerator.device)])
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1), reduction="sum")
+        total += torch.stack([loss, (targets != -100).sum().float()])
     total = accelerator.reduce(total, reduction="sum")
     model.train()
     return float(total[0] / total[1])
@@ -106,13 +108,18 @@ def distill_loss(logits: torch.Tensor, teacher_logits: torch.Tensor, ce: torch.T
 def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: bool = True,
              stop_after: int | None = None, progress: bool = True,
              extra_evals: dict[str, torch.Tensor] | None = None,
-             teacher=None, distill_temperature: float = 2.0, distill_alpha: float = 1.0) -> dict:
+             teacher=None, distill_temperature: float = 2.0, distill_alpha: float = 1.0,
+             eval_hook=None, measure_mfu: bool = True) -> dict:
     """Train `model` on `data.train`; write metrics.jsonl and resumable checkpoints in `run_dir`.
     `stop_after` ends this call early at that step (benchmarks); `cfg.max_time_s` bounds wall time.
     `extra_evals` {name: blocks} adds `eval_loss/<name>` at every evaluation (e.g. held-out loss
     per mention bucket, the long tail). A `teacher` (a frozen LM with the same vocabulary) turns
     the loss into `distill_loss` at `distill_temperature`, weight `distill_alpha` on the soft
     term; the logged `loss` is then that objective, `eval_loss` stays held-out cross-entropy.
+    `eval_hook(model, record)` runs at every evaluation (step 0 included) and returns extra
+    metrics to log (e.g. a task's accuracy); `{"stop": True}` among them ends the run there
+    (checkpointed, `done` stays False) — early stopping, progress reporting. `measure_mfu=False`
+    skips the matmul benchmarks behind MFU (1 s at start, 0.25 s per evaluation) for short live runs.
     Returns a summary (final step, losses, tokens seen, throughput) and the trained model."""
     cfg.validate()
     if teacher is not None:
@@ -138,14 +145,13 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
     if cfg.compile:
         model = torch.compile(model)
     counts = param_counts(accelerator.unwrap_model(model))
-    mcfg = accelerator.unwrap_model(model).config
-    flops_tok = flops_per_token(counts["params_matmul"], mcfg.num_hidden_layers, mcfg.hidden_size, n_ctx)
+    flops_tok = train_flops_per_token(accelerator.unwrap_model(model), n_ctx)
     peak_dtype = torch.bfloat16 if cfg.bf16 else torch.float32
 
     def measure_peak(seconds: float = 1.0) -> float:  # summed over ranks; re-measured at every eval
         return float(accelerator.reduce(torch.tensor(measure_peak_flops(accelerator.device, peak_dtype, seconds),
                                                      device=accelerator.device), "sum"))
-    peak = measure_peak()
+    peak = measure_peak() if measure_mfu else float("nan")
 
     metrics_path = run_dir / store.METRICS
     if accelerator.is_main_process:
@@ -155,9 +161,11 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
     bar = tqdm(total=cfg.steps, initial=step, desc="pretrain", disable=not (progress and accelerator.is_main_process))
     t_start, last = time.perf_counter(), {}
     if step == 0:  # the curve starts at the untrained model's loss (≈ ln vocab)
-        last = {"step": 0, "tokens": 0, "eval_loss": round(evaluate(model, data.eval, accelerator, cfg.micro_batch), 5)}
+        last = {"step": 0, "tokens": 0, "eval_loss": round(evaluate(model, data.eval, accelerator, cfg.micro_batch, data.eval_labels), 5)}
         for name, blocks in (extra_evals or {}).items():
             last[f"eval_loss/{name}"] = round(evaluate(model, blocks, accelerator, cfg.micro_batch), 5)
+        last.update(_hook(eval_hook, model, accelerator, last))
+        last.pop("stop", None)
         if log:
             log.write(json.dumps(last) + "\n")
     model.train()
@@ -167,8 +175,11 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
         loss_sum = torch.zeros((), device=accelerator.device)
         for k in range(cfg.grad_accum):
             lo = (k * world + rank) * cfg.micro_batch
-            batch = data.train[idx[lo: lo + cfg.micro_batch]].to(accelerator.device)
+            rows = idx[lo: lo + cfg.micro_batch]
+            batch = data.train[rows].to(accelerator.device)
             inputs, targets = batch[:, :-1], batch[:, 1:]
+            if data.train_labels is not None:   # a synthetic task: only its answers are scored
+                targets = data.train_labels[rows].to(accelerator.device)
             # no gradient all-reduce until the last micro-step of the accumulation
             sync = accelerator.no_sync(model) if k < cfg.grad_accum - 1 else contextlib.nullcontext()
             with sync:
@@ -195,19 +206,24 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
         last = {"step": step, "tokens": step * tokens_per_step, "loss": round(loss_mean, 5),
                 "lr": lr, "grad_norm": round(float(grad_norm), 5),
                 "tokens_per_s": round(tokens_per_step / dt, 1),
-                "mfu": round(tokens_per_step * flops_tok / dt / peak, 5),
+                **({"mfu": round(tokens_per_step * flops_tok / dt / peak, 5)} if measure_mfu else {}),
                 "elapsed_s": round(time.perf_counter() - t_start, 2)}
+        stop = False
         if step % cfg.eval_interval == 0 or step == cfg.steps:
-            last["eval_loss"] = round(evaluate(model, data.eval, accelerator, cfg.micro_batch), 5)
+            last["eval_loss"] = round(evaluate(model, data.eval, accelerator, cfg.micro_batch, data.eval_labels), 5)
             for name, blocks in (extra_evals or {}).items():
                 last[f"eval_loss/{name}"] = round(evaluate(model, blocks, accelerator, cfg.micro_batch), 5)
-            peak = max(peak, measure_peak(0.25))  # a busy machine at start must not inflate MFU for the whole run
+            extra = _hook(eval_hook, model, accelerator, last)
+            stop = bool(extra.pop("stop", False))
+            last.update(extra)
+            if measure_mfu:
+                peak = max(peak, measure_peak(0.25))  # a busy machine at start must not inflate MFU for the whole run
         if log and (step % cfg.log_interval == 0 or "eval_loss" in last):
             log.write(json.dumps(last) + "\n")
             log.flush()
         bar.update(1)
         bar.set_postfix(loss=f"{loss_mean:.3f}", **({"eval": f"{last['eval_loss']:.3f}"} if "eval_loss" in last else {}))
-        out_of_time = cfg.max_time_s and time.perf_counter() - t_start > cfg.max_time_s
+        out_of_time = (cfg.max_time_s and time.perf_counter() - t_start > cfg.max_time_s) or stop
         if (cfg.ckpt_interval and step % cfg.ckpt_interval == 0) or step == cfg.steps or out_of_time:
             save_resume(run_dir, accelerator, model, optimizer, scheduler, step, cfg)
         if out_of_time or (stop_after is not None and step >= stop_after):
@@ -216,13 +232,23 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
     if log:
         log.close()
     if "loss" not in last:  # resumed a finished run: report how it ended
-        eval_loss = round(evaluate(model, data.eval, accelerator, cfg.micro_batch), 5)
+        eval_loss = round(evaluate(model, data.eval, accelerator, cfg.micro_batch, data.eval_labels), 5)
         if accelerator.is_main_process:
             last = {**next(m for m in reversed(store.read_metrics(run_dir)) if "loss" in m), "eval_loss": eval_loss}
     accelerator.wait_for_everyone()
     return {**last, "done": step >= cfg.steps, "params": counts, "world_size": world,
             "global_batch": global_batch, "flops_per_token": flops_tok, "peak_flops": peak,
             "model": accelerator.unwrap_model(model)}
+
+
+def _hook(eval_hook, model, accelerator: Accelerator, record: dict) -> dict:
+    if eval_hook is None:
+        return {}
+    model.eval()
+    with torch.no_grad():
+        extra = eval_hook(accelerator.unwrap_model(model), dict(record)) or {}
+    model.train()
+    return extra
 
 
 def truncate_metrics(path: Path, step: int) -> None:

@@ -20,6 +20,22 @@ class Prepared:
     train: Any   # LongTensor [n_blocks, n_ctx + 1]
     eval: Any    # LongTensor [n_eval_blocks, n_ctx + 1]
     meta: dict
+    # synthetic tasks score only some positions: targets [n_blocks, n_ctx] aligned with the inputs
+    # block[:-1], IGNORE (-100) where unscored; None means language modelling (targets block[1:])
+    train_labels: Any = None
+    eval_labels: Any = None
+
+
+def task_data(inputs, labels, eval_inputs, eval_labels, meta: dict | None = None) -> Prepared:
+    """A `Prepared` for a synthetic task (`training.data.tasks`): int arrays [n, T] of inputs and
+    labels (IGNORE where unscored), so the pre-training loop trains on it unchanged."""
+    import torch
+
+    def blocks(x):
+        x = torch.as_tensor(x, dtype=torch.long)
+        return torch.cat([x, torch.zeros_like(x[:, :1])], dim=1)   # the last column is never an input
+    return Prepared(Path("."), None, blocks(inputs), blocks(eval_inputs), dict(meta or {}),
+                    torch.as_tensor(labels, dtype=torch.long), torch.as_tensor(eval_labels, dtype=torch.long))
 
 
 def pack(texts: Iterable[str], tokenizer, n_ctx: int):

@@ -34,8 +34,8 @@ def mqar(batch: int, seq: int, pairs: int, vocab: int, seed: int = 0) -> tuple[n
     half = vocab // 2
     if pairs > half - 1:
         raise ValueError(f"{pairs} distinct keys need a vocabulary of at least {2 * (pairs + 1)} (got {vocab})")
-    if seq < 3 * pairs:
-        raise ValueError(f"seq {seq} is too short for {pairs} pairs and {pairs} queries: need ≥ {3 * pairs}")
+    if seq < 3 * pairs + 1:   # the pairs, one query per key, and the last slot (nothing after it to score)
+        raise ValueError(f"seq {seq} is too short for {pairs} pairs and {pairs} queries: need ≥ {3 * pairs + 1}")
     rng = np.random.default_rng(seed)
     inputs = np.full((batch, seq), FILLER, dtype=np.int64)
     labels = np.full((batch, seq), IGNORE, dtype=np.int64)
