@@ -77,7 +77,6 @@ import contextlib
 import json
 import math
 import os
-import queue
 import threading
 import time
 import warnings
@@ -523,40 +522,20 @@ def live_run(settings: dict) -> Iterator[dict]:
     next step."""
     s = Settings.from_dict(settings)
     s.validate(max_steps=LIVE_MAX_STEPS)
-    if not _live_lock.acquire(blocking=False):
-        raise ValueError(f"a live run is already in progress; wait for it to finish "
-                         f"({LIVE_TIME_LIMIT_S:.0f} s at most)")
-    events: queue.Queue = queue.Queue()
-    stop = threading.Event()
-    t0 = time.perf_counter()
+    from . import live
 
-    def work():
-        try:
-            from .data.blocks import bundled_world
-            data = bundled_world("cpu")
-            left = LIVE_TIME_LIMIT_S - (time.perf_counter() - t0)
-            r = run(s, data, _cpu_shape(), stop=stop, max_time_s=max(1.0, left),
-                    on_step=lambda rec: events.put({"kind": "progress", "step": rec["step"], "steps": s.steps,
-                                                    "record": rec}))
-            done = {"name": "live", "label": describe(s), "explains": "", "settings": r["settings"],
-                    "diverged_at": r["diverged_at"], "seconds": round(time.perf_counter() - t0, 2),
-                    "records": r["records"], "stopped": r["stopped"]}
-            done["explains"] = outcome(done) + (" Stopped at the time limit." if r["stopped"] == "time limit" else "")
-            events.put({"kind": "done", "run": done})
-        except Exception as e:  # noqa: BLE001 - reported as one line
-            events.put({"kind": "error", "text": str(e).splitlines()[0] if str(e) else type(e).__name__})
-        finally:
-            _live_lock.release()
+    def work(emit, stop):
+        from .data.blocks import bundled_world
+        t0 = time.perf_counter()
+        data = bundled_world("cpu")
+        left = LIVE_TIME_LIMIT_S - (time.perf_counter() - t0)
+        r = run(s, data, _cpu_shape(), stop=stop, max_time_s=max(1.0, left),
+                on_step=lambda rec: emit({"kind": "progress", "step": rec["step"], "steps": s.steps, "record": rec}))
+        done = {"name": "live", "label": describe(s), "explains": "", "settings": r["settings"],
+                "diverged_at": r["diverged_at"], "seconds": round(time.perf_counter() - t0, 2),
+                "records": r["records"], "stopped": r["stopped"]}
+        done["explains"] = outcome(done) + (" Stopped at the time limit." if r["stopped"] == "time limit" else "")
+        return {"run": done}
 
-    threading.Thread(target=work, name="stability-live-run", daemon=True).start()
-
-    def stream():
-        try:
-            while True:
-                ev = events.get()
-                yield ev
-                if ev["kind"] in ("done", "error"):
-                    return
-        finally:
-            stop.set()
-    return stream()
+    return live.stream(_live_lock, work, name="stability-live-run",
+                       busy=f"a live run is already in progress; wait for it to finish ({LIVE_TIME_LIMIT_S:.0f} s at most)")

@@ -1,0 +1,49 @@
+"""The one pattern for a live run started from a page: one at a time, in a thread, streamed.
+
+`stream(lock, work, busy)` takes the lock without waiting (a second request gets `busy` as a
+one-line ValueError at once), runs `work(emit, stop)` in a daemon thread and returns a generator of
+the events it emits. `work` calls `emit({...})` for progress and returns the final payload, which
+arrives as `{"kind": "done", **payload}`; an exception arrives as `{"kind": "error", "text": one
+line}`. Closing the generator (the browser left) sets `stop`, which `work` should check between
+steps. The lock is released when `work` ends, however it ends, before the final event is sent.
+Every live run also has its own time bound, which ends it even if nobody reads the events.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Callable, Iterator
+
+
+def one_line(e: BaseException) -> str:
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
+def stream(lock: threading.Lock, work: Callable[[Callable[[dict], None], threading.Event], dict],
+           busy: str, name: str = "live-run") -> Iterator[dict]:
+    if not lock.acquire(blocking=False):
+        raise ValueError(busy)
+    events: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def run():
+        try:
+            final = {"kind": "done", **(work(events.put, stop) or {})}
+        except Exception as e:  # noqa: BLE001 - reported as one line
+            final = {"kind": "error", "text": one_line(e)}
+        finally:
+            lock.release()   # before the last event: a caller reacting to it may start the next run
+        events.put(final)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+
+    def events_until_end():
+        try:
+            while True:
+                ev = events.get()
+                yield ev
+                if ev["kind"] in ("done", "error"):
+                    return
+        finally:
+            stop.set()
+    return events_until_end()
