@@ -249,3 +249,51 @@ def communication(shape: ModelShape, plan: Plan, bandwidth_bytes_s: float = 100e
         vol = 2 * act * plan.microbatches                       # activations forward, gradients backward
         out["pipeline"] = {"bytes": vol, "seconds": vol / bandwidth_bytes_s}
     return out
+
+
+# --- inference state: KV cache (transformers) vs a fixed recurrent state (SSMs) -----------------
+@dataclass(frozen=True)
+class CacheShape:
+    """What a model keeps per sequence while it generates. kind "kv": 2·L·kv_heads·head_dim per
+    position; kind "ssm": L·d_inner·(d_state + d_conv), whatever the length."""
+    kind: str
+    params_b: float               # published size, billions of parameters
+    layers: int
+    kv_heads: int = 0
+    head_dim: int = 0
+    d_inner: int = 0
+    d_state: int = 0
+    d_conv: int = 0
+    source: str = ""
+
+    def bytes(self, context: int, batch: int = 1, bytes_per_value: float = 2) -> float:
+        if self.kind == "kv":
+            return kv_cache_bytes(self.layers, self.kv_heads, self.head_dim, context, batch, bytes_per_value)
+        _pos("context", context, integer=True)
+        return ssm_state_bytes(self.layers, self.d_inner, self.d_state, self.d_conv, batch, bytes_per_value)
+
+
+# published configurations (the models' config.json on the Hugging Face Hub)
+CACHE_SHAPES: dict[str, CacheShape] = {
+    "Llama 2 7B (MHA)": CacheShape("kv", 6.74, layers=32, kv_heads=32, head_dim=128,
+                                   source="meta-llama/Llama-2-7b-hf: 32 layers, 32 heads × 128"),
+    "Llama 2 70B (GQA, 8 KV heads)": CacheShape("kv", 69.0, layers=80, kv_heads=8, head_dim=128,
+                                                source="meta-llama/Llama-2-70b-hf: 80 layers, 8 KV heads × 128"),
+    "Mamba-2.8B": CacheShape("ssm", 2.8, layers=64, d_inner=5120, d_state=16, d_conv=4,
+                             source="state-spaces/mamba-2.8b-hf: 64 layers, d_model 2560, expand 2, d_state 16, d_conv 4"),
+    "Falcon Mamba 7B": CacheShape("ssm", 7.3, layers=64, d_inner=8192, d_state=16, d_conv=4,
+                                  source="tiiuae/falcon-mamba-7b: 64 layers, d_model 4096, expand 2, d_state 16, d_conv 4"),
+}
+
+
+def cache_table(contexts, names=None, batch: int = 1, bytes_per_value: float = 2) -> list[dict]:
+    """One row per model: the bytes it keeps per sequence at each context length (16-bit values
+    by default), for the state-vs-KV comparison."""
+    names = list(names or CACHE_SHAPES)
+    for n in names:
+        if n not in CACHE_SHAPES:
+            raise ValueError(f"unknown model {n!r}: choose from {', '.join(CACHE_SHAPES)}")
+    ctxs = [int(_pos("context", c, integer=True)) for c in contexts]
+    return [{"model": n, "kind": CACHE_SHAPES[n].kind, "params_b": CACHE_SHAPES[n].params_b,
+             "bytes": [CACHE_SHAPES[n].bytes(c, batch, bytes_per_value) for c in ctxs],
+             "source": CACHE_SHAPES[n].source} for n in names]
