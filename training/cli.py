@@ -111,6 +111,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="cpu", help="tiny | cpu (default: cpu)")
     p.add_argument("--out", help="results directory (default: checkpoints/inference for cpu, runs/inference-<preset> otherwise)")
 
+    p = sub.add_parser("architectures", help="LSTM vs Mamba vs transformer, parameter-matched: language modelling, "
+                       "MQAR recall, selective copying, throughput, inference cache, gradient flow, the SSM "
+                       "recurrence three ways (resumable)")
+    p.add_argument("--preset", default="cpu", help="tiny | cpu | gpu (default: cpu)")
+    p.add_argument("--out", help="results directory (default: checkpoints/architectures for cpu, "
+                   "<work dir>/results otherwise)")
+    p.add_argument("--work-dir", help="working directory, one cached file per section (default: runs/architectures-<preset>)")
+
     p = sub.add_parser("eval", help="verify a checkpoint and print its metrics")
     p.add_argument("--checkpoint", default=None, help="path (default: the resolved base checkpoint)")
     return ap
@@ -321,6 +329,12 @@ def cmd_inference(args) -> int:
     return 0
 
 
+def cmd_architectures(args) -> int:
+    from .architectures import build, headline
+    print(json.dumps(headline(build(args.preset, args.out, work_dir=args.work_dir)), indent=1))
+    return 0
+
+
 def cmd_eval(args) -> int:
     path = store.resolve("base", args.checkpoint)
     manifest = store.verify(path)
@@ -330,4 +344,5 @@ def cmd_eval(args) -> int:
 
 COMMANDS = {"corpus": cmd_corpus, "tokenizer": cmd_tokenizer, "pretrain": cmd_pretrain,
             "build-base": cmd_build_base, "sft": cmd_sft, "build-sft": cmd_build_sft, "sweep": cmd_sweep,
-            "parallel": cmd_parallel, "stability": cmd_stability, "inference": cmd_inference, "eval": cmd_eval}
+            "parallel": cmd_parallel, "stability": cmd_stability, "inference": cmd_inference,
+            "architectures": cmd_architectures, "eval": cmd_eval}

@@ -36,14 +36,16 @@ KNOWN: dict[str, tuple[str, str, str, str]] = {
     "parallel": ("LAB_PARALLEL_RESULTS", "parallel", "llm-training-lab/world-parallel-cpu", "main"),
     "stability": ("LAB_STABILITY_RESULTS", "stability", "llm-training-lab/world-stability-cpu", "main"),
     "inference": ("LAB_INFERENCE_RESULTS", "inference", "llm-training-lab/world-inference-cpu", "main"),
+    "architectures": ("LAB_ARCHITECTURES_RESULTS", "architectures", "llm-training-lab/world-architectures-cpu", "main"),
 }
 BUILD_COMMANDS = {"base": "python -m training build-base --preset cpu",
                   "sft": "python -m training build-sft --preset cpu",
                   "sweep": "python -m training sweep --preset cpu",
                   "parallel": "python -m training parallel --preset cpu",
                   "stability": "python -m training stability --preset cpu",
-                  "inference": "python -m training inference --preset cpu"}
-RESULTS = "results.json"   # the one file of a results directory (sweep, parallel, stability, inference)
+                  "inference": "python -m training inference --preset cpu",
+                  "architectures": "python -m training architectures --preset cpu"}
+RESULTS = "results.json"   # the one file of a results directory (sweep, parallel, stability, inference, architectures)
 
 
 class CheckpointError(RuntimeError):
