@@ -1,5 +1,5 @@
-"""Server-side time of the analytic endpoints of the Scaling Laws Explorer and the Parallelism
-Visualizer (target: median <= 50 ms each).
+"""Server-side time of the analytic endpoints of the Scaling Laws Explorer, the Parallelism
+Visualizer and the RNN / SSM / Transformer app (target: median <= 50 ms each).
 
 Calls each handler of `spaces/<app>/app.py` in-process exactly as gradio does (inputs in,
 figures/tables out, plotly figures built), `--repeats` times after one warm-up call. The
@@ -34,7 +34,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.repeats = 5
-    app, par = load_app("scaling_explorer"), load_app("parallelism")
+    app, par, arch = load_app("scaling_explorer"), load_app("parallelism"), load_app("architectures")
     shape = par.preset_shape("Llama 2 7B")
     plan = [8, 2, 2, 1, True, 1, 8, "1f1b", "selective", 2, 2, 12, 2, False, 80]
     calls = {
@@ -49,6 +49,10 @@ def main() -> None:
         "parallelism: pipeline (4 x 8, 1F1B)": (par.pipeline_view, ("1f1b", 4, 8, 2, 2.0, 100)),
         "parallelism: pipeline (16 x 64, interleaved v=2)": (par.pipeline_view, ("interleaved", 16, 64, 2, 2.0, 100)),
         "parallelism: scale": (par.scale, (math.log10(175e9), math.log10(300e9), "H100", 40, 2.5, 1024)),
+        "architectures: state vs KV table": (arch.state_table, (arch.STATE_CONTEXTS, 2)),
+        "architectures: recurrence three ways (T = 256)": (arch.recurrence_view, (256, 16, False)),
+        "architectures: recurrence three ways (T = 4096)": (arch.recurrence_view, (4096, 16, False)),
+        "architectures: MQAR charts (bundled)": (arch.mqar_view, (str(max(x["width"] for x in arch._results()["mqar"]["runs"])),)),
     }
     waited = wait_quiet()
     out = {}
