@@ -319,12 +319,21 @@ def copy_section(plan: Plan, work: Path, progress: bool) -> dict:
             "chance": round(1 / (plan.copy_vocab - 2), 4), "runs": runs}
 
 
+def _device():
+    import torch
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def _median_time(fn, repeats: int) -> float:
+    import torch
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
     fn()  # warm-up
     times = []
     for _ in range(repeats):
+        sync()
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -337,10 +346,10 @@ def throughput_section(plan: Plan) -> dict:
     rows = {a: [] for a in ARCHS}
     specs = matched_specs(width, plan.lm_layers, vocab, max(plan.throughput_seqs))
     for arch, spec in specs.items():
-        model = new_model(spec).train()
+        model = new_model(spec).to(_device()).train()
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
         for seq in plan.throughput_seqs:
-            x = torch.randint(0, vocab, (plan.throughput_batch, seq + 1))
+            x = torch.randint(0, vocab, (plan.throughput_batch, seq + 1), device=_device())
 
             def step():
                 logits = model(input_ids=x[:, :-1]).logits
@@ -366,10 +375,10 @@ def inference_section(plan: Plan) -> dict:
     specs = matched_specs(width, plan.lm_layers, vocab, max(plan.inference_contexts) + plan.inference_new_tokens + 1)
     out = {}
     for arch, spec in specs.items():
-        model = new_model(spec).eval()
+        model = new_model(spec).to(_device()).eval()
         rows = []
         for ctx in plan.inference_contexts:
-            prompt = torch.randint(0, vocab, (1, ctx))
+            prompt = torch.randint(0, vocab, (1, ctx), device=_device())
             with torch.inference_mode():
                 first = model(input_ids=prompt, use_cache=True)
                 nbytes = cache_bytes(first.cache)
@@ -395,7 +404,7 @@ def cache_equivalence(model, prompt: int = 12, steps: int = 6, seed: int = 0) ->
     and one full forward pass over the same tokens."""
     import torch
     g = torch.Generator().manual_seed(seed)
-    x = torch.randint(0, model.config.vocab_size, (1, prompt + steps), generator=g)
+    x = torch.randint(0, model.config.vocab_size, (1, prompt + steps), generator=g).to(next(model.parameters()).device)
     with torch.inference_mode():
         full = model(input_ids=x).logits
         o = model(input_ids=x[:, :prompt], use_cache=True)

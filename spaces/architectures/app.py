@@ -335,7 +335,7 @@ def state_table(contexts, bytes_per_value):
             f"{_bytes(fm7)} (×{kv7 / fm7:,.0f} less), the same at every length. KV: 2·layers·kv_heads·head_dim·context·"
             "bytes; SSM: layers·d_inner·(d_state + d_conv)·bytes. Shapes: "
             + "; ".join(r["source"] for r in rows) + ".")
-    return gr.update(value=table, headers=["model", "params", "kind"] + [f"{c:,} tokens" for c in ctxs]), fig, text
+    return {"headers": ["model", "params", "kind"] + [f"{c:,} tokens" for c in ctxs], "data": table}, fig, text
 
 
 def _bytes(b: float) -> str:
@@ -409,7 +409,8 @@ def recurrence_view(length, state, selective):
         tr.line.width = 4 - i
     text = ("**Work** counts multiply-adds, **depth** the rounds that must happen one after another (what parallel "
             f"hardware cannot shorten). The loop: depth T = {T}. The Hillis–Steele scan combines pairs "
-            "(a₁,u₁)∘(a₂,u₂) = (a₁a₂, a₂u₁+u₂) — associative, so ⌈log₂ T⌉ rounds suffice, at more total work. "
+            "(a₁,u₁)∘(a₂,u₂) = (a₁a₂, a₂u₁+u₂) — associative, so ⌈log₂ T⌉ rounds suffice (+1 for the readout), "
+            "at more total work. "
             "When a, b, c do not depend on t (S4's LTI case) the whole map is one convolution with kernel "
             "K_k = Σ c·aᵏ·b, done by FFT. A *selective* SSM (Mamba) changes a, b, c with the input: no single kernel "
             "exists, so it uses the scan." + (" (Selective system chosen: the convolution refuses it.)" if selective else ""))
