@@ -1,7 +1,7 @@
 """The one pattern for a live run started from a page: one at a time, in a thread, streamed.
 
 `stream(lock, work, busy)` takes the lock without waiting (a second request gets `busy` as a
-one-line ValueError at once), runs `work(emit, stop)` in a daemon thread and returns a generator of
+one-line ValueError — or the given `error` class — at once), runs `work(emit, stop)` in a daemon thread and returns a generator of
 the events it emits. `work` calls `emit({...})` for progress and returns the final payload, which
 arrives as `{"kind": "done", **payload}`; an exception arrives as `{"kind": "error", "text": one
 line}`. Closing the generator (the browser left) sets `stop`, which `work` should check between
@@ -20,9 +20,9 @@ def one_line(e: BaseException) -> str:
 
 
 def stream(lock: threading.Lock, work: Callable[[Callable[[dict], None], threading.Event], dict],
-           busy: str, name: str = "live-run") -> Iterator[dict]:
+           busy: str, name: str = "live-run", error: type[Exception] = ValueError) -> Iterator[dict]:
     if not lock.acquire(blocking=False):
-        raise ValueError(busy)
+        raise error(busy)
     events: queue.Queue = queue.Queue()
     stop = threading.Event()
 

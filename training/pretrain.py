@@ -209,7 +209,9 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
                 **({"mfu": round(tokens_per_step * flops_tok / dt / peak, 5)} if measure_mfu else {}),
                 "elapsed_s": round(time.perf_counter() - t_start, 2)}
         stop = False
-        if step % cfg.eval_interval == 0 or step == cfg.steps:
+        # out of time: stop here, but evaluated, so a bounded run always ends with its held-out loss
+        out_of_time = bool(cfg.max_time_s and time.perf_counter() - t_start > cfg.max_time_s)
+        if step % cfg.eval_interval == 0 or step == cfg.steps or out_of_time:
             last["eval_loss"] = round(evaluate(model, data.eval, accelerator, cfg.micro_batch, data.eval_labels), 5)
             for name, blocks in (extra_evals or {}).items():
                 last[f"eval_loss/{name}"] = round(evaluate(model, blocks, accelerator, cfg.micro_batch), 5)
@@ -223,7 +225,7 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
             log.flush()
         bar.update(1)
         bar.set_postfix(loss=f"{loss_mean:.3f}", **({"eval": f"{last['eval_loss']:.3f}"} if "eval_loss" in last else {}))
-        out_of_time = (cfg.max_time_s and time.perf_counter() - t_start > cfg.max_time_s) or stop
+        out_of_time = out_of_time or stop
         if (cfg.ckpt_interval and step % cfg.ckpt_interval == 0) or step == cfg.steps or out_of_time:
             save_resume(run_dir, accelerator, model, optimizer, scheduler, step, cfg)
         if out_of_time or (stop_after is not None and step >= stop_after):

@@ -219,7 +219,6 @@ def live_run(shape: str, budget: float):
     held-out loss with the bundled lab fit's prediction. Events: {"kind": "progress", "step",
     "steps"}, then {"kind": "done", "measured", "predicted", ...} or {"kind": "error", "text"}.
     Bad settings or a run already in progress raise ValueError at once."""
-    import queue
     import tempfile
     if shape not in LIVE_SHAPES:
         raise ValueError(f"unknown model {shape!r}: choose one of {', '.join(LIVE_SHAPES)}")
@@ -228,67 +227,53 @@ def live_run(shape: str, budget: float):
     results = read_results()
     if not results:
         raise ValueError("no sweep results to compare with: build them with `python -m training sweep --preset cpu`")
-    if not _live_lock.acquire(blocking=False):
-        raise ValueError("a live run is already in progress; wait for it to finish (90 s at most)")
-    events: queue.Queue = queue.Queue()
     plan = PLANS["cpu"]
+    from .live import stream
 
-    def work():
-        try:
-            import torch
-            from shared import scaling
-            from .models import build_model
-            from .presets import get_preset
-            from .pretrain import pretrain
-            from .data.blocks import bundled_world
-            data = bundled_world("cpu")
-            base = get_preset("cpu")
-            spec = replace(base.model, n_layer=LIVE_SHAPES[shape][0], d_model=LIVE_SHAPES[shape][1],
-                           n_head=LIVE_SHAPES[shape][2], vocab_size=len(data.tokenizer))
-            model = build_model(spec, eos_id=data.tokenizer.eos_token_id, pad_id=data.tokenizer.pad_token_id)
-            n = sum(p.numel() for p in model.parameters())
-            tps = plan.micro_batch * base.model.n_ctx
-            steps = max(plan.min_steps, round(budget / (6 * n * tps)))
-            cfg = replace(base.train, steps=steps, micro_batch=plan.micro_batch, grad_accum=1, lr=plan.lr,
-                          warmup_steps=max(1, steps // 20), eval_interval=steps, ckpt_interval=0,
-                          max_time_s=LIVE_TIME_LIMIT_S)
-            t0 = time.perf_counter()
-            with tempfile.TemporaryDirectory(prefix="live-run-") as tmp:
-                done = threading.Event()
-                box: dict = {}
+    def work(emit, stop):
+        import torch
+        from shared import scaling
+        from .models import build_model
+        from .presets import get_preset
+        from .pretrain import pretrain
+        from .data.blocks import bundled_world
+        data = bundled_world("cpu")
+        base = get_preset("cpu")
+        spec = replace(base.model, n_layer=LIVE_SHAPES[shape][0], d_model=LIVE_SHAPES[shape][1],
+                       n_head=LIVE_SHAPES[shape][2], vocab_size=len(data.tokenizer))
+        model = build_model(spec, eos_id=data.tokenizer.eos_token_id, pad_id=data.tokenizer.pad_token_id)
+        n = sum(p.numel() for p in model.parameters())
+        tps = plan.micro_batch * base.model.n_ctx
+        steps = max(plan.min_steps, round(budget / (6 * n * tps)))
+        cfg = replace(base.train, steps=steps, micro_batch=plan.micro_batch, grad_accum=1, lr=plan.lr,
+                      warmup_steps=max(1, steps // 20), eval_interval=steps, ckpt_interval=0,
+                      max_time_s=LIVE_TIME_LIMIT_S)
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="live-run-") as tmp:
+            done = threading.Event()
+            box: dict = {}
 
-                def train():
-                    try:
-                        torch.manual_seed(0)
-                        box["summary"] = pretrain(model, data, cfg, Path(tmp), progress=False)
-                    except Exception as e:  # noqa: BLE001
-                        box["error"] = e
-                    finally:
-                        done.set()
-                threading.Thread(target=train, daemon=True).start()
-                while not done.wait(0.5):
-                    m = store.read_metrics(Path(tmp))
-                    events.put({"kind": "progress", "step": m[-1]["step"] if m else 0, "steps": steps})
-                if "error" in box:
-                    raise box["error"]
-            s = box["summary"]
-            a3 = results["approach3"]
-            law = scaling.ChinchillaLaw("lab", a3["E"], a3["A"], a3["B"], a3["alpha"], a3["beta"], "", "")
-            tokens = s["step"] * tps
-            events.put({"kind": "done", "params": n, "tokens": tokens, "steps": s["step"],
-                        "measured": float(s["eval_loss"]), "predicted": float(law.loss(n, tokens)),
-                        "seconds": round(time.perf_counter() - t0, 1), "stopped_early": not s["done"]})
-        except Exception as e:  # noqa: BLE001 - reported as one line
-            events.put({"kind": "error", "text": str(e).splitlines()[0] if str(e) else type(e).__name__})
-        finally:
-            _live_lock.release()
+            def train():
+                try:
+                    torch.manual_seed(0)
+                    box["summary"] = pretrain(model, data, cfg, Path(tmp), progress=False)
+                except Exception as e:  # noqa: BLE001
+                    box["error"] = e
+                finally:
+                    done.set()
+            threading.Thread(target=train, daemon=True).start()
+            while not done.wait(0.5):
+                m = store.read_metrics(Path(tmp))
+                emit({"kind": "progress", "step": m[-1]["step"] if m else 0, "steps": steps})
+            if "error" in box:
+                raise box["error"]
+        s = box["summary"]
+        a3 = results["approach3"]
+        law = scaling.ChinchillaLaw("lab", a3["E"], a3["A"], a3["B"], a3["alpha"], a3["beta"], "", "")
+        tokens = s["step"] * tps
+        return {"params": n, "tokens": tokens, "steps": s["step"], "measured": float(s["eval_loss"]),
+                "predicted": float(law.loss(n, tokens)), "seconds": round(time.perf_counter() - t0, 1),
+                "stopped_early": not s["done"]}
 
-    threading.Thread(target=work, name="live-run", daemon=True).start()
-
-    def stream():
-        while True:
-            ev = events.get()
-            yield ev
-            if ev["kind"] in ("done", "error"):
-                return
-    return stream()
+    return stream(_live_lock, work, name="live-run",
+                  busy="a live run is already in progress; wait for it to finish (90 s at most)")

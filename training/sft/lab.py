@@ -7,7 +7,6 @@ transformers, TRL and PEFT are imported inside the functions that need them.
 from __future__ import annotations
 
 import json
-import queue
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -306,57 +305,37 @@ def live_sft(req: LiveRequest, *, eval_people: int = LIVE_EVAL_PEOPLE) -> Iterat
     current step. The trained model becomes "live" for the side-by-side comparison.
     Bad settings and a run already in progress raise LabError here, before anything starts."""
     req.validate()
-    if not _live_lock.acquire(blocking=False):
-        raise LabError("a live SFT run is already in progress; wait for it to finish (two minutes at most)")
-    events: queue.Queue = queue.Queue()
-    stop = threading.Event()
+    from ..live import stream
 
-    def work():
-        try:
-            from . import data as sft_data
-            from .evaluate import evaluate_qa, qa_sample
-            from .train import load_base, sft_settings, train_sft
-            w = world()
-            clean = sft_data.conversations(w, "sft")
-            records = {"clean": lambda: clean,
-                       "small clean (LIMA-style, 1,000)": lambda: clean.select(range(min(1000, len(clean)))),
-                       "noisy (30% corrupted)": lambda: sft_data.noisy(clean, w, 0.3)}[req.data]()
-            items = qa_sample(w, "heldout", eval_people, seed=1)
-            base = load_base(None)
-            events.put({"kind": "phase", "text": "measuring the base model on held-out questions"})
-            before = evaluate_qa(base.model, base.tokenizer, items, max_new_tokens=32)
-            s = sft_settings("cpu", steps=req.steps, lr=req.lr, batch_size=req.batch_size,
-                             max_time_s=req.time_limit_s, eval_interval=max(10, req.steps // 6),
-                             eval_records=64, warmup_steps=max(1, req.steps // 20))
-            events.put({"kind": "phase", "text": "training"})
-            res = train_sft(base, records, s, eval_records=sft_data.conversations(w, "heldout"),
-                            on_log=lambda e: events.put({"kind": "log", **e}), stop=stop)
-            events.put({"kind": "phase", "text": "measuring your model on the same questions"})
-            model = res.model.merge_and_unload().eval()
-            after = evaluate_qa(model, base.tokenizer, items, max_new_tokens=32)
-            with _lock:
-                _models["live"] = (model, base.tokenizer)
-            events.put({"kind": "done", "before": _brief(before), "after": _brief(after),
-                        "steps_done": res.steps_done, "seconds": res.seconds,
-                        "stopped_early": res.stopped_early, "history": res.history})
-        except Exception as e:  # noqa: BLE001 - reported to the page as one line
-            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-            events.put({"kind": "error", "text": msg})
-        finally:
-            _live_lock.release()
+    def work(emit, stop):
+        from . import data as sft_data
+        from .evaluate import evaluate_qa, qa_sample
+        from .train import load_base, sft_settings, train_sft
+        w = world()
+        clean = sft_data.conversations(w, "sft")
+        records = {"clean": lambda: clean,
+                   "small clean (LIMA-style, 1,000)": lambda: clean.select(range(min(1000, len(clean)))),
+                   "noisy (30% corrupted)": lambda: sft_data.noisy(clean, w, 0.3)}[req.data]()
+        items = qa_sample(w, "heldout", eval_people, seed=1)
+        base = load_base(None)
+        emit({"kind": "phase", "text": "measuring the base model on held-out questions"})
+        before = evaluate_qa(base.model, base.tokenizer, items, max_new_tokens=32)
+        s = sft_settings("cpu", steps=req.steps, lr=req.lr, batch_size=req.batch_size,
+                         max_time_s=req.time_limit_s, eval_interval=max(10, req.steps // 6),
+                         eval_records=64, warmup_steps=max(1, req.steps // 20))
+        emit({"kind": "phase", "text": "training"})
+        res = train_sft(base, records, s, eval_records=sft_data.conversations(w, "heldout"),
+                        on_log=lambda e: emit({"kind": "log", **e}), stop=stop)
+        emit({"kind": "phase", "text": "measuring your model on the same questions"})
+        model = res.model.merge_and_unload().eval()
+        after = evaluate_qa(model, base.tokenizer, items, max_new_tokens=32)
+        with _lock:
+            _models["live"] = (model, base.tokenizer)
+        return {"before": _brief(before), "after": _brief(after), "steps_done": res.steps_done,
+                "seconds": res.seconds, "stopped_early": res.stopped_early, "history": res.history}
 
-    threading.Thread(target=work, name="live-sft", daemon=True).start()
-
-    def stream():
-        try:
-            while True:
-                ev = events.get()
-                yield ev
-                if ev["kind"] in ("done", "error"):
-                    return
-        finally:
-            stop.set()  # the consumer went away early: end training after the current step
-    return stream()
+    return stream(_live_lock, work, name="live-sft", error=LabError,
+                  busy="a live SFT run is already in progress; wait for it to finish (two minutes at most)")
 
 
 def _brief(ev: dict) -> dict:
