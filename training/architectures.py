@@ -67,15 +67,16 @@ class Plan:
     lm_eval_blocks: int = 64
     world: str = "cpu"
     # MQAR: one model per (architecture, width), trained on a mixture of pair counts at one length
-    mqar_widths: tuple[int, ...] = (64, 128)
+    mqar_widths: tuple[int, ...] = (32, 64)
     mqar_layers: int = 2
     mqar_seq: int = 64
     mqar_vocab: int = 64
     mqar_train_pairs: tuple[int, ...] = (2, 4, 8)
     mqar_train_examples: int = 6000
-    mqar_steps: int = 2000
+    mqar_steps: int = 3000
     mqar_batch: int = 32
     mqar_lr: float = 1e-3
+    mqar_min_lr_ratio: float = 1.0        # constant after warmup: the recall circuit appears suddenly, late
     mqar_eval_interval: int = 100
     mqar_target: float = 0.99             # early stop once the held-out accuracy reaches this
     mqar_eval_seqs: tuple[int, ...] = (16, 32, 64)
@@ -209,6 +210,7 @@ def task_accuracy(model, inputs, labels, batch: int = 64) -> float:
 
 def train_task(spec, data, *, steps: int, batch: int, lr: float, eval_interval: int, run_dir: Path,
                accuracy_on=None, target: float | None = None, seed: int = 0, max_time_s: float = 0.0,
+               min_lr_ratio: float = 0.1,
                on_eval: Callable[[dict], None] | None = None, progress: bool = False,
                measure_mfu: bool = True) -> dict:
     """Train a fresh model of `spec` on `data` (a `Prepared`) with the project's loop; at every
@@ -216,7 +218,7 @@ def train_task(spec, data, *, steps: int, batch: int, lr: float, eval_interval: 
     reaches `target`. Returns {"curve": [...], "final": {...}, "seconds", "model"}."""
     from .presets import TrainConfig
     from .pretrain import pretrain
-    cfg = TrainConfig(steps=steps, micro_batch=batch, lr=lr, warmup_steps=max(1, steps // 20),
+    cfg = TrainConfig(steps=steps, micro_batch=batch, lr=lr, warmup_steps=max(1, steps // 20), min_lr_ratio=min_lr_ratio,
                       eval_interval=eval_interval, ckpt_interval=0, seed=seed, max_time_s=max_time_s)
     model = new_model(spec, seed=seed)
     curve: list[dict] = []
@@ -288,14 +290,15 @@ def mqar_section(plan: Plan, work: Path, progress: bool) -> dict:
         for arch, spec in matched_specs(width, plan.mqar_layers, plan.mqar_vocab, plan.mqar_seq).items():
             r = train_task(spec, data, steps=plan.mqar_steps, batch=plan.mqar_batch, lr=plan.mqar_lr,
                            eval_interval=plan.mqar_eval_interval, run_dir=work / f"mqar-{arch}-{width}",
-                           accuracy_on=(ex, ey), target=plan.mqar_target, seed=plan.seed, progress=progress)
+                           accuracy_on=(ex, ey), target=plan.mqar_target, seed=plan.seed, progress=progress,
+                           min_lr_ratio=plan.mqar_min_lr_ratio)
             acc = {f"{s}x{p}": round(task_accuracy(r["model"], *tests[(s, p)]), 4) for s, p in grid}
             runs.append({"arch": arch, "width": width, "model": spec_summary(spec), "curve": r["curve"],
                          "steps": r["steps"], "seconds": r["seconds"], "accuracy": acc,
                          "train_mix_accuracy": r["curve"][-1]["accuracy"]})
     return {"seq": plan.mqar_seq, "vocab": plan.mqar_vocab, "train_pairs": list(plan.mqar_train_pairs),
             "train_examples": plan.mqar_train_examples, "steps": plan.mqar_steps, "batch": plan.mqar_batch,
-            "lr": plan.mqar_lr, "target": plan.mqar_target,
+            "lr": plan.mqar_lr, "min_lr_ratio": plan.mqar_min_lr_ratio, "target": plan.mqar_target,
             "grid": [{"seq": s, "pairs": p, "key": f"{s}x{p}"} for s, p in grid], "runs": runs}
 
 
@@ -577,10 +580,12 @@ def _build(preset: str, plan: Plan, out: Path, work: Path, progress: bool) -> di
 
 
 def mqar_at_longest(results: dict) -> dict:
-    """{arch: accuracy} at the longest evaluated length and the most pairs there, widest models."""
+    """{arch: accuracy} at the longest evaluated length with the most pairs the models were
+    trained on (larger counts in the grid test generalisation beyond training), widest models."""
     m = results["mqar"]
     seq = max(g["seq"] for g in m["grid"])
-    pairs = max(g["pairs"] for g in m["grid"] if g["seq"] == seq)
+    trained = max(m["train_pairs"])
+    pairs = max(g["pairs"] for g in m["grid"] if g["seq"] == seq and g["pairs"] <= trained)
     width = max(r["width"] for r in m["runs"])
     key = f"{seq}x{pairs}"
     return {"seq": seq, "pairs": pairs, "width": width,
@@ -715,7 +720,7 @@ _race_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class Race:
-    task: str = "mqar"
+    task: str = "copy"
     steps: int = 200
     width: int = 32
     seq: int = 32
@@ -740,7 +745,7 @@ class Race:
 def race_data(r: Race):
     from .data.blocks import task_data
     if r.task == "mqar":
-        pairs = (1, 2) if r.seq <= 16 else (2, 4)
+        pairs = (1, 2) if r.seq <= 32 else (2, 4)   # learnable within a race's few hundred steps
         x, y = mqar_mixture(2000, r.seq, pairs, 32, r.seed)
         ex, ey = mqar_mixture(128, r.seq, pairs, 32, r.seed + 1)
         return task_data(x, y, ex, ey), 32
