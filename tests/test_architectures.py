@@ -471,3 +471,10 @@ def test_live_race_closed_early_releases_lock():
     assert next(events)["kind"] == "progress"
     events.close()                    # the browser left: the race stops at its next evaluation
     assert _wait_unlocked(30.0)
+
+
+def test_live_race_closed_before_its_first_event_stops():
+    events = A.live_race({"steps": 400, "width": 16, "seq": 16, "eval_every": 5})
+    events.close()                    # cancelled before anything was read: the race must still stop
+    assert _wait_unlocked(30.0)
+    assert list(events) == []

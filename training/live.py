@@ -1,18 +1,19 @@
 """The one pattern for a live run started from a page: one at a time, in a thread, streamed.
 
 `stream(lock, work, busy)` takes the lock without waiting (a second request gets `busy` as a
-one-line ValueError — or the given `error` class — at once), runs `work(emit, stop)` in a daemon thread and returns a generator of
-the events it emits. `work` calls `emit({...})` for progress and returns the final payload, which
-arrives as `{"kind": "done", **payload}`; an exception arrives as `{"kind": "error", "text": one
-line}`. Closing the generator (the browser left) sets `stop`, which `work` should check between
-steps. The lock is released when `work` ends, however it ends, before the final event is sent.
-Every live run also has its own time bound, which ends it even if nobody reads the events.
+one-line ValueError, or the given `error` class, at once), runs `work(emit, stop)` in a daemon
+thread and returns the events it emits (`Events`, an iterator). `work` calls `emit({...})` for
+progress and returns the final payload, which arrives as `{"kind": "done", **payload}`; an
+exception arrives as `{"kind": "error", "text": one line}`. Closing the events, or dropping them
+(the browser left), sets `stop`, which `work` should check between steps. The lock is released
+when `work` ends, however it ends, before the final event is sent. Every live run also has its
+own time bound, which ends it even if nobody reads the events.
 """
 from __future__ import annotations
 
 import queue
 import threading
-from typing import Callable, Iterator
+from typing import Callable
 
 
 def one_line(e: BaseException) -> str:
@@ -20,7 +21,7 @@ def one_line(e: BaseException) -> str:
 
 
 def stream(lock: threading.Lock, work: Callable[[Callable[[dict], None], threading.Event], dict],
-           busy: str, name: str = "live-run", error: type[Exception] = ValueError) -> Iterator[dict]:
+           busy: str, name: str = "live-run", error: type[Exception] = ValueError) -> "Events":
     if not lock.acquire(blocking=False):
         raise error(busy)
     events: queue.Queue = queue.Queue()
@@ -37,13 +38,32 @@ def stream(lock: threading.Lock, work: Callable[[Callable[[dict], None], threadi
 
     threading.Thread(target=run, name=name, daemon=True).start()
 
-    def events_until_end():
-        try:
-            while True:
-                ev = events.get()
-                yield ev
-                if ev["kind"] in ("done", "error"):
-                    return
-        finally:
-            stop.set()
-    return events_until_end()
+    return Events(events, stop)
+
+
+class Events:
+    """The events of one live run, in order, ending after "done" or "error". `close()` — or
+    dropping the last reference, as when a page's handler is cancelled — tells the run to stop,
+    whether or not any event was read yet."""
+
+    def __init__(self, events: queue.Queue, stop: threading.Event):
+        self._events, self._stop, self._ended = events, stop, False
+
+    def __iter__(self) -> "Events":
+        return self
+
+    def __next__(self) -> dict:
+        if self._ended:
+            raise StopIteration
+        ev = self._events.get()
+        if ev["kind"] in ("done", "error"):
+            self._ended = True
+            self._stop.set()
+        return ev
+
+    def close(self) -> None:
+        self._ended = True
+        self._stop.set()
+
+    def __del__(self):
+        self._stop.set()
