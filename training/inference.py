@@ -523,10 +523,8 @@ def _build(preset: str, plan: Plan, out: Path, run_dir: Path, progress: bool) ->
             "seconds": round(time.perf_counter() - t0, 1),
             **results}
 
-    def fill(tmp: Path) -> dict:
-        (tmp / RESULTS).write_text(json.dumps(body, indent=1) + "\n")
-        return {"kind": "inference", "preset": preset, "rebuild": body["rebuild"], "machine": body["machine"]}
-    store.write_atomic(out, fill)
+    store.write_results(out, body, {"kind": "inference", "preset": preset, "rebuild": body["rebuild"],
+                                    "machine": body["machine"]})
     body["out"] = str(out)
     return body
 

@@ -447,10 +447,8 @@ def build(preset: str = "cpu", out: str | Path | None = None, progress: bool = T
             "batch": {"micro_batch": plan.shape.micro_batch, "n_ctx": plan.shape.n_ctx},
             "runs": runs}
 
-    def fill(tmp: Path) -> dict:
-        (tmp / RESULTS).write_text(json.dumps(body, indent=1, allow_nan=False) + "\n")
-        return {"kind": "stability", "preset": preset, "rebuild": body["rebuild"], "machine": body["machine"]}
-    store.write_atomic(out, fill)
+    store.write_results(out, body, {"kind": "stability", "preset": preset, "rebuild": body["rebuild"],
+                                    "machine": body["machine"]}, allow_nan=False)
     _log(f"wrote {out}: {len(runs)} runs, {body['seconds']} s of training, "
          f"{time.perf_counter() - t0:.0f} s this call (finished runs are reused)")
     return {**body, "out": str(out)}

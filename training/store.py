@@ -119,6 +119,19 @@ def read_results(name: str, path: str | os.PathLike | None = None) -> dict:
         return {}
 
 
+def write_results(out: Path, body: dict, manifest: dict, files: dict[str, Path] | None = None,
+                  allow_nan: bool = True) -> Path:
+    """Write a results directory atomically: `results.json` (= body), any `files`
+    {relative name: source file} copied beside it, and the manifest (+ sha256 of every file)."""
+    def fill(tmp: Path) -> dict:
+        for rel, src in (files or {}).items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / rel).write_bytes(Path(src).read_bytes())
+        (tmp / RESULTS).write_text(json.dumps(body, indent=1, allow_nan=allow_nan) + "\n")
+        return manifest
+    return write_atomic(Path(out), fill)
+
+
 @contextmanager
 def run_lock(run_dir: Path, *, wait: bool = False):
     """Hold an exclusive lock on a build's working directory (released when the process ends,

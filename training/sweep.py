@@ -155,11 +155,8 @@ def run_sweep(preset: str = "cpu", out: str | Path | None = None, sweep_dir: str
                        data={"corpus": data.meta.get("corpus"), "train_tokens": data.meta.get("train_tokens")},
                        rebuild=f"python -m training sweep --preset {preset}")
 
-        def fill(tmp: Path) -> dict:
-            (tmp / RESULTS).write_text(json.dumps(results, indent=1) + "\n")
-            return {"kind": "sweep", "preset": preset, "rebuild": results["rebuild"],
-                    "headline": results["headline"]}
-        store.write_atomic(out, fill)
+        store.write_results(out, results, {"kind": "sweep", "preset": preset, "rebuild": results["rebuild"],
+                                           "headline": results["headline"]})
     _log(f"wrote {out}")
     return results
 

@@ -8,7 +8,6 @@ layer's activation bytes for a few shapes (`activations`). It writes `results.js
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -78,10 +77,8 @@ def build(preset: str = "cpu", out: str | Path | None = None, progress: bool = T
                         "gpus": torch.cuda.device_count() if torch.cuda.is_available() else 0},
             "preset": preset, "seconds": round(time.perf_counter() - t0, 1), **results}
 
-    def fill(tmp: Path) -> dict:
-        (tmp / RESULTS).write_text(json.dumps(body, indent=1) + "\n")
-        return {"kind": "parallel", "preset": preset, "rebuild": body["rebuild"], "machine": body["machine"]}
-    store.write_atomic(out, fill)
+    store.write_results(out, body, {"kind": "parallel", "preset": preset, "rebuild": body["rebuild"],
+                                    "machine": body["machine"]})
     body["out"] = str(out)
     return body
 
