@@ -30,16 +30,16 @@ recall probe (safetensors).
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
-import math
 import os
 import statistics
 import tempfile
 import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -136,10 +136,7 @@ def _spec(arch: str, width: int, layers: int, vocab: int, n_ctx: int):
 
 def nonembedding_params(spec) -> int:
     """Non-embedding parameters of `spec`, counted on a model built on the meta device."""
-    import torch
-    from .models import build_model, param_counts
-    with torch.device("meta"):
-        return param_counts(build_model(spec))["params_nonembedding"]
+    return spec_summary(spec)["params_nonembedding"]
 
 
 def matched_specs(width: int, layers: int, vocab: int, n_ctx: int) -> dict:
@@ -162,8 +159,9 @@ def matched_specs(width: int, layers: int, vocab: int, n_ctx: int) -> dict:
 
 
 def spec_summary(spec) -> dict:
-    from .models import build_model, param_counts
+    """Architecture, layers, width and parameter counts of `spec` (built on the meta device: no memory)."""
     import torch
+    from .models import build_model, param_counts
     with torch.device("meta"):
         counts = param_counts(build_model(spec))
     return {"arch": spec.arch, "n_layer": spec.n_layer, "d_model": spec.d_model, **counts}
@@ -386,11 +384,12 @@ def inference_section(plan: Plan) -> dict:
                 first = model(input_ids=prompt, use_cache=True)
                 nbytes = cache_bytes(first.cache)
 
+                # every timed decode starts from the same prefix: caches are updated in place, so
+                # each call gets its own copy, made before the clock starts
+                fresh = [copy.deepcopy(first.cache) for _ in range(plan.repeats + 1)]
+
                 def decode():
-                    cache, tok = first.cache, prompt[:, -1:]
-                    if arch == "transformer":   # keep the measured prefix's cache unchanged between repeats
-                        import copy
-                        cache = copy.deepcopy(cache)
+                    cache, tok = fresh.pop(), prompt[:, -1:]
                     for _ in range(plan.inference_new_tokens):
                         o = model(input_ids=tok, cache=cache, use_cache=True)
                         cache, tok = o.cache, o.logits[:, -1:].argmax(-1)
@@ -424,7 +423,6 @@ def gradient_norms(model, inputs) -> list[float]:
     """For each distance t = 0 … T−1 back from the last position: the mean over sequences of
     ‖∂ loss(last position) / ∂ e_{T−1−t}‖, e the input embeddings (the loss: cross-entropy of the
     last position's prediction of its true next token)."""
-    import torch
     import torch.nn.functional as F
     model.eval()
     emb = model.get_input_embeddings()
@@ -566,15 +564,13 @@ def _build(preset: str, plan: Plan, out: Path, work: Path, progress: bool) -> di
                       "models": {a: asdict(s) for a, s in probe_specs.items()}},
             **results}
 
-    def fill(tmp: Path) -> dict:
-        (tmp / MODELS_DIR).mkdir()
-        for arch, spec in probe_specs.items():
-            src = work / f"mqar-{arch}-{width}" / "resume"
-            store.verify(src)
-            (tmp / MODELS_DIR / f"{arch}.safetensors").write_bytes((src / "model.safetensors").read_bytes())
-        (tmp / RESULTS).write_text(json.dumps(body, indent=1) + "\n")
-        return {"kind": "architectures", "preset": preset, "rebuild": body["rebuild"], "machine": body["machine"]}
-    store.write_atomic(out, fill)
+    models = {}
+    for arch in probe_specs:
+        src = work / f"mqar-{arch}-{width}" / "resume"
+        store.verify(src)
+        models[f"{MODELS_DIR}/{arch}.safetensors"] = src / "model.safetensors"
+    store.write_results(out, body, {"kind": "architectures", "preset": preset, "rebuild": body["rebuild"],
+                                    "machine": body["machine"]}, files=models)
     body["out"] = str(out)
     return body
 
