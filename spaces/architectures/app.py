@@ -59,6 +59,18 @@ def _lines(series: dict, title: str, x: str, y: str, **kw):
     return fig
 
 
+def _runs_at(runs: list[dict], width) -> tuple[int, list[dict]]:
+    """The bundled runs of one width (a radio value), or a one-line error naming the widths there are."""
+    widths = sorted({x["width"] for x in runs})
+    try:
+        width = int(width)
+    except (TypeError, ValueError):
+        raise ui.user_error(f"width must be one of {widths} (got {width!r})") from None
+    if width not in widths:
+        raise ui.user_error(f"width {width}: the bundled runs have widths {widths}")
+    return width, [x for x in runs if x["width"] == width]
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -83,7 +95,8 @@ def overview():
     copy = {x["arch"]: x["accuracy"] for x in r["copy"]["runs"]}
     return (
         f"Three models of equal width and (nearly) equal parameters, trained by the same loop on the same data "
-        f"(`{r.get('rebuild', BUILD)}`, {r.get('seconds', 0) / 60:.0f} min on this machine).\n\n"
+        f"(`{r.get('rebuild', BUILD)}`: {sum(r.get('section_seconds', {}).values()) / 60:.0f} min of sections on "
+        f"{r.get('machine', {}).get('cpus', '?')} CPU cores).\n\n"
         f"**Recall (MQAR)** at length {longest['seq']} with {longest['pairs']} key-value pairs, width "
         f"{longest['width']}: " + ", ".join(f"{NAMES[a]} **{_pct(acc[a])}**" for a in order) + " → tab *Recall*.\n\n"
         f"**Language modelling** (width {w}, {r['lm']['steps']} steps): held-out loss "
@@ -124,14 +137,7 @@ def mqar_view(width):
     if not r:
         return [ui.message_figure(NONE)] * 3 + [NONE]
     m = r["mqar"]
-    widths = sorted({x["width"] for x in m["runs"]})
-    try:
-        width = int(width)
-    except (TypeError, ValueError):
-        raise ui.user_error(f"width must be one of {widths} (got {width!r})") from None
-    if width not in widths:
-        raise ui.user_error(f"width {width}: the bundled runs have widths {widths}")
-    runs = [x for x in m["runs"] if x["width"] == width]
+    width, runs = _runs_at(m["runs"], width)
     seqs = sorted({g["seq"] for g in m["grid"]})
     series = {}
     for x in runs:
@@ -149,6 +155,7 @@ def mqar_view(width):
     longest = mqar_at_longest(r)
     seq, pairs = longest["seq"], longest["pairs"]
     key = f"{seq}x{pairs}"
+    widths = sorted({x["width"] for x in m["runs"]})
     f2 = _lines({_label(a): (widths, [next(x["accuracy"][key] for x in m["runs"] if x["arch"] == a and x["width"] == w)
                                       for w in widths]) for a in ARCHS},
                 f"Accuracy vs model width (length {seq}, {pairs} pairs)", "model width d", "accuracy", log_x=True)
@@ -213,14 +220,7 @@ def lm_view(width):
     if not r:
         return [ui.message_figure(NONE)] * 2 + [NONE]
     lm = r["lm"]
-    widths = sorted({x["width"] for x in lm["runs"]})
-    try:
-        width = int(width)
-    except (TypeError, ValueError):
-        raise ui.user_error(f"width must be one of {widths} (got {width!r})") from None
-    if width not in widths:
-        raise ui.user_error(f"width {width}: the bundled runs have widths {widths}")
-    runs = [x for x in lm["runs"] if x["width"] == width]
+    width, runs = _runs_at(lm["runs"], width)
 
     def curve(x, key):
         pts = [p for p in x["curve"] if "eval_loss" in p and key in p]
