@@ -11,20 +11,12 @@ pipeline view is timed at its default and at its largest setting (16 devices x 6
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
 import time
 
-from common import ROOT, OtherLoad, median, wait_quiet, write
+from common import OtherLoad, load_app, median, wait_quiet, write
 
 TARGET_MS = 50.0
-
-
-def load_app(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_app", ROOT / "spaces" / name / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def main() -> None:

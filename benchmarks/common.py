@@ -57,3 +57,12 @@ def write(name: str, body: dict, quick: bool = False) -> Path:
     out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
     return out
+
+
+def load_app(name: str):
+    """spaces/<name>/app.py as a module (spaces/ is not a package), to call its handlers in-process."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f"{name}_app", ROOT / "spaces" / name / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

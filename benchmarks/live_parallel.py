@@ -11,10 +11,9 @@ the page's default 4 micro-batches for pipelines.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import time
 
-from common import ROOT, OtherLoad, median, wait_quiet, write
+from common import OtherLoad, load_app, median, wait_quiet, write
 
 TARGET_S = 30.0
 
@@ -26,9 +25,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.repeats = 1
-    spec = importlib.util.spec_from_file_location("parallel_app", ROOT / "spaces" / "parallelism" / "app.py")
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
+    app = load_app("parallelism")
     waited = wait_quiet()
     out = {}
     for kind in app.LIVE_KINDS:

@@ -2,18 +2,15 @@
 served by `python app.py` with the bundled architecture results and models."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 from gradio_client import Client
 
 from shared import memory
 from tests.browser_util import chromium_page, screenshot
-from tests.client_util import app_error, call, plot_traces, rows
+from tests.client_util import app_error, call, load_space, plot_traces, rows
 from training import architectures, store
 
-ROOT = Path(__file__).resolve().parent.parent
 TABS = {"Overview": "#arch-overview", "Recall": "#arch-mqar-pairs", "Language modelling": "#arch-lm-steps",
         "Inference & memory": "#arch-cache-bytes"}
 
@@ -28,13 +25,6 @@ def results() -> dict:
 @pytest.fixture(scope="module")
 def client(bundled_url) -> Client:
     return Client(bundled_url, verbose=False)
-
-
-def load_app():
-    spec = importlib.util.spec_from_file_location("arch_app_under_test", ROOT / "spaces" / "architectures" / "app.py")
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
-    return app
 
 
 def test_endpoints_are_named(client):
@@ -123,7 +113,7 @@ def test_live_race_from_the_page(client):
 
 def test_nan_and_nonsense_are_one_line_errors():
     import gradio as gr
-    app = load_app()
+    app = load_space("architectures")
     for fn, args in ((app.recurrence_view, (float("nan"), 16, False)), (app.recurrence_view, (10**9, 16, False)),
                      (app.state_table, ("1e30", 2)), (app.state_table, ("4096", float("inf"))),
                      (app.lm_view, ("wide",)), (app.gradient_view, ("sideways",)), (app.recall_probe, ("", 0)),
@@ -135,7 +125,7 @@ def test_nan_and_nonsense_are_one_line_errors():
 def test_recall_probe_in_chromium(bundled_url, tmp_path):
     with chromium_page(tmp_path / "profile") as page:
         page.goto(bundled_url, wait_until="domcontentloaded")
-        page.get_by_role("tab", name=load_app().TITLE).click()
+        page.get_by_role("tab", name=load_space("architectures").TITLE).click()
         page.locator("#arch-overview").get_by_text("Why transformers won").first.wait_for()
         for tab, probe in TABS.items():
             page.get_by_role("tab", name=tab, exact=True).click()

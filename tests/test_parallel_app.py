@@ -2,11 +2,9 @@
 served by `python app.py` with the bundled checkpoints and parallel-run results."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import threading
-from pathlib import Path
 
 import pytest
 from gradio_client import Client
@@ -14,9 +12,8 @@ from gradio_client import Client
 from shared import memory, pipeline
 from training import store
 from tests.browser_util import chromium_page, screenshot
-from tests.client_util import app_error, call, plot_traces, rows
+from tests.client_util import app_error, call, load_space, plot_traces, rows
 
-ROOT = Path(__file__).resolve().parent.parent
 TABS = {"Memory": "#par-mem-fig", "Data parallel & ZeRO": "#par-zero-fig", "Tensor parallel": "#par-tp-fig",
         "Pipeline": "#par-pp-fig", "Real runs": "#par-real-gantt", "Stability": "#par-stab-loss",
         "Inference": "#par-inf-kv", "Scale": "#par-scale-fig"}
@@ -33,13 +30,6 @@ def plan_args(dp=1, tp=1, pp=1, zero=0, sp=False, micro=1, nmicro=1, schedule="1
 @pytest.fixture(scope="module")
 def client(bundled_url) -> Client:
     return Client(bundled_url, verbose=False)
-
-
-def load_app():
-    spec = importlib.util.spec_from_file_location("parallel_app_under_test", ROOT / "spaces" / "parallelism" / "app.py")
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
-    return app
 
 
 def test_endpoints_are_named(client):
@@ -164,7 +154,7 @@ def test_scale_works_gpt3_through(client):
 def test_nan_and_nonsense_are_one_line_errors():
     """JSON cannot carry NaN, so the handlers are called in-process, as gradio calls them."""
     import gradio as gr
-    app = load_app()
+    app = load_space("parallelism")
     nan = float("nan")
     for fn, args in [(app.memory_breakdown, SHAPE_ARGS + plan_args(dp=nan)),
                      (app.memory_breakdown, SHAPE_ARGS[:2] + [0] + SHAPE_ARGS[3:] + plan_args()),

@@ -7,7 +7,6 @@ import math
 import pytest
 from gradio_client import Client
 
-from pathlib import Path
 
 from shared import scaling
 from tests.browser_util import chromium_page, screenshot
@@ -15,7 +14,6 @@ from tests.client_util import app_error, call, plot_traces, rows
 
 
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +79,10 @@ def test_returns_and_long_tail_and_lab(client):
 
 def test_nan_and_infinity_are_one_line_errors():
     """JSON cannot carry NaN, so the handlers are called in-process, as gradio calls them."""
-    import importlib.util
-
     import gradio as gr
-    spec = importlib.util.spec_from_file_location("scaling_app_under_test", ROOT / "spaces" / "scaling_explorer" / "app.py")
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
+
+    from tests.client_util import load_space
+    app = load_space("scaling_explorer")
     for fn, args in [(app.laws, ("chinchilla", float("nan"), 10)), (app.laws, ("chinchilla", 9, float("inf"))),
                      (app.optimal, (float("-inf"),)), (app.returns, ("kaplan", 9, 10, float("nan"))),
                      (app.cost, (9, 10, "A100", float("nan"), 2.0, 8)), (app.cost, (9, 10, "TPU", 30, 2.0, 8))]:
