@@ -50,6 +50,22 @@ def test_tiny_sweep_end_to_end(tmp_path):
     # resumable: every run is kept, a second call trains nothing
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "run 1/20" not in again.stderr
+    # a kept run made with other settings (here: another lr) is trained again, and only that one
+    first = work / "runs" / r["runs"][0]["name"] / "result.json"
+    kept = json.loads(first.read_text())
+    first.write_text(json.dumps({**kept, "train": {**kept["train"], "lr": 0.5}}))
+    third = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert third.returncode == 0 and "run 1/20" in third.stderr and "run 2/20" not in third.stderr
+    assert "other settings" in third.stderr
+    assert json.loads(first.read_text())["train"] == kept["train"]
+
+
+def test_cpu_plan_peak_lr_falls_with_width():
+    plan = PLANS["cpu"]
+    lrs = [plan.lr_at(d) for _, d, _ in plan.shapes]
+    assert lrs == sorted(lrs, reverse=True) and plan.lr_at(64) == pytest.approx(8e-3)
+    assert plan.lr_at(160) == pytest.approx(8e-3 * (64 / 160) ** 1.25)
+    assert PLANS["gpu"].lr_at(256) == PLANS["gpu"].lr_at(1024) == PLANS["gpu"].lr   # one lr unless set
 
 
 def test_bad_sweep_preset_is_one_line(tmp_path):
@@ -68,8 +84,12 @@ def bundled():
 
 
 def test_bundled_sweep_is_complete_and_consistent(bundled):
-    runs = bundled["runs"]
-    assert len(runs) == 20 and len({r["budget"] for r in runs}) == 4 and len({r["params"] for r in runs}) == 5
+    runs, plan = bundled["runs"], PLANS["cpu"]
+    assert bundled["plan"]["budgets"] == list(plan.budgets) and len(plan.budgets) >= 4
+    assert len(runs) == len(plan.shapes) * len(plan.budgets) >= 20
+    assert len({r["budget"] for r in runs}) == len(plan.budgets) and len({r["params"] for r in runs}) == len(plan.shapes) >= 5
+    for r in runs:   # each run was trained with the plan's settings, its lr by width
+        assert r["train"]["micro_batch"] == plan.micro_batch and r["train"]["lr"] == pytest.approx(plan.lr_at(r["shape"][1]))
     for r in runs:
         assert r["curve"][-1]["eval_loss"] == r["eval_loss"]
     # the long tail, measured: at the end of the largest model's largest run, people mentioned
@@ -82,10 +102,11 @@ def test_bundled_sweep_is_complete_and_consistent(bundled):
 
 def test_bundled_fit_and_predictions_recompute_from_the_runs(bundled):
     """The stored Approach 3 estimate and held-out predictions are what the runs give (the
-    issue's 5% target is not met by this cpu sweep; the numbers are reported, not asserted)."""
+    issue's 5% target is not met by this cpu sweep (9.5% mean); the numbers are reported, not asserted)."""
     from shared import scaling
     h = bundled["headline"]
-    assert h["n_heldout"] == 5 and h["n_fit"] == 15
+    n_shapes = len(PLANS["cpu"].shapes)
+    assert h["n_heldout"] == n_shapes and h["n_fit"] == len(bundled["runs"]) - n_shapes
     held_budgets = set(bundled["heldout_budgets"])
     fit = [r for r in bundled["runs"] if r["budget"] not in held_budgets]
     a3 = scaling.fit_approach3([r["params"] for r in fit], [r["tokens"] for r in fit],

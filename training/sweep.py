@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 import threading
 import time
@@ -32,11 +33,18 @@ class SweepPlan:
     shapes: tuple[tuple[int, int, int], ...]     # (n_layer, d_model, n_head), small to large
     budgets: tuple[float, ...]                   # C = 6·N·D per IsoFLOP slice, ascending
     micro_batch: int = 16
-    lr: float = 2e-3
+    lr: float = 2e-3                             # peak lr at width lr_width (see lr_at)
+    lr_width: int = 0                            # 0: one lr for every shape
+    lr_power: float = 0.0                        # lr_at(d) = lr · (lr_width / d) ** lr_power
     evals_per_run: int = 6
     min_steps: int = 8
     holdout_budgets: int = 1                     # the largest budgets, held out from the fit
     n_boot: int = 50
+
+    def lr_at(self, d_model: int) -> float:
+        """The peak learning rate of a model of width ``d_model``: one lr would be too high for
+        the widest shapes and too low for the narrowest (measured: see the cpu plan)."""
+        return self.lr * (self.lr_width / d_model) ** self.lr_power if self.lr_width else self.lr
 
     def validate(self) -> None:
         if len(self.shapes) < 3 or len(self.budgets) < 2 + self.holdout_budgets:
@@ -49,9 +57,13 @@ PLANS = {
     "tiny": SweepPlan("tiny", shapes=((1, 16, 2), (1, 32, 2), (2, 32, 4), (2, 48, 4), (2, 64, 4)),
                       budgets=(1e9, 2e9, 4e9, 8e9), micro_batch=8, lr=3e-3, evals_per_run=3, min_steps=4,
                       n_boot=10),
-    # sizes 0.1M-1.5M around Chinchilla's N_opt for these budgets (~0.1M-0.3M), ~30 min on 2 cores
+    # sizes 0.1M-1.5M around Chinchilla's N_opt for these budgets (~0.1M-0.3M), ~30 min on 2 cores.
+    # Batch and lr from side-by-side runs at equal tokens (2 cores): 4 x 256 tokens per step, not
+    # 16 x 256, took L2 d64 from 1.69 to 0.93 held-out loss at 1.48M tokens, and was no slower;
+    # the best peak lr fell with width (d64: 8e-3 of 4e-3/8e-3/1.2e-2; d160: 2.5e-3 of
+    # 1.5e-3/2.5e-3/4e-3/8e-3), hence lr = 8e-3 · (64 / d)^1.25.
     "cpu": SweepPlan("cpu", shapes=((1, 48, 4), (2, 64, 4), (2, 96, 4), (3, 128, 4), (4, 160, 4)),
-                     budgets=(1e12, 2e12, 4e12, 8e12), micro_batch=16, lr=2e-3),
+                     budgets=(1e12, 2e12, 4e12, 8e12), micro_batch=4, lr=8e-3, lr_width=64, lr_power=1.25),
     "gpu": SweepPlan("gpu", shapes=((4, 256, 4), (6, 384, 6), (8, 512, 8), (10, 640, 10), (12, 768, 12),
                                     (16, 1024, 16)),
                      budgets=(1e16, 3e16, 1e17, 3e17, 1e18), micro_batch=64, lr=1e-3),
@@ -84,6 +96,22 @@ def plan_runs(plan: SweepPlan, vocab_size: int) -> list[dict]:
                          "spec": asdict(spec), **counts, "steps": steps, "tokens": tokens,
                          "flops": 6 * counts["params"] * tokens})
     return runs
+
+
+TRAIN_KEYS = ("steps", "micro_batch", "lr", "warmup_steps", "min_lr_ratio", "seed")
+
+
+def _kept_settings(run_dir: Path) -> dict | None:
+    """The training settings a kept run (finished, or checkpointed half-way) was made with;
+    None when there is nothing kept. A finished run from before settings were recorded: {}."""
+    if (run_dir / "result.json").is_file():
+        return json.loads((run_dir / "result.json").read_text()).get("train", {})
+    from .pretrain import RESUME
+    state = run_dir / RESUME / "state.json"
+    if state.is_file():
+        cfg = json.loads(state.read_text()).get("train_config", {})
+        return {k: cfg.get(k) for k in TRAIN_KEYS}
+    return None
 
 
 def bucket_blocks(world, tokenizer, n_ctx: int, n_per_person: int = 2) -> dict:
@@ -127,19 +155,25 @@ def run_sweep(preset: str = "cpu", out: str | Path | None = None, sweep_dir: str
         _log(f"{len(runs)} runs, {sum(r['flops'] for r in runs):.2e} FLOPs in all")
         for i, r in enumerate(runs):
             f = sweep_dir / "runs" / r["name"] / "result.json"
-            if f.is_file():
+            cfg = replace(base.train, steps=r["steps"], micro_batch=plan.micro_batch, grad_accum=1,
+                          lr=plan.lr_at(r["shape"][1]), warmup_steps=max(1, r["steps"] // 20),
+                          eval_interval=max(1, r["steps"] // plan.evals_per_run),
+                          ckpt_interval=max(1, r["steps"] // 2), max_time_s=0.0)
+            train = {k: getattr(cfg, k) for k in TRAIN_KEYS}
+            kept = _kept_settings(f.parent)
+            if kept is not None and kept != train:
+                _log(f"{r['name']}: the kept run was trained with other settings; training it again")
+                shutil.rmtree(f.parent)
+            elif f.is_file():
                 r.update(json.loads(f.read_text()))
                 continue
-            _log(f"run {i + 1}/{len(runs)} {r['name']}: {r['params']:,} params, {r['steps']} steps, {r['tokens']:,} tokens")
-            cfg = replace(base.train, steps=r["steps"], micro_batch=plan.micro_batch, grad_accum=1, lr=plan.lr,
-                          warmup_steps=max(1, r["steps"] // 20), eval_interval=max(1, r["steps"] // plan.evals_per_run),
-                          ckpt_interval=max(1, r["steps"] // 2), max_time_s=0.0)
+            _log(f"run {i + 1}/{len(runs)} {r['name']}: {r['params']:,} params, {r['steps']} steps, {r['tokens']:,} tokens, lr {cfg.lr:.2e}")
             spec = replace(base.model, **{k: r["spec"][k] for k in ("n_layer", "d_model", "n_head", "vocab_size")})
             model = build_model(spec, seed=cfg.seed, eos_id=data.tokenizer.eos_token_id, pad_id=data.tokenizer.pad_token_id)
             t0 = time.perf_counter()
             summary = pretrain(model, data, cfg, f.parent, progress=False, extra_evals=buckets)
             curve = store.read_metrics(f.parent)
-            result = {"eval_loss": summary["eval_loss"], "train_loss": summary["loss"],
+            result = {"train": train, "eval_loss": summary["eval_loss"], "train_loss": summary["loss"],
                       "seconds": round(time.perf_counter() - t0, 1),
                       "tokens_per_s": round(r["tokens"] / max(1e-9, time.perf_counter() - t0), 1),
                       "curve": [{k: v for k, v in m.items() if k in ("step", "tokens", "loss") or k.startswith("eval_loss")}
@@ -242,7 +276,7 @@ def live_run(shape: str, budget: float):
         n = sum(p.numel() for p in model.parameters())
         tps = plan.micro_batch * base.model.n_ctx
         steps = max(plan.min_steps, round(budget / (6 * n * tps)))
-        cfg = replace(base.train, steps=steps, micro_batch=plan.micro_batch, grad_accum=1, lr=plan.lr,
+        cfg = replace(base.train, steps=steps, micro_batch=plan.micro_batch, grad_accum=1, lr=plan.lr_at(spec.d_model),
                       warmup_steps=max(1, steps // 20), eval_interval=steps, ckpt_interval=0,
                       max_time_s=LIVE_TIME_LIMIT_S)
         t0 = time.perf_counter()
