@@ -117,3 +117,13 @@ def test_bundled_fit_and_predictions_recompute_from_the_runs(bundled):
     for p in bundled["predictions"]:
         assert float(law.loss(p["params"], p["tokens"])) == pytest.approx(p["predicted"], abs=1e-4)
         assert p["error_pct"] == pytest.approx(100 * (p["predicted"] - p["measured"]) / p["measured"], abs=0.01)
+
+
+def test_tail_plan_changes_only_the_world():
+    from training.presets import get_preset
+    cpu, tail = PLANS["cpu"], PLANS["tail"]
+    assert cpu.base() == get_preset("cpu")
+    w = tail.base().world
+    assert (w.n_people, w.zipf_s, w.min_mentions) == (2000, 0.75, 4) and w != get_preset("cpu").world
+    assert tail.base().model == cpu.base().model and tail.base().name != cpu.base().name
+    assert plan_runs(tail, 2048) == plan_runs(cpu, 2048)   # the same grid, on another corpus
