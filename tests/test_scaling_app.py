@@ -7,13 +7,10 @@ import math
 import pytest
 from gradio_client import Client
 
-
 from shared import scaling
 from tests.browser_util import chromium_page, screenshot
-from tests.client_util import app_error, call, plot_traces, rows
-
-
-
+from tests.client_util import app_error, call, load_space, plot_traces, rows
+from training.sweep import PLANS, read_results
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +63,8 @@ def test_returns_and_long_tail_and_lab(client):
     assert all(a > b for a, b in zip(want, want[1:]))  # each doubling buys less
     out = call(client, api_name="/lab")
     assert "Approach 3" in out[2] and "Held-out check" in out[2]
-    from training.sweep import PLANS
     assert len(rows(out[3])) == len(PLANS["cpu"].shapes) * len(PLANS["cpu"].budgets)
     t1, t2 = call(client, 4, api_name="/long_tail")
-    from training.sweep import read_results
     r = read_results()
     traces = plot_traces(t1)
     assert [t["name"] for t in traces] == [f"mentioned {b}×" for b in r["buckets"]]
@@ -81,8 +76,6 @@ def test_returns_and_long_tail_and_lab(client):
 def test_nan_and_infinity_are_one_line_errors():
     """JSON cannot carry NaN, so the handlers are called in-process, as gradio calls them."""
     import gradio as gr
-
-    from tests.client_util import load_space
     app = load_space("scaling_explorer")
     for fn, args in [(app.laws, ("chinchilla", float("nan"), 10)), (app.laws, ("chinchilla", 9, float("inf"))),
                      (app.optimal, (float("-inf"),)), (app.returns, ("kaplan", 9, 10, float("nan"))),
@@ -106,7 +99,6 @@ def test_bad_input_is_one_line(client):
 def test_live_run_lands_against_the_prediction(client):
     import re
 
-    from training.sweep import read_results
     status, fig = call(client, "L1 d48", 5e11, api_name="/live_run")
     m = re.search(r"([\d,]+) params, ([\d,]+) tokens.*loss \*\*([\d.]+)\*\*.*predicted \*\*([\d.]+)\*\*", status)
     assert m, status

@@ -246,7 +246,8 @@ def lab_results():
             + ui.source_note(f"our runs: `{r['rebuild']}`") + " · "
             + ui.source_note("method: Hoffmann et al. 2022, Sec. 3.2–3.3", scaling.HOFFMANN_URL))
     rows = [[x["name"], f"{x['params']:,}", f"{x['tokens']:,}", _sci(x["flops"]),
-             f"{x['train']['lr']:.2g}" if "train" in x else "", f"{x['eval_loss']:.4f}", f"{x.get('seconds', 0):.0f}", "held out" if x["budget"] in held else "fit"] for x in runs]
+             f"{x['train']['lr']:.2g}" if "train" in x else "", f"{x['eval_loss']:.4f}",
+             f"{x.get('seconds', 0):.0f}", "held out" if x["budget"] in held else "fit"] for x in runs]
     return fig, fig_p, text, rows
 
 
@@ -372,9 +373,9 @@ def build_demo() -> gr.Blocks:
         with gr.Tab("Our lab"):
             gr.Markdown("A real sweep: Llama-style models of one family trained by this project's loop on the "
                         "world corpus, each compute budget an IsoFLOP slice across sizes. The largest budget is "
-                        "held out of the fit and predicted. This small corpus has a loss floor near 0.45 nats "
-                        "that the larger runs nearly reach, which E + A/N^α + B/D^β follows only roughly: "
-                        "the held-out check below says by how much.")
+                        "held out of the fit and predicted. The larger runs come close to this small corpus's loss "
+                        "floor, which E + A/N^α + B/D^β follows only roughly: the held-out check below says by "
+                        "how much.")
             l_text = gr.Markdown(elem_id="scaling-lab-text")
             with gr.Row():
                 l_fig = gr.Plot(show_label=False, elem_id="scaling-lab-fig")
