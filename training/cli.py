@@ -84,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lora-r", type=int, help="LoRA rank")
 
     p = sub.add_parser("build-sft", help="fine-tune, evaluate and store the SFT adapter and its ablations (resumable)")
-    p.add_argument("--preset", default="cpu", help="tiny | cpu | tail (cpu on a longer-tailed world) | gpu (default: cpu)")
+    p.add_argument("--preset", default="cpu", help="tiny | cpu | gpu (default: cpu)")
     p.add_argument("--out", help="checkpoint directory (default: checkpoints/sft for cpu, runs/sft-<preset>/checkpoint otherwise)")
     p.add_argument("--run-dir", help="working directory (default: runs/sft-<preset>)")
     p.add_argument("--steps", type=int, help="SFT steps of every run (default: the preset's)")
@@ -92,7 +92,7 @@ def parser() -> argparse.ArgumentParser:
                    "(<dir>/base-<preset>/checkpoint; default: runs)")
 
     p = sub.add_parser("sweep", help="the scaling sweep: IsoFLOP grid of runs, long-tail losses, fitted laws (resumable)")
-    p.add_argument("--preset", default="cpu", help="tiny | cpu | tail (cpu on a longer-tailed world) | gpu (default: cpu)")
+    p.add_argument("--preset", default="cpu", help="tiny | cpu | gpu (default: cpu)")
     p.add_argument("--out", help="results directory (default: checkpoints/sweep for cpu, runs/sweep-<preset>/checkpoint otherwise)")
     p.add_argument("--sweep-dir", help="working directory (default: runs/sweep-<preset>)")
 
@@ -114,7 +114,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("architectures", help="LSTM vs Mamba vs transformer, parameter-matched: language modelling, "
                        "MQAR recall, selective copying, throughput, inference cache, gradient flow, the SSM "
                        "recurrence three ways (resumable)")
-    p.add_argument("--preset", default="cpu", help="tiny | cpu | tail (cpu on a longer-tailed world) | gpu (default: cpu)")
+    p.add_argument("--preset", default="cpu", help="tiny | cpu | gpu (default: cpu)")
     p.add_argument("--out", help="results directory (default: checkpoints/architectures for cpu, "
                    "<work dir>/results otherwise)")
     p.add_argument("--work-dir", help="working directory, one cached file per section (default: runs/architectures-<preset>)")

@@ -20,7 +20,7 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
 from shared import scaling, ui  # noqa: E402
-from training.sweep import LIVE_SHAPES  # noqa: E402  (no torch: sweep imports it inside functions)
+from training.sweep import LIVE_SHAPES, PLANS  # noqa: E402  (no torch: sweep imports it inside functions)
 
 TITLE = "Scaling Laws Explorer"
 LAW_CHOICES = ["chinchilla", "besiroglu", "kaplan", "our lab fit"]
@@ -203,7 +203,7 @@ def lab_results():
     from training.sweep import read_results
     r = read_results()
     if not r:
-        msg = "No sweep results: build them with `python -m training sweep --preset cpu` (~30 min on 2 cores)."
+        msg = "No sweep results: build them with `python -m training sweep --preset cpu` (~55 min on 2 cores)."
         return ui.message_figure(msg), ui.message_figure(msg), msg, []
     runs, held = r["runs"], set(r["heldout_budgets"])
     budgets = sorted({x["budget"] for x in runs})
@@ -371,11 +371,11 @@ def build_demo() -> gr.Blocks:
             demo.load(cost, c_ins, [c_table, c_text], api_name="cost")
 
         with gr.Tab("Our lab"):
-            gr.Markdown("A real sweep: Llama-style models of one family trained by this project's loop on the "
-                        "world corpus, each compute budget an IsoFLOP slice across sizes. The largest budget is "
-                        "held out of the fit and predicted. The larger runs come close to this small corpus's loss "
-                        "floor, which E + A/N^α + B/D^β follows only roughly: the held-out check below says by "
-                        "how much.")
+            gr.Markdown("A real sweep: Llama-style models of one family trained by this project's loop on a "
+                        "world corpus whose people are mentioned along a Zipf tail, each compute budget an "
+                        "IsoFLOP slice across sizes. The largest budget is held out of the fit and predicted. "
+                        "Runs with few steps (big models on small budgets) are still in the fast early drop, "
+                        "which E + A/N^α + B/D^β does not describe: they sit off the fit.")
             l_text = gr.Markdown(elem_id="scaling-lab-text")
             with gr.Row():
                 l_fig = gr.Plot(show_label=False, elem_id="scaling-lab-fig")
@@ -398,7 +398,8 @@ def build_demo() -> gr.Blocks:
             gr.Markdown("Why progress seems to slow: the held-out loss on biographies of people the corpus mentions "
                         "often falls first; rarely mentioned people are learned last, by bigger models and longer "
                         "training. Measured in our sweep at every evaluation.")
-            t_size = gr.Slider(0, 4, value=4, step=1, label="model size (0 = smallest)")
+            n_sizes = len(PLANS["cpu"].shapes)
+            t_size = gr.Slider(0, n_sizes - 1, value=n_sizes - 1, step=1, label="model size (0 = smallest)")
             with gr.Row():
                 t_fig = gr.Plot(show_label=False, elem_id="scaling-tail-fig")
                 t_fig2 = gr.Plot(show_label=False)

@@ -107,14 +107,18 @@ def bundled_world(preset_name: str = "cpu") -> Prepared:
         from transformers import PreTrainedTokenizerFast
 
         from ..presets import get_preset
-        from .world import World
-        preset = get_preset(preset_name)
         tok = PreTrainedTokenizerFast.from_pretrained(store.resolve("base"))
-        world = World(preset.world)
-        train = pack((r["text"] for r in world.pretrain_texts()), tok, preset.model.n_ctx)
-        held = pack(world.eval_dataset()["text"], tok, preset.model.n_ctx)
-        _bundled_cache[preset_name] = Prepared(Path("."), tok, train, held, {"preset": preset_name})
+        _bundled_cache[preset_name] = world_blocks(get_preset(preset_name), tok)
     return _bundled_cache[preset_name]
+
+
+def world_blocks(preset, tokenizer) -> Prepared:
+    """A preset's world corpus (training text and held-out biographies) packed with `tokenizer`."""
+    from .world import World
+    world = World(preset.world)
+    train = pack((r["text"] for r in world.pretrain_texts()), tokenizer, preset.model.n_ctx)
+    held = pack(world.eval_dataset()["text"], tokenizer, preset.model.n_ctx)
+    return Prepared(Path("."), tokenizer, train, held, {"preset": preset.name})
 
 
 def batch_indices(step: int, n_blocks: int, global_batch: int, seed: int):
