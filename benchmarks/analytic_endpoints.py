@@ -35,6 +35,7 @@ def main() -> None:
         "scaling: optimal": (app.optimal, (math.log10(5.76e23),)),
         "scaling: returns": (app.returns, ("chinchilla", 9.0, 10.3, 8)),
         "scaling: cost": (app.cost, (math.log10(175e9), math.log10(300e9), "V100", 30, 2.0, 1024)),
+        "scaling: long-tail slider (bundled sweep)": (app.long_tail, (2,)),
         "parallelism: memory": (par.memory_breakdown, (*shape, *plan)),
         "parallelism: zero": (par.zero, (7.5, 64, 2, 2, 12, 100)),
         "parallelism: tensor": (par.tensor, ("GPT-3 175B", 8, False, 1, "none", 450)),

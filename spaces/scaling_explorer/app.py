@@ -32,10 +32,17 @@ _num = ui.checked_number   # a finite number in [lo, hi], or a one-line error
 
 
 @functools.lru_cache(maxsize=1)
-def _lab_law():
-    """The lab fit as a law (read and hash-checked once per process)."""
+def _sweep() -> dict:
+    """The bundled sweep's results, read and hash-checked once per process ({} when missing);
+    shared by the handlers, which only read it (5.5 MB: a slider must not re-read it per move)."""
     from training.sweep import read_results  # no torch at import
-    r = read_results()
+    return read_results()
+
+
+@functools.lru_cache(maxsize=1)
+def _lab_law():
+    """The lab fit as a law."""
+    r = _sweep()
     a3 = r.get("approach3") if r else None
     if not a3:
         return None
@@ -200,8 +207,7 @@ def cost(log_n: float, log_d: float, gpu: str, mfu_pct: float, price: float, n_g
 
 # ---------------------------------------------------------------- tab: our lab
 def lab_results():
-    from training.sweep import read_results
-    r = read_results()
+    r = _sweep()
     if not r:
         msg = "No sweep results: build them with `python -m training sweep --preset cpu` (~55 min on 2 cores)."
         return ui.message_figure(msg), ui.message_figure(msg), msg, []
@@ -279,8 +285,7 @@ def live_run(shape: str, budget: float, progress=gr.Progress()):
 
 # ---------------------------------------------------------------- tab: long tail
 def long_tail(size_index: float):
-    from training.sweep import read_results
-    r = read_results()
+    r = _sweep()
     if not r:
         msg = "No sweep results: build them with `python -m training sweep --preset cpu`."
         return ui.message_figure(msg), ui.message_figure(msg)
