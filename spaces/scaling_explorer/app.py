@@ -299,7 +299,7 @@ def long_tail(size_index: float):
         pts = [(m["tokens"], m[f"eval_loss/{b}"]) for m in run["curve"] if f"eval_loss/{b}" in m and m["tokens"] > 0]
         if pts:
             series[f"mentioned {b}×"] = tuple(zip(*pts))
-    fig = ui.line_figure(series, f"Held-out loss by how often people are mentioned — {run['params']:,} params",
+    fig = ui.line_figure(series, f"Loss by how often people are mentioned — {run['params']:,} params",
                          "tokens seen", "held-out loss (nats/token)", log_x=True, markers=True)
     finals = {}
     for b in r["buckets"]:
@@ -307,7 +307,7 @@ def long_tail(size_index: float):
         xs = [p for p in sorted(xs) if p[1] is not None]
         if xs:
             finals[f"mentioned {b}×"] = tuple(zip(*xs))
-    fig2 = ui.line_figure(finals, f"At the largest budget (C = {_sci(top)}): loss by frequency vs model size",
+    fig2 = ui.line_figure(finals, f"C = {_sci(top)}: loss by mentions vs model size",
                           "parameters N", "held-out loss (nats/token)", log_x=True, markers=True)
     return fig, fig2
 
