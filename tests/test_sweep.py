@@ -136,6 +136,8 @@ def test_cpu_plan_runs_on_a_longer_tailed_world():
                    min_mentions=preset.world.min_mentions) == preset.world   # nothing else differs
     assert base.model == preset.model and base.train == preset.train
     assert PLANS["tiny"].base() == get_preset("tiny")   # a plan without a world takes the preset's
+    from training.sweep import LIVE_SHAPES
+    assert set(LIVE_SHAPES.values()) <= set(PLANS["cpu"].shapes)   # the live run adds a member of the family
 
 
 def test_kept_data_from_another_world_is_made_again(tmp_path):

@@ -55,6 +55,17 @@ class SweepPlan:
         the widest shapes and too low for the narrowest (measured: see the cpu plan)."""
         return self.lr * (self.lr_width / d_model) ** self.lr_power if self.lr_width else self.lr
 
+    def steps_for(self, budget: float, params: int) -> int:
+        """Optimizer steps that spend ``budget`` = 6·N·D FLOPs on a model of ``params`` parameters."""
+        return max(self.min_steps, round(budget / (6 * params * self.micro_batch * self.base().model.n_ctx)))
+
+    def run_config(self, steps: int, d_model: int):
+        """The training settings of every run of this plan (the live micro-run uses them too)."""
+        return replace(self.base().train, steps=steps, micro_batch=self.micro_batch, grad_accum=1,
+                       lr=self.lr_at(d_model), warmup_steps=max(1, steps // 20),
+                       eval_interval=max(1, steps // self.evals_per_run), ckpt_interval=max(1, steps // 2),
+                       max_time_s=0.0)
+
     def validate(self) -> None:
         if len(self.shapes) < 3 or len(self.budgets) < 2 + self.holdout_budgets:
             raise ValueError("a sweep needs at least 3 shapes and holdout_budgets + 2 budgets")
@@ -104,7 +115,7 @@ def plan_runs(plan: SweepPlan, vocab_size: int) -> list[dict]:
         spec.validate()
         counts = param_counts(build_model(spec))
         for budget in plan.budgets:
-            steps = max(plan.min_steps, round(budget / (6 * counts["params"] * tokens_per_step)))
+            steps = plan.steps_for(budget, counts["params"])
             tokens = steps * tokens_per_step
             runs.append({"name": run_name(budget, shape), "budget": budget, "shape": list(shape),
                          "spec": asdict(spec), **counts, "steps": steps, "tokens": tokens,
@@ -185,10 +196,7 @@ def run_sweep(preset: str = "cpu", out: str | Path | None = None, sweep_dir: str
         _log(f"{len(runs)} runs, {sum(r['flops'] for r in runs):.2e} FLOPs in all")
         for i, r in enumerate(runs):
             f = sweep_dir / "runs" / r["name"] / "result.json"
-            cfg = replace(base.train, steps=r["steps"], micro_batch=plan.micro_batch, grad_accum=1,
-                          lr=plan.lr_at(r["shape"][1]), warmup_steps=max(1, r["steps"] // 20),
-                          eval_interval=max(1, r["steps"] // plan.evals_per_run),
-                          ckpt_interval=max(1, r["steps"] // 2), max_time_s=0.0)
+            cfg = plan.run_config(r["steps"], r["shape"][1])
             train = {k: getattr(cfg, k) for k in TRAIN_KEYS}
             kept = _kept_settings(f.parent)
             if kept is not None and kept != train:
@@ -268,6 +276,20 @@ def read_results(path: str | Path | None = None) -> dict:
     return store.read_results("sweep", path)
 
 
+def lab_law(results: dict):
+    """The sweep's Approach 3 fit as a law (`shared.scaling.ChinchillaLaw`), with the range of
+    parameters and tokens its runs cover; None when the results hold no fit."""
+    from shared import scaling
+    a3, runs = results.get("approach3"), results.get("runs", [])
+    if not a3:
+        return None
+    return scaling.ChinchillaLaw(
+        name="our lab fit (Approach 3 on our sweep)", E=a3["E"], A=a3["A"], B=a3["B"], alpha=a3["alpha"],
+        beta=a3["beta"], citation=f"fitted here: {results.get('rebuild', 'python -m training sweep')}", url="",
+        params_range=(min(x["params"] for x in runs), max(x["params"] for x in runs)) if runs else None,
+        tokens_range=(min(x["tokens"] for x in runs), max(x["tokens"] for x in runs)) if runs else None)
+
+
 # ---------------------------------------------------------------------------------------------
 # Live micro-run (the app): one more model of the family, bounded, one at a time
 # ---------------------------------------------------------------------------------------------
@@ -281,11 +303,12 @@ _live_cache: dict = {}
 
 def _live_data(plan: SweepPlan, tok_dir: Path):
     """The plan's world packed with the tokenizer the bundled sweep's runs used (built once)."""
-    if plan.preset not in _live_cache:
+    key = (plan.preset, str(tok_dir))
+    if key not in _live_cache:
         from transformers import PreTrainedTokenizerFast
         from .data.blocks import world_blocks
-        _live_cache[plan.preset] = world_blocks(plan.base(), PreTrainedTokenizerFast.from_pretrained(tok_dir))
-    return _live_cache[plan.preset]
+        _live_cache[key] = world_blocks(plan.base(), PreTrainedTokenizerFast.from_pretrained(tok_dir))
+    return _live_cache[key]
 
 
 def live_run(shape: str, budget: float):
@@ -309,19 +332,17 @@ def live_run(shape: str, budget: float):
 
     def work(emit, stop):
         import torch
-        from shared import scaling
-        from .models import build_model
+        from .models import build_model, param_counts
         from .pretrain import pretrain
         data = _live_data(plan, tok_dir)
         base = plan.base()
         spec = replace(base.model, n_layer=LIVE_SHAPES[shape][0], d_model=LIVE_SHAPES[shape][1],
                        n_head=LIVE_SHAPES[shape][2], vocab_size=len(data.tokenizer))
         model = build_model(spec, eos_id=data.tokenizer.eos_token_id, pad_id=data.tokenizer.pad_token_id)
-        n = sum(p.numel() for p in model.parameters())
+        n = param_counts(model)["params"]
         tps = plan.micro_batch * base.model.n_ctx
-        steps = max(plan.min_steps, round(budget / (6 * n * tps)))
-        cfg = replace(base.train, steps=steps, micro_batch=plan.micro_batch, grad_accum=1, lr=plan.lr_at(spec.d_model),
-                      warmup_steps=max(1, steps // 20), eval_interval=steps, ckpt_interval=0,
+        steps = plan.steps_for(budget, n)
+        cfg = replace(plan.run_config(steps, spec.d_model), eval_interval=steps, ckpt_interval=0,
                       max_time_s=LIVE_TIME_LIMIT_S)
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="live-run-") as tmp:
@@ -343,8 +364,7 @@ def live_run(shape: str, budget: float):
             if "error" in box:
                 raise box["error"]
         s = box["summary"]
-        a3 = results["approach3"]
-        law = scaling.ChinchillaLaw("lab", a3["E"], a3["A"], a3["B"], a3["alpha"], a3["beta"], "", "")
+        law = lab_law(results)
         tokens = s["step"] * tps
         return {"params": n, "tokens": tokens, "steps": s["step"], "measured": float(s["eval_loss"]),
                 "predicted": float(law.loss(n, tokens)), "seconds": round(time.perf_counter() - t0, 1),

@@ -41,17 +41,9 @@ def _sweep() -> dict:
 
 @functools.lru_cache(maxsize=1)
 def _lab_law():
-    """The lab fit as a law."""
-    r = _sweep()
-    a3 = r.get("approach3") if r else None
-    if not a3:
-        return None
-    runs = r.get("runs", [])
-    return scaling.ChinchillaLaw(
-        name="our lab fit (Approach 3 on our sweep)", E=a3["E"], A=a3["A"], B=a3["B"], alpha=a3["alpha"],
-        beta=a3["beta"], citation=f"fitted here: {r.get('rebuild', 'python -m training sweep')}", url="",
-        params_range=(min(x["params"] for x in runs), max(x["params"] for x in runs)) if runs else None,
-        tokens_range=(min(x["tokens"] for x in runs), max(x["tokens"] for x in runs)) if runs else None)
+    """The lab fit as a law (None without sweep results)."""
+    from training.sweep import lab_law
+    return lab_law(_sweep())
 
 
 def _law(name: str):
@@ -220,8 +212,7 @@ def lab_results():
         fig.add_scatter(x=[x["params"] for x in rs], y=[x["eval_loss"] for x in rs], mode="lines+markers",
                         name=f"C = {_sci(b)}" + (" (held out)" if b in held else ""),
                         line={"dash": "dot" if b in held else "solid", "color": ui.PALETTE[i % len(ui.PALETTE)]})
-    a3 = r["approach3"]
-    law = scaling.ChinchillaLaw("lab", a3["E"], a3["A"], a3["B"], a3["alpha"], a3["beta"], "", "")
+    a3, law = r["approach3"], _lab_law()
     for b in held:
         ns = np.logspace(math.log10(min(x["params"] for x in runs)), math.log10(max(x["params"] for x in runs)), 40)
         fig.add_scatter(x=ns, y=law.loss(ns, b / (6 * ns)), mode="lines", name=f"fit's prediction at C = {_sci(b)}",
