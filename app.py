@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parent
 SPACES = ROOT / "spaces"
 MAX_NEW_TOKENS = 256
 MAX_PROMPT_CHARS = 2000
+MAX_SEED = 2**32 - 1
 GENERIC_PROMPTS = ["He was born in", "She studied", "After university, she worked for"]
 CARD_HEADERS = ["quantity", "value"]
 BUILD_HINT = "build one with `python -m training build-base --preset cpu` (about 30 min on 2 CPU cores)"
@@ -166,18 +167,10 @@ def complete(prompt: str, max_new_tokens: float, temperature: float, top_k: floa
         raise ui.user_error("The prompt is empty: type a few words for the model to complete.")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise ui.user_error(f"The prompt has {len(prompt)} characters; keep it under {MAX_PROMPT_CHARS}.")
-    try:
-        n, temp, k, s = int(max_new_tokens), float(temperature), int(top_k), int(seed)
-    except (TypeError, ValueError):
-        raise ui.user_error("max new tokens, temperature, top-k and seed must be numbers.") from None
-    if not 1 <= n <= MAX_NEW_TOKENS:
-        raise ui.user_error(f"max new tokens = {n}: choose between 1 and {MAX_NEW_TOKENS}.")
-    if not 0.0 <= temp <= 2.0:
-        raise ui.user_error(f"temperature = {temp}: choose between 0 (greedy) and 2.")
-    if not 0 <= k <= 100:
-        raise ui.user_error(f"top-k = {k}: choose between 0 (off) and 100.")
-    if s < 0:
-        raise ui.user_error(f"seed = {s}: use a number >= 0.")
+    n = ui.checked_number("max new tokens", max_new_tokens, 1, MAX_NEW_TOKENS, integer=True)
+    temp = ui.checked_number("temperature", temperature, 0.0, 2.0)
+    k = ui.checked_number("top-k", top_k, 0, 100, integer=True)
+    s = ui.checked_number("seed", seed, 0, MAX_SEED, integer=True)
     yield ""  # clear the previous completion at once; the first call also loads the model
     from training.generate import GenerationError, stream_completion  # imports torch: not at start-up
 
@@ -273,7 +266,7 @@ def build_base_page(demo: gr.Blocks) -> None:
                 temperature = gr.Slider(0.0, 2.0, value=0.0, step=0.05, label="temperature (0 = greedy)")
             with gr.Row():
                 top_k = gr.Slider(0, 100, value=0, step=1, label="top-k (0 = off)")
-                seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
+                seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="seed")
             run = gr.Button("Generate", variant="primary", elem_id="generate")
         with gr.Column():
             output = gr.Textbox(label="Completion (streams token by token)", lines=6, elem_id="completion",

@@ -226,7 +226,7 @@ def data_parallel_traffic(psi: float, dp: int, zero_stage: int, grad_bytes: floa
     if zero_stage not in (0, 1, 2, 3):
         raise ValueError(f"zero_stage must be 0, 1, 2 or 3 (got {zero_stage!r})")
     factor = 1.5 if zero_stage == 3 else 1.0
-    size = psi * _pos("grad_bytes", grad_bytes)
+    size = psi * _pos("grad_bytes", grad_bytes, allow_zero=True)  # 0: nothing to synchronise
     return {"bytes": factor * 2 * (dp - 1) / dp * size,
             "seconds": factor * ring_allreduce_seconds(size, dp, bandwidth_bytes_s),
             "volume_in_psi": 3.0 if zero_stage == 3 else 2.0}

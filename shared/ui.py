@@ -6,7 +6,6 @@ No torch here (apps must start fast); plotly is imported only when a figure is d
 """
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, Sequence
 
 import gradio as gr
@@ -16,6 +15,9 @@ if TYPE_CHECKING:
 
 # One qualitative palette for every plot, so "train" / "eval" / "model A" keep a colour across apps.
 PALETTE = ["#4f46e5", "#e11d48", "#0891b2", "#ca8a04", "#16a34a", "#9333ea", "#ea580c", "#64748b"]
+
+MAX_UPLOAD_BYTES = 0          # no app takes a file: /gradio_api/upload refuses any content (HTTP 413)
+TEMP_SWEEP = (3600, 3600)     # gradio's temp files: swept every hour, those older than an hour removed
 
 CSS = """
 .lab-header h1 { margin-bottom: 0.1em; }
@@ -35,10 +37,17 @@ def theme() -> gr.themes.Base:
 
 
 def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
-    """Launch with the lab's theme and CSS. Server name/port are left to gradio so that
-    GRADIO_SERVER_NAME / GRADIO_SERVER_PORT apply (default 127.0.0.1:7860)."""
+    """Launch with the lab's theme and CSS, every event behind the input layer (`shared.inputs`),
+    uploads refused (no app takes a file) and gradio's temp files swept hourly. Server name/port are
+    left to gradio so that GRADIO_SERVER_NAME / GRADIO_SERVER_PORT apply (default 127.0.0.1:7860)."""
+    from shared import inputs
+
+    inputs.guard(demo)
+    if demo.delete_cache is None:
+        demo.delete_cache = TEMP_SWEEP
     kwargs.setdefault("theme", theme())
     kwargs.setdefault("css", CSS)
+    kwargs.setdefault("max_file_size", MAX_UPLOAD_BYTES)
     return demo.launch(**kwargs)
 
 
@@ -61,26 +70,27 @@ def source_note(text: str, url: str = "") -> str:
 def user_error(msg: Any) -> gr.Error:
     """A one-line error for the person using the app (no traceback in the UI or the log).
     Usage: `raise user_error(e)` or `raise user_error("max tokens must be 1..256")`."""
-    text = re.sub(r"\s+", " ", str(msg)).strip() or "something went wrong"
-    if len(text) > 300:
-        text = text[:299] + "…"
-    return gr.Error(text, print_exception=False)
+    from shared.inputs import InputError
+    return InputError(msg)
 
 
 def checked_number(name: str, x: Any, lo: float, hi: float, integer: bool = False) -> float:
     """An input as a finite number inside [lo, hi] (whole if asked), or a one-line error naming
-    it — what every app handler does with its sliders and boxes (API callers can send anything)."""
+    it — what every app handler does with its sliders and boxes (in-process callers can send
+    anything; over HTTP `shared.inputs` has already checked the component's own bounds)."""
     import math
+
+    from shared.inputs import excerpt
     try:
         v = float(x)
-    except (TypeError, ValueError):
-        raise user_error(f"{name} must be a number (got {x!r})") from None
+    except (TypeError, ValueError, OverflowError):
+        raise user_error(f"{name} must be a number (got {excerpt(x)})") from None
     if not math.isfinite(v):
-        raise user_error(f"{name} must be a finite number (got {x!r})")
+        raise user_error(f"{name} must be a finite number (got {excerpt(x)})")
     if not lo <= v <= hi:
-        raise user_error(f"{name} = {v:g}: choose between {lo:g} and {hi:g}")
+        raise user_error(f"{name} = {excerpt(v)}: choose between {lo:g} and {hi:g}")
     if integer and v != int(v):
-        raise user_error(f"{name} = {v:g}: must be a whole number")
+        raise user_error(f"{name} = {excerpt(v)}: must be a whole number")
     return int(v) if integer else v
 
 

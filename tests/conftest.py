@@ -52,8 +52,9 @@ def _serve(env_extra: dict, log: Path):
     """`python app.py` on a free port; yields (url, seconds to first HTTP 200), then stops it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
+    temp = log.parent / "gradio-temp"   # the server's upload/cache folder, inspected by tests
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **env_extra}
+           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", "GRADIO_TEMP_DIR": str(temp), **env_extra}
     for k in [k for k, v in env.items() if v is None]:
         env.pop(k)
     with open(log, "w") as f:
@@ -94,14 +95,19 @@ def suite_server(tiny_base, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def bundled_url(tmp_path_factory) -> str:
+def bundled_server(tmp_path_factory):
     """`python app.py` exactly as a user starts it on a fresh clone: the bundled base and SFT
-    checkpoints (the SFT adapter only fits the base it was trained on)."""
-    gen = _serve({"LAB_BASE_CHECKPOINT": None, "LAB_SFT_CHECKPOINT": None},
-                 tmp_path_factory.mktemp("bundled") / "app.log")
+    checkpoints (the SFT adapter only fits the base it was trained on). Yields (url, its log file)."""
+    log = tmp_path_factory.mktemp("bundled") / "app.log"
+    gen = _serve({"LAB_BASE_CHECKPOINT": None, "LAB_SFT_CHECKPOINT": None}, log)
     url, _ = next(gen)
-    yield url
+    yield url, log
     gen.close()
+
+
+@pytest.fixture(scope="session")
+def bundled_url(bundled_server) -> str:
+    return bundled_server[0]
 
 
 @pytest.fixture(scope="session")

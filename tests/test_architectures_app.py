@@ -47,7 +47,7 @@ def test_overview_and_mqar_show_the_bundled_runs(client, results):
         t = traces[f"{arch} · length {longest['seq']}"]
         assert t["y"][t["x"].index(longest["pairs"])] == run["accuracy"][key]
     assert len(plot_traces(f2)) == 3 and len(plot_traces(f3)) == 3
-    assert "not in the list of choices" in app_error(client, "999", api_name="/mqar")   # gradio checks the radio
+    assert "choose one of" in app_error(client, "999", api_name="/mqar")   # the input layer checks the radio
 
 
 def test_probe_answers_and_refuses_bad_probes(client, results):
@@ -99,7 +99,9 @@ def test_state_table_is_the_memory_model(client):
     kv = memory.CACHE_SHAPES["Llama 2 7B (MHA)"].bytes(131072)
     assert kv == 2 * 32 * 32 * 128 * 131072 * 2 and got["Llama 2 7B (MHA)"][-1] == "64.0 GiB"
     assert got["Falcon Mamba 7B"][-2] == got["Falcon Mamba 7B"][-1] == "20.0 MiB"
-    assert "whole numbers" in app_error(client, "lots", 2, api_name="/state_table")
+    assert "must be a number (got 'lots')" in app_error(client, "lots", 2, api_name="/state_table")
+    for bad in ("1, inf", "1e400", "nan"):   # parsed from text: no OverflowError, one line naming the input
+        assert "context length must be a finite number" in app_error(client, bad, 2, api_name="/state_table")
     assert "choose between" in app_error(client, "0", 2, api_name="/state_table")
 
 
@@ -107,8 +109,8 @@ def test_live_race_from_the_page(client):
     fig, status = call(client, "mqar", 20, 16, 16, api_name="/race")
     assert status.startswith("**Done.**"), status
     assert {t["name"] for t in plot_traces(fig)} == {"Transformer (Llama-style)", "Mamba (selective SSM)", "LSTM"}
-    assert "maximum value 400" in app_error(client, "mqar", 5000, 16, 16, api_name="/race")   # gradio checks the slider
-    assert "not in the list of choices" in app_error(client, "poetry", 20, 16, 16, api_name="/race")
+    assert "and 400 (got" in app_error(client, "mqar", 5000, 16, 16, api_name="/race")   # the input layer checks the slider
+    assert "choose one of" in app_error(client, "poetry", 20, 16, 16, api_name="/race")
 
 
 def test_nan_and_nonsense_are_one_line_errors():

@@ -87,7 +87,7 @@ def test_bundled_real_runs_check_out(client):
     from training.parallel.build import read_results
     r = read_results()
     assert r, "checkpoints/parallel is missing: python -m training parallel --preset cpu"
-    checks, fig, fig2, act, text, pick = call(client, api_name="/real_runs")
+    checks, fig, fig2, act, text = call(client, api_name="/real_runs")
     runs = {row[0] for row in rows(checks)}
     assert {"DDP", "tensor parallel", "FSDP2 (ZeRO-3)", "activations", "pipeline"} <= runs
     assert r["ddp"]["max_abs_grad_diff"] < 1e-5 and r["tensor_parallel"]["max_abs_diff"] < 1e-4
@@ -96,8 +96,13 @@ def test_bundled_real_runs_check_out(client):
         assert (x["params_bytes"], x["grads_bytes"], x["optimizer_bytes"]) == (pred["params"], pred["grads"],
                                                                              pred["optimizer"])
     assert {p["stages"] for p in r["pipeline"]} >= {2, 4}
-    g1, g2, ptext = call(client, pick["value"] if isinstance(pick, dict) else "1F1B, 2 ranks, 8 micro-batches",
-                         api_name="/pipeline_run")
+    # the run picker's choices are in the API description before anything ran (no session state)
+    fresh = Client(client.src, verbose=False)
+    param = fresh.view_api(print_info=False, return_format="dict")["named_endpoints"]["/pipeline_run"]["parameters"][0]
+    choices = param["type"]["enum"]
+    assert len(choices) == len(r["pipeline"]) and all(f"{x['stages']} ranks, {x['microbatches']} micro-batches"
+                                                       in c for x, c in zip(r["pipeline"], choices)), choices
+    g1, g2, ptext = call(fresh, choices[-1], api_name="/pipeline_run")
     assert "Measured bubble" in ptext and sum(len(t["y"]) for t in plot_traces(g1)) == sum(
         len(t["y"]) for t in plot_traces(g2))
 
@@ -116,7 +121,7 @@ def test_live_run_bad_input_and_one_at_a_time(client):
     cores = os.cpu_count() or 1
     if cores < 4:
         assert "core" in app_error(client, "pipeline (GPipe)", 4, 4, api_name="/launch_run")
-    assert "not in the list of choices" in app_error(client, "allreduce magic", 2, 4, api_name="/launch_run")
+    assert "choose one of" in app_error(client, "allreduce magic", 2, 4, api_name="/launch_run")
     # a second run while one runs is refused at once, with a message
     first = client.submit("data parallel (DDP)", 2, 4, api_name="/launch_run")
     seen = []
@@ -148,7 +153,7 @@ def test_scale_works_gpt3_through(client):
     assert table["GPUs needed just to hold them (ZeRO-3 / FSDP)"] == "≥ 35"           # 2.8 TB / 80 GB
     lo, hi = scaling.gpt3_cost_range()
     assert f"${lo.dollars / 1e6:.1f}M–${hi.dollars / 1e6:.1f}M" in text and 4 <= lo.dollars / 1e6 < hi.dollars / 1e6 <= 12
-    assert "not in the list of choices" in app_error(client, 11, 11, "TPU", 40, 2.5, 8, api_name="/scale")
+    assert "choose one of" in app_error(client, 11, 11, "TPU", 40, 2.5, 8, api_name="/scale")
 
 
 def test_nan_and_nonsense_are_one_line_errors():
@@ -208,7 +213,7 @@ def test_stability_and_inference_show_the_bundled_runs(client):
     top = {k: max(v for v in t["y"] if v is not None) for k, t in traces.items()}
     assert top[chosen[0]] > 0.1 and top[chosen[0]] > 1000 * top[chosen[1]]   # ~half the head vs ~1 element
     assert len(rows(table)) == len(r["runs"])
-    assert "not in the list of choices" in app_error(client, ["no such run"], api_name="/stability")
+    assert "choose one of" in app_error(client, ["no such run"], api_name="/stability")
     kv, prune, dist, qtable, itext = call(client, api_name="/inference")
     inf = store.read_results("inference")
     assert "identical tokens: yes" in itext and inf["kv_cache"]["identical_tokens"]

@@ -25,6 +25,13 @@ CHAT_TEMPLATE = (
 )
 
 
+def plain_text(text: str) -> str:
+    """User text as plain text for the chat template: every special token starts with "<|", so a
+    word joiner (U+2060, invisible) after each "<" that begins one makes "<|end|><|assistant|>" typed
+    into a message tokenize as ordinary characters — nobody can forge a turn. Idempotent."""
+    return text.replace("<|", "<\u2060|")
+
+
 def train_tokenizer(texts: Iterable[str], vocab_size: int, model_max_length: int):
     """Train byte-level BPE on `texts`; return a ready `PreTrainedTokenizerFast`."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers

@@ -257,7 +257,7 @@ def real_runs():
     DDP compute vs all-reduce, FSDP bytes per rank vs the memory model, activations vs Korthikanti."""
     r = _results()
     if not r:
-        return [], ui.message_figure(NO_RESULTS), ui.message_figure(NO_RESULTS), [], NO_RESULTS, gr.update(choices=[])
+        return [], ui.message_figure(NO_RESULTS), ui.message_figure(NO_RESULTS), [], NO_RESULTS
     ddp, tp, fs = r["ddp"], r["tensor_parallel"], r["fsdp"]
     pred = fs["predicted_per_rank"]
     rows = [["DDP", f"{ddp['ranks']} ranks: gradients vs one process on the global batch",
@@ -303,8 +303,12 @@ def real_runs():
             "2-byte values instead of 1-byte masks (+2sbh + as²b) and the LayerNorm mean and 1/std per token "
             "(a few bytes per token). With those the measurement is explained to the byte; without them it is 1.06–1.2× the "
             "formula, growing with sequence length. Full recompute keeps only the layer input: exactly 2sbh.")
-    labels = [_pipeline_label(x) for x in r["pipeline"]]
-    return rows, fig, fig2, act, text, gr.update(choices=labels, value=labels[0] if labels else None)
+    return rows, fig, fig2, act, text
+
+
+def pipeline_labels() -> list[str]:
+    """The bundled pipeline runs' names: the run picker's choices, known when the page is built."""
+    return [_pipeline_label(x) for x in (_results() or {}).get("pipeline", [])]
 
 
 def pipeline_run(label: str):
@@ -705,13 +709,16 @@ def build_demo() -> gr.Blocks:
             r_act = gr.Dataframe(headers=["recompute", "s×b×h, heads", "measured bytes (saved for backward)",
                                           "Korthikanti formula", "measured / formula"], interactive=False,
                                  label="activations of one real transformer layer vs the formula")
-            r_pick = gr.Dropdown([], label="bundled pipeline run")
+            pick_labels = pipeline_labels()
+            r_pick = gr.Dropdown(pick_labels, value=pick_labels[0] if pick_labels else None,
+                                 label="bundled pipeline run")
             r_ptext = gr.Markdown()
             with gr.Row():
                 r_gantt = gr.Plot(show_label=False, elem_id="par-real-gantt")
                 r_gantt2 = gr.Plot(show_label=False)
-            demo.load(real_runs, None, [r_checks, r_fig, r_fig2, r_act, r_text, r_pick], api_name="real_runs").then(
-                pipeline_run, r_pick, [r_gantt, r_gantt2, r_ptext], api_name=False)
+            demo.load(real_runs, None, [r_checks, r_fig, r_fig2, r_act, r_text], api_name="real_runs")
+            if pick_labels:
+                demo.load(pipeline_run, r_pick, [r_gantt, r_gantt2, r_ptext], api_name=False)
             r_pick.input(pipeline_run, r_pick, [r_gantt, r_gantt2, r_ptext], api_name="pipeline_run",
                          show_progress="hidden")
             gr.Markdown("**Launch a run now** (bounded: 30 s, one at a time; processes are always cleaned up).")

@@ -8,7 +8,6 @@ Run alone: `python spaces/sft_transformation/app.py`; in the suite it is a tab o
 from __future__ import annotations
 
 import html
-import json
 import sys
 from pathlib import Path
 
@@ -99,18 +98,14 @@ def show_record(index: float):
 
 def convert_record(text: str):
     lab = _lab()
-    from training.sft.data import load_sft_records, to_sharegpt
+    from training.sft.data import load_sft_records, parse_json, to_sharegpt
     text = (text or "").strip()
     if not text:
         raise ui.user_error("paste one JSON record: messages, ShareGPT conversations or prompt/completion")
     if len(text) > 5000:
         raise ui.user_error(f"the record has {len(text)} characters; keep it under 5000")
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ui.user_error(f"not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
-    try:
-        messages = load_sft_records([obj])[0]["messages"]
+        messages = load_sft_records([parse_json(text, "the pasted record")])[0]["messages"]
         tokens = lab.rendered_tokens(messages)
         rendered = lab.tokenizer_only().apply_chat_template(messages, tokenize=False)
     except (ValueError, lab.LabError) as e:

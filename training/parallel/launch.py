@@ -192,7 +192,8 @@ def run_raw(kind: str, ranks: int, timeout_s: float = 120.0, *, allow_oversubscr
         out, log_path = Path(tmp) / "result.json", Path(tmp) / "log.txt"
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(ranks),
                "-m", f"training.parallel.{KINDS[kind]}.run", *args, "--out", str(out)]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        # TMPDIR: torchrun's torchelastic_* folders go inside `tmp`, removed with it
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "TMPDIR": tmp}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
         t0 = time.perf_counter()
         with open(log_path, "w") as log:

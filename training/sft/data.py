@@ -22,6 +22,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from training.data.world import ATTRIBUTES, QUESTIONS, TEMPLATES, World
+from training.tokenizer import plain_text
 
 ROLES = ("system", "user", "assistant")
 # ShareGPT "from" values -> chat roles. The course writes "human"/"assistant"; the original
@@ -128,7 +129,7 @@ def _check_messages(messages: Any) -> list[dict[str, str]]:
             raise _BadRecord(f"message {i} has unknown role {role!r} (expected one of {', '.join(ROLES)})")
         if not isinstance(content, str) or not content.strip():
             raise _BadRecord(f"message {i} ({role}) has empty content")
-        out.append({"role": role, "content": content})
+        out.append({"role": role, "content": plain_text(content)})
     if out[-1]["role"] != "assistant":
         raise _BadRecord(f"conversation ends with a {out[-1]['role']} turn, not an assistant turn")
     return out
@@ -234,15 +235,22 @@ def load_sft_records(path_or_records: str | os.PathLike | Iterable[dict]):
     return datasets.Dataset.from_list(rows)
 
 
+def parse_json(text: str, where: str) -> Any:
+    """One JSON value from text someone typed, pasted or put in a file, or a one-line ValueError
+    naming `where` (deeply nested brackets are refused, not a RecursionError)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{where}: invalid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise ValueError(f"{where}: the JSON is nested too deeply") from None
+
+
 def _jsonl_lines(path: Path):
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield f"{path} line {n}", json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path} line {n}: invalid JSON ({e.msg} at column {e.colno})") from None
+            if line.strip():
+                yield f"{path} line {n}", parse_json(line, f"{path} line {n}")
 
 
 # ---------------------------------------------------------------------------------------------

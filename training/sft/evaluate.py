@@ -76,7 +76,10 @@ def few_shot_messages(world: World, shots: int = 3, seed: int = 0) -> list[dict]
 
 
 def chat_prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
-    """The chat template with the assistant prompt appended, as token ids."""
+    """The chat template with the assistant prompt appended, as token ids; the messages' text is
+    plain text (a typed "<|assistant|>" is characters, not the special token)."""
+    from training.tokenizer import plain_text
+    messages = [{**m, "content": plain_text(m["content"])} for m in messages]
     return list(tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
                                               return_dict=True)["input_ids"])
 

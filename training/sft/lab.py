@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from training import store
+from training.tokenizer import plain_text
 
 MAX_PROMPT_CHARS = 1000
 MAX_NEW_TOKENS = 128
@@ -262,7 +263,7 @@ def custom_conversation(question: str, answer: str) -> list[dict]:
         raise LabError("write both a question and an answer to see how they would be trained on")
     if len(q) + len(a) > MAX_PROMPT_CHARS:
         raise LabError(f"question and answer together must stay under {MAX_PROMPT_CHARS} characters")
-    return [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+    return [{"role": "user", "content": plain_text(q)}, {"role": "assistant", "content": plain_text(a)}]
 
 
 # ---------------------------------------------------------------------------------------------
