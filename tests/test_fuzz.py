@@ -48,7 +48,7 @@ def kind_of(param: dict) -> str:
         return "number"
     if comp in CHOICE_KINDS:
         return "choices" if param["type"].get("type") == "array" else "choice"
-    if comp == "Checkboxgroup" or comp == "CheckboxGroup":
+    if comp == "Checkboxgroup":   # gradio's API description spells it so
         return "choices"
     if comp == "Checkbox":
         return "bool"
@@ -137,6 +137,21 @@ class Served(tuple):
 
     def __repr__(self) -> str:
         return f"<suite with {len(self[1])} endpoints>"
+
+
+def test_every_choice_is_listed_before_anything_ran(served):
+    """A fresh client's API description lists real choices for every dropdown, radio and checkbox
+    group: no endpoint's valid inputs depend on another having run first in the session."""
+    _, endpoints, _ = served
+    empty = []
+    for name, (params, _) in endpoints.items():
+        for p in params:
+            if kind_of(p) in ("choice", "choices"):
+                t = p["type"]
+                choices = t.get("enum") or (t.get("items") or {}).get("enum")
+                if not choices:
+                    empty.append(f"/{name} {p['label']!r}: {t}")
+    assert not empty, empty
 
 
 def check_reply(api: Api, name: str, data: list, index: int, value, failures: list) -> None:
