@@ -13,61 +13,25 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
-from common import BASE_CHECKPOINT, ROOT, OtherLoad, median, wait_quiet, write
+from common import BASE_CHECKPOINT, OtherLoad, median, serve_suite, wait_quiet, write
 
 TARGET_S = 8.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def launch_once(env: dict, timeout: float) -> dict:
-    """Start app.py, poll / until it answers 200, stop the process group; return the timing."""
-    port = free_port()
-    env = {**env, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
-    url = f"http://127.0.0.1:{port}/"
-    with tempfile.TemporaryFile() as log:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            while True:
-                elapsed = time.perf_counter() - t0
-                if proc.poll() is not None:
-                    log.seek(0)
-                    return {"ok": False, "error": f"app.py exited with {proc.returncode} after {elapsed:.1f}s",
-                            "log_tail": log.read().decode(errors="replace")[-2000:]}
-                if elapsed > timeout:
-                    return {"ok": False, "error": f"no HTTP 200 on / within {timeout:.0f}s"}
-                try:
-                    with urllib.request.urlopen(url, timeout=2) as r:
-                        if r.status == 200:
-                            body = r.read()
-                            return {"ok": True, "seconds": time.perf_counter() - t0, "bytes": len(body)}
-                except (urllib.error.URLError, ConnectionError, socket.timeout):
-                    pass
-                time.sleep(0.05)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)  # the group of the process started here, by its id
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+    """Start app.py (common.serve_suite), time it to the first 200 on /, stop it; the timing."""
+    try:
+        with serve_suite(env, timeout) as server:
+            with urllib.request.urlopen(server.url, timeout=10) as r:
+                body = r.read()
+            return {"ok": True, "seconds": server.startup_s, "bytes": len(body)}
+    except RuntimeError as e:   # exited, or no 200 within `timeout`: the message ends with the log's tail
+        first, _, tail = str(e).partition("\n")
+        return {"ok": False, "error": first, "log_tail": tail[-2000:]}
 
 
 def main() -> None:
