@@ -16,8 +16,10 @@ from safetensors.torch import load_file
 from training import inference, store
 from training.data.blocks import bundled_world
 from training.evaluate import heldout_loss
+from training.generate import generate_ids
 from training.models import build_model
 from training.pretrain import distill_loss, pretrain
+from tests.numerics import greedy_divergence
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = {
@@ -64,7 +66,9 @@ def test_cached_and_uncached_decoding_give_identical_tokens(base, prompt):
     for c in (8, 100):
         _, cached = inference.decode_ms_per_token(base, prompt[:c], 6, use_cache=True)
         _, plain = inference.decode_ms_per_token(base, prompt[:c], 6, use_cache=False)
-        assert cached == plain and len(cached) == 7
+        assert len(cached) == 7
+        why = greedy_divergence(base, prompt[:c], cached, plain)
+        assert why is None, f"context {c}: {why}"
 
 
 def test_cache_bytes_equal_the_formula_and_grow_linearly(base, prompt):
@@ -131,10 +135,13 @@ def test_kd_loss_trains_and_the_default_pretrain_path_is_unchanged(base, data, t
 
     plain = run("plain")
     # the hook with a zero soft weight is cross-entropy exactly: same data order, init, optimizer, bits
-    assert run("alpha0", teacher=base, distill_alpha=0.0) == plain
+    # (0·KL adds exact zeros to the loss and its gradient, so this holds bit for bit in one process)
+    assert run("alpha0", teacher=base, distill_alpha=0.0) == plain, \
+        "distillation with alpha=0 must be plain cross-entropy bit for bit (same process, same machine)"
     wa = load_file(tmp_path / "plain" / "resume" / "model.safetensors")
     wb = load_file(tmp_path / "alpha0" / "resume" / "model.safetensors")
-    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa), \
+        "distillation with alpha=0 must train the same weights bit for bit (same process, same machine)"
     kd = run("kd", teacher=base, distill_alpha=1.0, distill_temperature=2.0)
     losses, evals = [m["loss"] for m in kd if m["loss"]], [m["eval_loss"] for m in kd if m["eval_loss"]]
     assert losses != [m["loss"] for m in plain if m["loss"]]
@@ -154,7 +161,23 @@ def test_kd_loss_is_zero_when_student_equals_teacher_and_checks_its_settings(bas
 
 # --- the build -------------------------------------------------------------------------------------
 
-def test_cli_tiny_build_end_to_end_and_read_back(tmp_path):
+def kv_tokens_agree_up_to_near_ties(kv: dict, model, prompt: list[int]) -> bool:
+    """The build's `identical_tokens`, or (where it is False) every context's cached and uncached
+    greedy tokens recomputed here agree up to near-ties and part at least once (the build's
+    decoding ran in a process like this one: one thread, the same weights and prompt)."""
+    if kv["identical_tokens"] is True:
+        return True
+    parted = False
+    for c in kv["contexts"]:
+        cached = list(generate_ids(model, prompt[:c], kv["new_tokens"] + 1, use_cache=True))
+        plain = list(generate_ids(model, prompt[:c], kv["new_tokens"] + 1, use_cache=False))
+        why = greedy_divergence(model, prompt[:c], cached, plain)
+        assert why is None, f"context {c}: {why}"
+        parted = parted or cached != plain
+    return parted
+
+
+def test_cli_tiny_build_end_to_end_and_read_back(tmp_path, base, prompt):
     out = tmp_path / "results"
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "training", "inference", "--preset", "tiny", "--out", str(out)],
@@ -168,7 +191,9 @@ def test_cli_tiny_build_end_to_end_and_read_back(tmp_path):
     assert SCHEMA["top"] <= set(r) and r["rebuild"] == "python -m training inference --preset tiny"
     assert {"cpus", "torch"} <= set(r["machine"]) and SCHEMA["model"] <= set(r["model"])
     kv = r["kv_cache"]
-    assert SCHEMA["kv_cache"] <= set(kv) and kv["identical_tokens"] is True
+    assert SCHEMA["kv_cache"] <= set(kv) and isinstance(kv["identical_tokens"], bool)
+    assert kv_tokens_agree_up_to_near_ties(kv, base, prompt), \
+        "the build's cached and uncached greedy tokens must agree (up to near-ties of the top-2 logits)"
     assert kv["cache_bytes"] == kv["predicted_cache_bytes"]
     assert all(len(kv[k]) == len(kv["contexts"]) for k in SCHEMA["kv_cache"] - {"identical_tokens", "other_cores"})
     assert [q["name"] for q in r["quantization"]][0] == "fp32"
@@ -180,7 +205,7 @@ def test_cli_tiny_build_end_to_end_and_read_back(tmp_path):
     assert {"n_layer", "d_model", "params"} <= set(d["student"])
     assert all({"step", "tokens", "eval_loss"} <= set(p) for c in d["curves"].values() for p in c)
     assert d["curves"]["distilled"][-1]["step"] == d["steps"]
-    assert head["kv_cache"]["identical_tokens"] is True and head["out"] == str(out)
+    assert head["kv_cache"]["identical_tokens"] is kv["identical_tokens"] and head["out"] == str(out)
     assert inference.read_results(tmp_path / "nothing-here") == {}
 
 

@@ -2,7 +2,6 @@
 pipeline schedules (simulated event lists vs the published bubble formulas)."""
 from __future__ import annotations
 
-import math
 
 import pytest
 

@@ -50,14 +50,27 @@ def test_half_gemm_is_fp16_matmul_with_fp32_accumulation():
 
 def test_fp16_underflows_where_the_gradscaler_does_not(world, shape):
     """Same model, same batches: without loss scaling some gradients are exactly 0 on every step,
-    in the weight matrices and (many more) in the tied output head; with the GradScaler (2^16) none."""
+    in the weight matrices and in the tied output head; with the GradScaler (2^16) none
+    (up to the odd element that is exactly 0 by chance, as in fp32)."""
     plain = st.run(st.Settings(steps=6, warmup_steps=2, precision="fp16"), world, shape)
     scaled = st.run(st.Settings(steps=6, warmup_steps=2, precision="fp16-scaled"), world, shape)
     fp32 = st.run(st.Settings(steps=6, warmup_steps=2), world, shape)
     for rec in plain["records"]:
         assert rec["zero_frac"] > 0 and rec["head_zero_frac"] >= 0 and rec["loss_scale"] is None
-    for rec in scaled["records"] + fp32["records"]:
-        assert rec["zero_frac"] == 0 and rec["head_zero_frac"] == 0
+    # "none" up to chance: a gradient element can be exactly 0 by accident (an fp16 product that
+    # rounds to 0 even at 2^16; measured: 1 element of ~3.1M in one step, 3e-7), so the bound is a
+    # few elements per step (1e-5 ~ 31 of ~3.1M) and 100x below the unscaled run's share at the
+    # same step (measured 1.9e-4-3.2e-3 there: 580-9,900 elements)
+    for run in (scaled, fp32):
+        assert len(run["records"]) == len(plain["records"]) == 6
+        for rec, p in zip(run["records"], plain["records"]):
+            assert rec["zero_frac"] <= min(1e-5, p["zero_frac"] / 100), (
+                f"{run['settings']['precision']} step {rec['step']}: {rec['zero_frac']} of the weight-matrix "
+                f"gradients exactly 0 (unscaled fp16: {p['zero_frac']}): loss scaling / fp32 must prevent the "
+                "underflow, only a few exact zeros by chance are allowed")
+            assert rec["head_zero_frac"] <= 2e-5, (
+                f"{run['settings']['precision']} step {rec['step']}: {rec['head_zero_frac']} of the output-head "
+                "gradients exactly 0: no underflow there either (2e-5: ~10 chance zeros of its ~0.5M elements)")
     assert all(r["loss_scale"] == 2.0 ** 16 and not r["skipped"] for r in scaled["records"])
     zeros = sum(r["zero_frac"] for r in plain["records"]) * 3_000_000   # ~3.1M weight-matrix elements
     assert zeros > 100, f"only ~{zeros:.0f} zeroed gradient elements in 6 fp16 steps"

@@ -102,8 +102,18 @@ def test_bundled_sweep_is_complete_and_consistent(bundled):
 
 def test_bundled_fit_and_predictions_recompute_from_the_runs(bundled):
     """The stored Approach 3 estimate and held-out predictions are what the runs give, and the
-    bundled fit meets the issue's target on average: mean |error| on the held-out runs <= 5 %."""
+    bundled fit meets the issue's target on average: mean |error| on the held-out runs <= 5 %.
+
+    The refit need not match the stored fit bit for bit: L-BFGS stops on a flat ridge of the Huber
+    objective (the bootstrap CI of alpha spans 0.22-3.3), so a last-bit change in its BLAS calls
+    moves the point it stops at. Measured by refitting with the losses changed in their last bits
+    (200 refits) and by 1e-10 (40): alpha moved up to 1.1e-3 relative (an AMD EPYC: 9e-5), beta
+    1.6e-4, the objective 8e-7, the predicted held-out losses 1.6e-4. A wrong fit moves them far
+    more: one run dropped, alpha 9 % and predictions 0.009; the held-out runs fitted too, 0.04;
+    Huber delta 1e-2 instead of 1e-3, the objective x9; every loss 0.1 % higher, objective 4e-5,
+    predictions 1.2e-3."""
     from shared import scaling
+    from training.sweep import lab_law
     h = bundled["headline"]
     n_shapes = len(PLANS["cpu"].shapes)
     assert h["n_heldout"] == n_shapes and h["n_fit"] == len(bundled["runs"]) - n_shapes
@@ -111,12 +121,31 @@ def test_bundled_fit_and_predictions_recompute_from_the_runs(bundled):
     fit = [r for r in bundled["runs"] if r["budget"] not in held_budgets]
     a3 = scaling.fit_approach3([r["params"] for r in fit], [r["tokens"] for r in fit],
                                [r["eval_loss"] for r in fit], n_boot=0)
-    assert a3.alpha == pytest.approx(bundled["approach3"]["alpha"], rel=1e-6)
-    assert a3.beta == pytest.approx(bundled["approach3"]["beta"], rel=1e-6)
-    law = a3.law()
+    stored = bundled["approach3"]
+    assert a3.objective == pytest.approx(stored["objective"], rel=1e-5), (
+        "Approach-3 refit from the stored runs must reach the stored optimum of the Huber objective "
+        "(L-BFGS drift between BLAS kernels: < 1e-6 relative)")
+    assert a3.alpha == pytest.approx(stored["alpha"], rel=2e-3), (
+        "Approach-3 refit from the stored runs must reproduce the stored alpha (BLAS/L-BFGS drift "
+        "along the objective's flat ridge allowed: up to 1.1e-3 relative measured)")
+    assert a3.beta == pytest.approx(stored["beta"], rel=1e-3), (
+        "Approach-3 refit from the stored runs must reproduce the stored beta (BLAS/L-BFGS drift allowed: "
+        "up to 1.6e-4 relative measured)")
+    stored_law, law = lab_law(bundled), a3.law()
     for p in bundled["predictions"]:
-        assert float(law.loss(p["params"], p["tokens"])) == pytest.approx(p["predicted"], abs=1e-4)
+        # the stored prediction is the stored law's, rounded to 5 decimals (arithmetic only)
+        assert float(stored_law.loss(p["params"], p["tokens"])) == pytest.approx(p["predicted"], abs=6e-6), (
+            f"{p['name']}: the stored prediction must be the stored fit's law at the run's N and D")
+        # and the refit's law predicts the same loss, up to the drift of the fit above
+        assert float(law.loss(p["params"], p["tokens"])) == pytest.approx(p["predicted"], abs=5e-4), (
+            f"{p['name']}: the law refitted from the stored runs must predict the stored held-out loss "
+            "(BLAS/L-BFGS drift allowed: up to 1.6e-4 measured; a wrong fit moves it by 1e-3 or more)")
         assert p["error_pct"] == pytest.approx(100 * (p["predicted"] - p["measured"]) / p["measured"], abs=0.01)
+    errors = [abs(100 * (float(law.loss(p["params"], p["tokens"])) - p["measured"]) / p["measured"])
+              for p in bundled["predictions"]]
+    assert sum(errors) / len(errors) == pytest.approx(h["heldout_mean_abs_error_pct"], abs=0.05), (
+        "the headline mean |error| must be what the refitted law gives on the held-out runs "
+        "(drift of the fit allowed: 6e-3 percentage points measured)")
     assert h["heldout_mean_abs_error_pct"] <= 5.0
 
 
