@@ -216,3 +216,26 @@ def test_a_torchrun_launch_leaves_no_directory_behind(tmp_path, monkeypatch):
     result = launch.run("tensor_parallel", 2, timeout_s=120, width=64, tokens=16, repeats=1)
     assert result["max_abs_diff"] < 1e-4
     assert sorted(p.name for p in tmp_path.iterdir()) == [], "left behind in the temp dir"
+
+
+# ---------------------------------------------------------------- the handlers themselves (in-process callers)
+def test_the_reported_handler_bugs_are_one_line_refusals_in_process():
+    """Each input the hardening issue found crashing a handler, sent to the handler directly
+    (behind no input layer): a one-line gr.Error naming the input, or a result."""
+    from tests.client_util import load_space
+    sft, scaling = load_space("sft_transformation"), load_space("scaling_explorer")
+    arch, par = load_space("architectures"), load_space("parallelism")
+    cases = [(lambda: next(sft.live_train("clean", None, 3e-3, 8, 30)), "steps must be a number"),
+             (lambda: next(sft.live_train("clean", math.nan, 3e-3, 8, 30)), "steps must be a finite number"),
+             (lambda: next(scaling.live_run("L2 d64", None)), "budget (FLOPs) must be a number"),
+             (lambda: arch.state_table("1, inf", 2), "context length must be a finite number"),
+             (lambda: arch.state_table("1e400", 2), "context length must be a finite number")]
+    for call, words in cases:
+        with pytest.raises(gr.Error) as e:
+            call()
+        assert words in e.value.message, e.value.message
+        assert_readable(e.value.message, None)
+    # gradient bytes 0 (the box allows it): no gradients to synchronise, not a crash
+    _, _, table, _ = par.zero(7.5, 64, 2, 0, 12, 100)
+    # Ψ = 7.5B, 2 + 0 + 12 bytes per parameter: 105 GB unsharded; ZeRO-1 15 + 90/64; ZeRO-3 105/64
+    assert [r[1] for r in table] == ["105.00", "16.41", "16.41", "1.64"] and {r[4] for r in table} == {"0.00"}, table

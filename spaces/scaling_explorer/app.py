@@ -251,7 +251,7 @@ def lab_results():
 def live_run(shape: str, budget: float, progress=gr.Progress()):
     from training import sweep
     try:
-        events = sweep.live_run(shape, float(budget))
+        events = sweep.live_run(shape, ui.checked_number("budget (FLOPs)", budget, 0, float("inf")))
     except ValueError as e:
         raise ui.user_error(e) from None
     status = "starting …"

@@ -137,10 +137,12 @@ def live_train(data: str, steps: float, lr: float, batch_size: float, time_limit
                progress=gr.Progress()):
     lab = _lab()
     try:
-        req = lab.LiveRequest(data=data, steps=int(steps), lr=float(lr), batch_size=int(batch_size),
-                              time_limit_s=float(time_limit))
+        req = lab.LiveRequest(data=data, steps=ui.checked_number("steps", steps, 1, lab.LIVE_MAX_STEPS, integer=True),
+                              lr=ui.checked_number("learning rate", lr, 1e-5, 1e-2),
+                              batch_size=ui.checked_number("batch size", batch_size, 1, 32, integer=True),
+                              time_limit_s=ui.checked_number("time limit", time_limit, 5, lab.LIVE_TIME_LIMIT_S))
         events = lab.live_sft(req)
-    except (lab.LabError, TypeError, ValueError) as e:
+    except (lab.LabError, ValueError) as e:
         raise ui.user_error(e) from None
     history: list[dict] = []
     status = "starting …"
