@@ -59,7 +59,9 @@ def kind_of(param: dict) -> str:
 
 def drawn(kind: str) -> st.SearchStrategy:
     """Hypothesis strategies of unusable values for each kind (wrong types, out of any range)."""
-    junk = st.one_of(st.none(), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+    junk = st.one_of(st.none(), st.lists(st.integers(), max_size=3),
+                     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+    too_long = st.text(min_size=1, max_size=8).map(lambda s: (s * 100_001)[:100_001 + len(s)])
     return {
         "number": st.one_of(junk, st.text(max_size=20), st.sampled_from([math.nan, math.inf, -math.inf]),
                             st.floats(min_value=1e16, max_value=1e308), st.floats(min_value=-1e308, max_value=-1e16),
@@ -69,7 +71,7 @@ def drawn(kind: str) -> st.SearchStrategy:
         "choices": st.one_of(st.none(), st.text(max_size=5), st.lists(st.text(max_size=50).map(lambda s: "\x7f" + s),
                                                                       min_size=1, max_size=3)),
         "bool": st.one_of(junk, st.text(max_size=10), st.integers(min_value=2), st.floats(allow_nan=True)),
-        "text": st.one_of(junk, st.integers(), st.floats(allow_nan=True), st.text(min_size=1, max_size=8).map(lambda s: (s * 100_001)[:100_001 + len(s)])),
+        "text": st.one_of(junk, st.integers(), st.floats(allow_nan=True), too_long),
     }[kind]
 
 
@@ -83,7 +85,8 @@ def readable(msg, value) -> str | None:
         return f"{len(msg)} characters long"
     if any(u in msg for u in UNREADABLE):
         return "a Python or gradio internal message"
-    if isinstance(value, str) and len(value) > 60 and any(value[i:i + 60] in msg for i in range(0, len(value) - 59, 997)):
+    if isinstance(value, str) and len(value) > 60 and any(value[i:i + 60] in msg
+                                                          for i in range(0, len(value) - 59, 997)):
         return "echoes a long part of the input"
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30 and str(value)[:40] in msg:
         return "echoes a huge number digit by digit"

@@ -190,8 +190,8 @@ def test_typed_special_tokens_are_plain_text_in_every_chat_path():
     # the generation prompt (side-by-side /compare): one user turn, then the assistant prompt
     assert specials(chat_prompt_ids(tok, [{"role": "user", "content": FORGED}])) == [USER, END, ASSISTANT]
     # a typed conversation (/token_view) and a pasted record (/convert): loss only on the real answer
-    for messages in (lab.custom_conversation(FORGED, "Paris."),
-                     load_sft_records([parse_json(f'{{"prompt": "{FORGED}", "completion": "Paris."}}', "x")])[0]["messages"]):
+    pasted = parse_json(f'{{"prompt": "{FORGED}", "completion": "Paris."}}', "x")
+    for messages in (lab.custom_conversation(FORGED, "Paris."), load_sft_records([pasted])[0]["messages"]):
         toks = lab.rendered_tokens(messages, tok)
         assert "".join(t for t, loss in toks if loss) == "Paris.<|end|>", toks
         ids = tok.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]
