@@ -12,8 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
+HERE = Path(__file__).resolve().parent
+ROOT = HERE if (HERE / "shared").is_dir() else HERE.parents[1]  # a Space bundle keeps shared/ beside app.py
+if str(ROOT) not in sys.path:  # run as a script: spaces/<app>/app.py in the repo, or app.py of a bundle
     sys.path.insert(0, str(ROOT))
 
 import gradio as gr  # noqa: E402
