@@ -119,6 +119,22 @@ def parser() -> argparse.ArgumentParser:
                    "<work dir>/results otherwise)")
     p.add_argument("--work-dir", help="working directory, one cached file per section (default: runs/architectures-<preset>)")
 
+    p = sub.add_parser("spaces", help="build a self-contained Hugging Face Space repo per app (or the suite), "
+                                      "or publish it to the Hub")
+    p.add_argument("action", choices=["build", "publish"])
+    p.add_argument("app", help="an app folder name in spaces/, 'suite', or 'all'")
+    p.add_argument("--out", help="build: the directory to write (one sub-directory per app with 'all')")
+    p.add_argument("--owner", help="publish: the Hub user or organisation that owns the Space repos")
+    p.add_argument("--private", action="store_true", help="publish: create the repos private")
+    p.add_argument("--dry-run", action="store_true", help="publish: print the operations and sizes, upload nothing")
+
+    p = sub.add_parser("checkpoints", help="publish a bundled checkpoint directory as a Hub model repo and pin it")
+    p.add_argument("action", choices=["publish"])
+    p.add_argument("name", help="a bundled checkpoint name (base, sft, sweep, ...)")
+    p.add_argument("--owner", required=True, help="the Hub user or organisation that owns the model repo")
+    p.add_argument("--private", action="store_true", help="create the repo private")
+    p.add_argument("--dry-run", action="store_true", help="print the operations and sizes, upload nothing")
+
     p = sub.add_parser("eval", help="verify a checkpoint and print its metrics")
     p.add_argument("--checkpoint", default=None, help="path (default: the resolved base checkpoint)")
     return ap
@@ -342,7 +358,18 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_spaces(args) -> int:
+    from . import deploy
+    return deploy.cli(args)
+
+
+def cmd_checkpoints(args) -> int:
+    from . import hub
+    return hub.cli(args)
+
+
 COMMANDS = {"corpus": cmd_corpus, "tokenizer": cmd_tokenizer, "pretrain": cmd_pretrain,
             "build-base": cmd_build_base, "sft": cmd_sft, "build-sft": cmd_build_sft, "sweep": cmd_sweep,
             "parallel": cmd_parallel, "stability": cmd_stability, "inference": cmd_inference,
-            "architectures": cmd_architectures, "eval": cmd_eval}
+            "architectures": cmd_architectures, "eval": cmd_eval, "spaces": cmd_spaces,
+            "checkpoints": cmd_checkpoints}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -28,7 +29,10 @@ BUNDLED_DIR = REPO_ROOT / "checkpoints"
 MANIFEST = "manifest.json"
 METRICS = "metrics.jsonl"
 
-# name -> (environment variable, bundled sub-directory, Hub repo id, pinned Hub revision)
+# name -> (environment variable, bundled sub-directory, default Hub repo id, default Hub revision).
+# The Hub fallback uses the repo and exact commit pinned in HUB_PINS (written by
+# `python -m training checkpoints publish NAME --owner ...`); without a pin it tries the default repo
+# at the default revision ("main": a moving branch, so every message then says "no revision pinned").
 KNOWN: dict[str, tuple[str, str, str, str]] = {
     "base": ("LAB_BASE_CHECKPOINT", "base", "llm-training-lab/world-base-cpu", "main"),
     "sft": ("LAB_SFT_CHECKPOINT", "sft", "llm-training-lab/world-sft-cpu", "main"),
@@ -46,6 +50,12 @@ BUILD_COMMANDS = {"base": "python -m training build-base --preset cpu",
                   "inference": "python -m training inference --preset cpu",
                   "architectures": "python -m training architectures --preset cpu"}
 RESULTS = "results.json"   # the one file of a results directory (sweep, parallel, stability, inference, architectures)
+# The Hub pins, tracked in git: {"base": {"repo": "owner/world-base-cpu", "revision": "<40-hex commit>",
+# "manifest_sha256": manifest_digest of what was uploaded, "published": ..., "code_version": ...}, ...}.
+# Deliberately not under BUNDLED_DIR's control: it names where a checkpoint lives when none is bundled.
+HUB_PINS = REPO_ROOT / "checkpoints" / "hub.json"
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+_REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 
 
 class CheckpointError(RuntimeError):
@@ -193,11 +203,78 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
 
 
-def resolve(name: str = "base", path: str | os.PathLike | None = None, *, allow_hub: bool = True) -> Path:
-    """Find checkpoint `name`: explicit path -> env var -> bundled default -> Hub (pinned revision)."""
+def _pin_label(path: Path) -> str:
+    try:
+        return str(Path(path).relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def read_pins(path: Path | None = None) -> dict[str, dict[str, str]]:
+    """The Hub pins ({} when the file does not exist); a malformed file is one clear error, never
+    a silent fall back to "main"."""
+    path = Path(path or HUB_PINS)
+    if not path.is_file():
+        return {}
+    try:
+        pins = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{_pin_label(path)}: unreadable Hub pin file ({e}); fix or delete it") from None
+    if not isinstance(pins, dict):
+        raise CheckpointError(f"{_pin_label(path)}: not a JSON object of pins; fix or delete it")
+    return pins
+
+
+def hub_source(name: str, path: Path | None = None) -> tuple[str, str, dict[str, str] | None]:
+    """(repo id, revision, pin entry or None) the Hub fallback of checkpoint `name` uses: the pinned
+    repo at its exact commit, else KNOWN's default repo at its default revision (pin None)."""
     if name not in KNOWN:
         raise CheckpointError(f"unknown checkpoint name {name!r} (known: {', '.join(KNOWN)})")
-    env, sub, repo_id, revision = KNOWN[name]
+    path = Path(path or HUB_PINS)
+    entry = read_pins(path).get(name)
+    if entry is None:
+        _, _, repo_id, revision = KNOWN[name]
+        return repo_id, revision, None
+    repo_id = entry.get("repo") if isinstance(entry, dict) else None
+    revision = entry.get("revision") if isinstance(entry, dict) else None
+    if not isinstance(repo_id, str) or not _REPO_ID.fullmatch(repo_id):
+        raise CheckpointError(f"{_pin_label(path)}: {name!r} has no valid \"repo\" (owner/name): {repo_id!r}")
+    if not isinstance(revision, str) or not _COMMIT.fullmatch(revision):
+        raise CheckpointError(f"{_pin_label(path)}: {name!r} revision {revision!r} is not a 40-hex commit; "
+                              f"re-publish with `python -m training checkpoints publish {name} --owner NAME`")
+    return repo_id, revision, entry
+
+
+def write_pin(name: str, repo_id: str, revision: str, manifest: dict[str, Any], *,
+              path: Path | None = None, code: str | None = None) -> Path:
+    """Record (atomically) that checkpoint `name` lives at `repo_id`@`revision` (a 40-hex commit)."""
+    if name not in KNOWN:
+        raise CheckpointError(f"unknown checkpoint name {name!r} (known: {', '.join(KNOWN)})")
+    if not _REPO_ID.fullmatch(repo_id):
+        raise CheckpointError(f"cannot pin {name!r}: {repo_id!r} is not a Hub repo id (owner/name)")
+    if not isinstance(revision, str) or not _COMMIT.fullmatch(revision):
+        raise CheckpointError(f"cannot pin {name!r}: the Hub returned {revision!r}, not a 40-hex commit")
+    import fcntl
+    path = Path(path or HUB_PINS)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {"repo": repo_id, "revision": revision, "manifest_sha256": manifest_digest(manifest),
+             "published": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "code_version": code or code_version()}
+    fd = os.open(path.parent, os.O_RDONLY)   # a lock on the folder: two publishes never lose each other's pin
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        pins = read_pins(path)
+        pins[name] = entry
+        return write_text_atomic(path, json.dumps(pins, indent=2, sort_keys=True) + "\n")
+    finally:
+        os.close(fd)
+
+
+def resolve(name: str = "base", path: str | os.PathLike | None = None, *, allow_hub: bool = True) -> Path:
+    """Find checkpoint `name`: explicit path -> env var -> bundled default -> Hub (the revision
+    pinned in HUB_PINS; verified before it is returned)."""
+    if name not in KNOWN:
+        raise CheckpointError(f"unknown checkpoint name {name!r} (known: {', '.join(KNOWN)})")
+    env, sub, _, _ = KNOWN[name]
     for source, candidate in (("path", path), (env, os.environ.get(env))):
         if candidate:
             p = Path(candidate).expanduser()
@@ -209,21 +286,47 @@ def resolve(name: str = "base", path: str | os.PathLike | None = None, *, allow_
         return bundled
     if not allow_hub:
         raise CheckpointError(f"no {name!r} checkpoint: set {env} or build it with `{BUILD_COMMANDS[name]}`")
-    return download(repo_id, revision, name=name)
+    repo_id, revision, pin = hub_source(name)
+    return download(repo_id, revision, name=name, pin=pin)
 
 
-def download(repo_id: str, revision: str = "main", *, name: str = "checkpoint") -> Path:
-    """Fetch a checkpoint from the Hub at a pinned revision (safetensors and json only)."""
+def download(repo_id: str, revision: str = "main", *, name: str = "checkpoint",
+             pin: dict[str, str] | None = None) -> Path:
+    """Fetch a checkpoint from the Hub at `revision` (safetensors, json, jsonl, txt, jinja only).
+    A checkpoint of this project (`name` in KNOWN) is verified — the sha256 of every file its
+    manifest lists, and with a `pin` the manifest itself — before its path is returned, so no
+    weight from the Hub is read unchecked."""
     from huggingface_hub import snapshot_download
+    ours = name in KNOWN
+    if not ours:
+        where = f"{repo_id}@{revision}"
+    elif pin is not None:
+        where = f"{repo_id}@{revision[:12]} (pinned in {_pin_label(HUB_PINS)})"
+    else:
+        where = (f"{repo_id}@{revision} (no revision pinned in {_pin_label(HUB_PINS)}: "
+                 f"publish and pin with `python -m training checkpoints publish {name} --owner NAME`)")
     try:
-        local = snapshot_download(repo_id, revision=revision,
-                                  allow_patterns=["*.json", "*.safetensors", "*.jsonl", "*.txt", "*.jinja"])
+        local = Path(snapshot_download(repo_id, revision=revision,
+                                       allow_patterns=["*.json", "*.safetensors", "*.jsonl", "*.txt", "*.jinja"]))
     except Exception as e:  # offline, unknown repo, auth: all end as one clear line
         raise CheckpointError(
-            f"no local {name!r} checkpoint and the Hub repo {repo_id}@{revision} could not be fetched "
+            f"no local {name!r} checkpoint and the Hub repo {where} could not be fetched "
             f"({type(e).__name__}); offline? build it with `{BUILD_COMMANDS.get(name, BUILD_COMMANDS['base'])}`"
         ) from None
-    return Path(local)
+    if ours:
+        try:
+            manifest = verify(local)
+        except CheckpointError as e:
+            raise CheckpointError(f"the Hub repo {where} failed its check: {e}") from None
+        if pin is not None and pin.get("manifest_sha256") not in (None, manifest_digest(manifest)):
+            raise CheckpointError(f"the Hub repo {where} holds other files than were published and pinned "
+                                  f"(manifest digest {manifest_digest(manifest)[:12]}…, pin "
+                                  f"{str(pin['manifest_sha256'])[:12]}…); re-publish {name!r}")
+        if pin is None:
+            import logging
+            logging.getLogger("lab").warning("%r comes from the Hub repo %s at %r: no revision is pinned in %s",
+                                             name, repo_id, revision, _pin_label(HUB_PINS))
+    return local
 
 
 @dataclass
