@@ -3,7 +3,8 @@
 The "Base model" page shows the checkpoint every app builds on: how its loss fell while it was
 pre-trained, what it measurably knows, and a box where it completes text token by token.
 Run: `python app.py` (127.0.0.1:7860; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT override).
-The model (and torch) load on the first completion, so the page itself starts in seconds.
+The page starts in seconds without torch; the model (and torch) load in the background once the
+server answers (`warm`, run by `ui.launch`), so the first completion finds them ready.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from typing import Any, Callable, Iterator
 
 import gradio as gr
 
-from shared import ui
+from shared import gpu, ui
 from training import store
 
 ROOT = Path(__file__).resolve().parent
@@ -159,6 +160,7 @@ def model_card() -> tuple[str, list[list[str]]]:
     return (f"Checkpoint `{path}`{rebuild}", rows)
 
 
+@gpu.on_gpu(30)   # ≤ 256 tokens of a small model (and its first load): seconds; /complete's own bound is 120 s
 def complete(prompt: str, max_new_tokens: float, temperature: float, top_k: float,
              seed: float) -> Iterator[str]:
     """Stream the base model's completion of `prompt`, one token at a time."""
@@ -182,6 +184,17 @@ def complete(prompt: str, max_new_tokens: float, temperature: float, top_k: floa
         raise ui.user_error(e) from None
 
 
+def warm() -> None:
+    """What the first Generate needs, ready before anyone clicks (`ui.launch` runs this in the
+    background once the server answers): torch, the base checkpoint in the cache `complete` reads,
+    and one 1-token completion through the same path (its first-call costs)."""
+    from training.generate import stream_completion
+
+    ckpt = base_checkpoint()
+    for _ in stream_completion(ckpt.model, ckpt.tokenizer, GENERIC_PROMPTS[0], max_new_tokens=1):
+        pass
+
+
 # ---------------------------------------------------------------- the apps in spaces/
 @dataclass
 class SpaceApp:
@@ -189,6 +202,7 @@ class SpaceApp:
     build_demo: Callable[[], gr.Blocks] | None
     error: str = ""
     title: str = ""
+    warm: Callable[[], Any] | None = None   # the module's `warm()`, if it has one
 
 
 def discover_apps(root: Path | None = None) -> list[SpaceApp]:
@@ -205,7 +219,7 @@ def discover_apps(root: Path | None = None) -> list[SpaceApp]:
             spec.loader.exec_module(module)
             build = getattr(module, "build_demo")
             title = getattr(module, "TITLE", "") or name.replace("_", " ").title()
-            apps.append(SpaceApp(name, build, title=title))
+            apps.append(SpaceApp(name, build, title=title, warm=getattr(module, "warm", None)))
         except Exception as e:  # noqa: BLE001 - one broken app must not take the suite down
             sys.modules.pop(module_name, None)
             traceback.print_exc()
@@ -290,9 +304,10 @@ def build_base_page(demo: gr.Blocks) -> None:
     demo.load(knowledge, outputs=tail, api_name="knowledge")
 
 
-def build_suite() -> gr.Blocks:
-    """The whole lab as one page: the base model, then one tab per app in spaces/."""
-    apps = [(app, build_app(app)) for app in discover_apps()]
+def build_suite(found: list[SpaceApp] | None = None) -> gr.Blocks:
+    """The whole lab as one page: the base model, then one tab per app in spaces/ (`found`:
+    `discover_apps()` already called, e.g. to collect their warm-ups)."""
+    apps = [(app, build_app(app)) for app in (discover_apps() if found is None else found)]
     with gr.Blocks(title="LLM Training & Scaling Lab") as demo:
         ui.header("LLM Training & Scaling Lab",
                   "Pre-training, scaling laws, fine-tuning, parallelism and architectures — shown on real "
@@ -310,5 +325,12 @@ def build_suite() -> gr.Blocks:
     return demo
 
 
+def warm_ups(apps: list[SpaceApp]) -> list[Callable[[], Any]]:
+    """The suite's warm-ups for `ui.launch`: the base model first (the first tab), then each
+    app's own `warm()` — of the apps that loaded and built."""
+    return [warm, *(a.warm for a in apps if a.warm is not None and a.build_demo is not None and not a.error)]
+
+
 if __name__ == "__main__":
-    ui.launch(build_suite())
+    found = discover_apps()
+    ui.launch(build_suite(found), warm=warm_ups(found))

@@ -9,6 +9,7 @@ wall time of the whole loop (prefill included). The token ids of both must be id
     python benchmarks/generation.py               # 16 + 32/128/224 tokens, 5 repeats (~1-2 min)
     python benchmarks/generation.py --quick       # 16 + 8/32 tokens, 1 repeat
     python benchmarks/generation.py --checkpoint runs/x/checkpoint
+    python benchmarks/generation.py --device cuda # on a GPU (writes results/generation_cuda.json)
 """
 from __future__ import annotations
 
@@ -43,13 +44,15 @@ def main() -> None:
     ap.add_argument("--prompt-tokens", type=int, default=16)
     ap.add_argument("--new-tokens", type=int, nargs="+", default=[32, 128, 224])
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda; not cpu: results/generation_<device>.json")
+    ap.add_argument("--max-wait", type=float, default=300.0, help="seconds to wait at most for a quiet machine")
     args = ap.parse_args()
     if args.quick:
         args.new_tokens, args.repeats = [8, 32], 1
 
     from training import store
     from training.generate import context_length
-    ckpt = store.load(args.checkpoint or BASE_CHECKPOINT)
+    ckpt = store.load(args.checkpoint or BASE_CHECKPOINT, device=args.device)
     model = ckpt.model.eval()
     ctx = context_length(model)
     ids = prompt_ids(ckpt.tokenizer, args.prompt_tokens)
@@ -61,7 +64,7 @@ def main() -> None:
     timed(model, ids, 8, False)
 
     rows = []
-    waited = wait_quiet()
+    waited = wait_quiet(args.max_wait)
     for n in args.new_tokens:
         cached, uncached, same = [], [], True
         with OtherLoad() as load:
@@ -85,6 +88,7 @@ def main() -> None:
     result = {
         "checkpoint": str(ckpt.path), "checkpoint_created": manifest.get("created"),
         "checkpoint_code_version": manifest.get("code_version"),
+        "device": str(next(model.parameters()).device),
         "model": {"params": sum(p.numel() for p in model.parameters()), "context": ctx,
                   "dtype": str(next(model.parameters()).dtype),
                   "attn_implementation": getattr(model.config, "_attn_implementation", None)},
@@ -97,7 +101,8 @@ def main() -> None:
         "machine_busy": {"waited_for_quiet_s": round(waited, 1),
                          "note": "other_processes_cores per length: cores other processes kept busy meanwhile"},
     }
-    write("generation", result, quick=args.quick)
+    name = "generation" if args.device == "cpu" else f"generation_{args.device.replace(':', '')}"
+    write(name, result, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import inspect
 import logging
 import math
 import re
+import threading
 from typing import Any, Callable
 
 import gradio as gr
@@ -32,6 +33,14 @@ MAX_TEXT_CHARS = 20_000       # a Textbox without its own max_length takes at mo
 MAX_MAGNITUDE = 1e15          # a Number without its own bounds: beyond this nothing in the lab is meaningful
 EXCERPT_CHARS = 40            # how much of a refused value a message may quote
 MAX_CHOICES_LISTED = 8
+WARM_UP_WAIT_S = 120.0        # the longest a heavy handler waits for the background warm-up to finish
+
+# Set while no warm-up runs (cleared by `ui.launch` while its background warm-up imports torch and
+# transformers and loads models). Heavy handlers (marked by `shared.gpu.on_gpu`) wait for it: a
+# click in the first seconds must not import transformers beside the warm-up thread — its lazy
+# module then fails with "cannot import name AutoModelForCausalLM" (seen with transformers 5.24).
+warm_up_done = threading.Event()
+warm_up_done.set()
 
 
 class InputError(gr.Error):
@@ -207,9 +216,12 @@ def _wrap(block_fn: Any) -> None:
         raise TypeError(f"{event_name(block_fn)}: async handlers are not supported by shared/inputs.py")
     event = event_name(block_fn)
     slots = _slots(fn, len(components))
+    heavy = getattr(fn, "__lab_heavy__", False)
 
     def prepare(args: tuple) -> list:
         args = list(args)
+        if heavy:
+            warm_up_done.wait(WARM_UP_WAIT_S)
         for i, (pos, comp) in enumerate(zip(slots, components)):
             if getattr(comp, "stateful", False):
                 continue

@@ -6,7 +6,7 @@ No torch here (apps must start fast); plotly is imported only when a figure is d
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import gradio as gr
 
@@ -36,10 +36,21 @@ def theme() -> gr.themes.Base:
         button_primary_text_color="white")
 
 
-def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
+def launch(demo: gr.Blocks, *, warm: Callable[[], Any] | Sequence[Callable[[], Any]] = (), **kwargs: Any) -> Any:
     """Launch with the lab's theme and CSS, every event behind the input layer (`shared.inputs`),
     uploads refused (no app takes a file) and gradio's temp files swept hourly. Server name/port are
-    left to gradio so that GRADIO_SERVER_NAME / GRADIO_SERVER_PORT apply (default 127.0.0.1:7860)."""
+    left to gradio so that GRADIO_SERVER_NAME / GRADIO_SERVER_PORT apply (default 127.0.0.1:7860).
+
+    `warm`: what the page's first actions need (import torch, load a model, one tiny generation),
+    called one after another in one daemon thread that starts once the server answers — never
+    before, so neither the first HTTP 200 nor the page waits for it. Each call should fill the
+    cache the handlers read, so the first click finds it ready; a failure is one log line and the
+    next call still runs. LAB_WARM_UP=0 turns it off. Blocks like `demo.launch` unless
+    `prevent_thread_lock=True`."""
+    import os
+    import sys
+    import threading
+
     from shared import inputs
 
     inputs.guard(demo)
@@ -48,7 +59,53 @@ def launch(demo: gr.Blocks, **kwargs: Any) -> Any:
     kwargs.setdefault("theme", theme())
     kwargs.setdefault("css", CSS)
     kwargs.setdefault("max_file_size", MAX_UPLOAD_BYTES)
-    return demo.launch(**kwargs)
+    hooks = [warm] if callable(warm) else list(warm)
+    if os.environ.get("LAB_WARM_UP", "1").strip() == "0":
+        hooks = []
+    block = not kwargs.pop("prevent_thread_lock", False)
+    debug = bool(kwargs.pop("debug", False))
+    warm_up = threading.Thread(target=_warm_up, args=(demo, hooks), name="lab-warm-up", daemon=True)
+    early = bool(hooks) and os.environ.get("GRADIO_DEBUG", "0").strip() == "1"
+    if early:
+        inputs.warm_up_done.clear()
+        warm_up.start()   # gradio then blocks inside launch: the thread waits for the server itself
+    result = demo.launch(prevent_thread_lock=True, **kwargs)   # returns once the server is listening
+    if hooks and not early:
+        inputs.warm_up_done.clear()   # heavy handlers wait until the warm-up is over (see shared/inputs)
+        warm_up.start()
+    if debug or (block and not bool(getattr(sys, "ps1", sys.flags.interactive))):
+        demo.block_thread()
+    return result
+
+
+def _warm_up(demo: gr.Blocks, hooks: list[Callable[[], Any]]) -> None:
+    """Run `hooks` once the server answers; one log line each (done in how long, or why not).
+    Heavy handlers wait for it to end (`shared.inputs.warm_up_done`)."""
+    from shared import inputs
+
+    try:
+        _run_warm_ups(demo, hooks)
+    finally:
+        inputs.warm_up_done.set()
+
+
+def _run_warm_ups(demo: gr.Blocks, hooks: list[Callable[[], Any]]) -> None:
+    import time
+
+    from shared.inputs import log, one_line
+
+    while not getattr(demo, "is_running", False):
+        time.sleep(0.05)
+    for fn in hooks:
+        name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+        t0 = time.perf_counter()
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - a warm-up is an optimisation: log it, go on
+            log.warning("warm-up %s failed after %.1f s: %s", name, time.perf_counter() - t0,
+                        one_line(f"{type(e).__name__}: {e}"))
+        else:
+            log.info("warm-up %s done in %.1f s", name, time.perf_counter() - t0)
 
 
 def header(title: str, subtitle: str = "", course_ref: str = "") -> gr.Markdown:

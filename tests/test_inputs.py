@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,7 +19,7 @@ from gradio_client.exceptions import AppError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared import inputs, ui
+from shared import gpu, inputs, ui
 from tests.conftest import free_port
 
 COMPONENTS = {
@@ -111,6 +112,10 @@ def tiny_page():
         yield text
         raise ZeroDivisionError("deep inside")
 
+    @gpu.on_gpu(5)
+    def heavy(n):
+        return f"heavy {n}"
+
     with gr.Blocks() as demo:
         n = gr.Number(label="n", minimum=0, maximum=10, precision=0)
         text = gr.Textbox(label="text", max_length=50)
@@ -118,6 +123,7 @@ def tiny_page():
         n.submit(double, n, out, api_name="double")
         n.change(broken, n, out, api_name="broken")
         text.submit(stream_then_break, text, out, api_name="stream")
+        n.blur(heavy, n, out, api_name="heavy")
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = records.append
@@ -156,6 +162,21 @@ def test_a_refusal_is_one_log_line_without_traceback(tiny_page):
         client.predict(11, api_name="/double")
     assert [(r.levelname, r.exc_info) for r in records] == [("WARNING", None)]
     assert "refused /double: n must be between 0 and 10" in records[0].getMessage()
+
+
+def test_a_heavy_handler_waits_for_the_background_warm_up(tiny_page):
+    """A handler marked heavy (on_gpu) starts only once the warm-up has finished: a first click
+    must not import transformers beside the warm-up thread."""
+    client, _, _ = tiny_page
+    inputs.warm_up_done.clear()
+    try:
+        job = client.submit(2, api_name="/heavy")
+        time.sleep(1.5)
+        assert not job.done(), "the heavy handler ran while the warm-up was still going"
+        assert client.predict(3.0, api_name="/double") == "6", "light handlers do not wait"
+    finally:
+        inputs.warm_up_done.set()
+    assert job.result(timeout=30) == "heavy 2"
 
 
 def test_uploads_are_refused_and_leave_no_file(tiny_page, tmp_path):

@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:  # run as a script: spaces/<app>/app.py in the rep
 
 import gradio as gr  # noqa: E402
 
-from shared import memory, recurrence, ui  # noqa: E402
+from shared import gpu, memory, recurrence, ui  # noqa: E402
 from training import store  # noqa: E402  (no torch at import)
 
 TITLE = "RNN vs SSM vs Transformer"
@@ -184,6 +184,7 @@ def mqar_view(width):
 
 
 # ---------------------------------------------------------------- recall probe
+@gpu.on_gpu(20)   # three forward passes of tiny models (and their first load)
 def recall_probe(text, gap):
     """Each bundled MQAR model answers your key-value probe, with its confidence."""
     from training import architectures as arch
@@ -433,6 +434,7 @@ def recurrence_bundled():
 
 
 # ---------------------------------------------------------------- live race
+@gpu.on_gpu(90)   # three models × at most 20 s each (RACE_SECONDS_PER_MODEL), + data and evaluations
 def race(task, steps, width, seq, progress=gr.Progress()):
     """Train the three architectures on a small task now (bounded, one race at a time) and draw
     their accuracy per step as it comes in."""
@@ -476,6 +478,15 @@ def _race_fig(curves: dict, settings: dict):
     fig.update_xaxes(range=[0, settings["steps"]])
     fig.update_yaxes(range=[0, 1.05])
     return fig
+
+
+def warm() -> None:
+    """What the recall probe's first click needs, ready before anyone clicks (`ui.launch` runs this
+    in the background once the server answers): the three bundled MQAR models, loaded into the
+    cache the probe reads, and one probe through the same path."""
+    from training import architectures as arch
+    models, info = arch.load_probe_models()
+    arch.probe(models, PROBE_EXAMPLE, info["vocab"], info["seq"], 0)
 
 
 # ---------------------------------------------------------------- page
@@ -599,4 +610,4 @@ def build_demo() -> gr.Blocks:
 if __name__ == "__main__":
     demo = build_demo()
     demo.queue(max_size=32)
-    ui.launch(demo)
+    ui.launch(demo, warm=warm)

@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:  # run as a script: spaces/<app>/app.py in the rep
 
 import gradio as gr  # noqa: E402
 
-from shared import memory, pipeline, ui  # noqa: E402
+from shared import gpu, memory, pipeline, ui  # noqa: E402
 from training import store  # noqa: E402  (no torch at import)
 
 TITLE = "Parallelism Visualizer"
@@ -450,6 +450,7 @@ def stability(selected):
     return _stability_figures(chosen) + [[_stability_row(x) for x in r["runs"]], text]
 
 
+@gpu.on_gpu(90)   # at most 60 s in all (training.stability.LIVE_TIME_LIMIT_S), + the final evaluation
 def stability_live(log_lr, warmup, clip, init_scale, precision, steps, progress=gr.Progress()):
     """Train one run with the page's settings (bounded, one at a time), streaming its curves
     beside the bundled baseline."""

@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:  # run as a script: spaces/<app>/app.py in the rep
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
-from shared import scaling, ui  # noqa: E402
+from shared import gpu, scaling, ui  # noqa: E402
 from training.sweep import LIVE_SHAPES, PLANS  # noqa: E402  (no torch: sweep imports it inside functions)
 
 TITLE = "Scaling Laws Explorer"
@@ -249,6 +249,7 @@ def lab_results():
     return fig, fig_p, text, rows
 
 
+@gpu.on_gpu(120)   # training stops at 90 s (training.sweep.LIVE_TIME_LIMIT_S); + packing the corpus, the evaluation
 def live_run(shape: str, budget: float, progress=gr.Progress()):
     from training import sweep
     try:

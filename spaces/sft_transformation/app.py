@@ -18,7 +18,7 @@ if str(ROOT) not in sys.path:  # run as a script: spaces/<app>/app.py in the rep
 
 import gradio as gr  # noqa: E402
 
-from shared import ui  # noqa: E402
+from shared import gpu, ui  # noqa: E402
 from training.sft.lab import LIVE_DATA, LIVE_MAX_STEPS, LIVE_TIME_LIMIT_S, LiveRequest  # noqa: E402  (no torch)
 
 TITLE = "SFT Transformation"
@@ -34,6 +34,7 @@ def _lab():
 
 
 # ---------------------------------------------------------------- side by side
+@gpu.on_gpu(60)   # up to 3 models × 128 tokens in lock step, and the first call's model loads (event bound: 120 s)
 def compare(prompt: str, models: list[str], max_new_tokens: float, temperature: float):
     lab = _lab()
     models = [m for m in MODELS if m in (models or [])]
@@ -68,6 +69,7 @@ def _token_html(tokens: list[tuple[str, bool]]) -> str:
             + "".join(spans) + "</div>")
 
 
+@gpu.on_gpu(30)   # one teacher-forced forward pass per model (and the first call's model loads)
 def token_view(index: float, question: str, answer: str, use_custom: bool):
     lab = _lab()
     try:
@@ -134,6 +136,7 @@ def _before_after(before: dict, after: dict) -> list[list[str]]:
     return rows
 
 
+@gpu.on_gpu(int(LIVE_TIME_LIMIT_S) + 30)   # training stops at LIVE_TIME_LIMIT_S; + the before/after evaluations
 def live_train(data: str, steps: float, lr: float, batch_size: float, time_limit: float,
                progress=gr.Progress()):
     lab = _lab()
@@ -343,6 +346,17 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
+def warm() -> None:
+    """What the first clicks need, ready before anyone clicks (`ui.launch` runs this in the
+    background once the server answers): the base and SFT models the Side by side tab asks by
+    default, loaded into the lab's cache and decoded for one token through /compare's own path,
+    and the SFT records the Token view and Data tabs read."""
+    lab = _lab()
+    for _ in lab.stream_side_by_side("Hello", ["base", "sft"], 1):
+        pass
+    lab.sft_records()
+
+
 def _examples() -> list[list[str]]:
     try:
         return _lab().example_prompts()
@@ -353,4 +367,4 @@ def _examples() -> list[list[str]]:
 if __name__ == "__main__":
     demo = build_demo()
     demo.queue(max_size=32)
-    ui.launch(demo)
+    ui.launch(demo, warm=warm)
