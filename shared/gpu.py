@@ -38,7 +38,14 @@ def on_gpu(duration: int) -> Callable[[F], F]:
 
     def decorate(fn: F) -> F:
         gpu = zerogpu()
-        out = fn if gpu is None else gpu(duration=duration)(fn)
-        out.__lab_heavy__ = True   # shared.inputs: wait for the background warm-up before running it
-        return out
+        return after_warm_up(fn if gpu is None else gpu(duration=duration)(fn))
     return decorate
+
+
+def after_warm_up(fn: F) -> F:
+    """Mark a handler that imports transformers (a model, a tokenizer): `shared.inputs` makes it
+    wait for the background warm-up, since two threads importing transformers for the first time
+    at once fail ("cannot import name ..."). Every `on_gpu` handler is marked; the same object
+    comes back."""
+    fn.__lab_heavy__ = True
+    return fn

@@ -90,6 +90,7 @@ def token_view(index: float, question: str, answer: str, use_custom: bool):
 
 
 # ---------------------------------------------------------------- data explorer
+@gpu.after_warm_up   # the tokenizer: transformers
 def show_record(index: float):
     lab = _lab()
     try:
@@ -99,6 +100,7 @@ def show_record(index: float):
     return v["messages"], v["sharegpt"], v["rendered"], _token_html(v["tokens"])
 
 
+@gpu.after_warm_up   # the tokenizer and datasets
 def convert_record(text: str):
     lab = _lab()
     from training.sft.data import load_sft_records, parse_json, to_sharegpt
