@@ -48,8 +48,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(env_extra: dict, log: Path):
-    """`python app.py` on a free port; yields (url, seconds to first HTTP 200), then stops it."""
+def _serve(env_extra: dict, log: Path, *, cwd: Path = ROOT, python_flags: tuple[str, ...] = ()):
+    """`python [flags] app.py` in `cwd` (the repo, or a Space bundle) on a free port; yields (url,
+    seconds to first HTTP 200), then stops it. `env_extra` values of None remove the variable."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     temp = log.parent / "gradio-temp"   # the server's upload/cache folder, inspected by tests
@@ -59,7 +60,7 @@ def _serve(env_extra: dict, log: Path):
         env.pop(k)
     with open(log, "w") as f:
         t0 = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=f,
+        proc = subprocess.Popen([sys.executable, *python_flags, "app.py"], cwd=cwd, env=env, stdout=f,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
         startup_s = None

@@ -10,8 +10,6 @@ import json
 import math
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,11 +22,11 @@ import pytest
 import yaml
 
 from tests import browser_util
+from tests.conftest import _serve
 from training import deploy, store
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLES = deploy.app_names() + ["suite"]
-START_TIMEOUT_S = 60
 CALL_TIMEOUT_S = 180
 GENERATED = {"app.py", "README.md", "requirements.txt", ".gitattributes"}
 
@@ -230,17 +228,10 @@ def test_rebuilds_are_byte_identical_and_out_is_checked(built, tmp_path, capsys)
 
 
 # ---------------------------------------------------------------- every bundle runs alone
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _alone_env(tmp: Path) -> dict[str, str]:
-    """The environment of a fresh machine: no PYTHONPATH, no LAB_* overrides, no Hub."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("LAB_")}
-    return {**env, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp / "hf"),
-            "GRADIO_TEMP_DIR": str(tmp / "gradio"), "PYTHONUNBUFFERED": "1"}
+def _alone_env(tmp: Path) -> dict[str, str | None]:
+    """The environment of a fresh machine (over this one's): no PYTHONPATH, no LAB_* overrides, no Hub."""
+    return {"PYTHONPATH": None, **{k: None for k in os.environ if k.startswith("LAB_")},
+            "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp / "hf"), "GRADIO_TEMP_DIR": str(tmp / "gradio")}
 
 
 ISOLATION = """
@@ -267,35 +258,13 @@ def _serve_alone(bundle: Path, tmp: Path):
     """`python -E -s -B app.py` in the bundle (the script's directory on sys.path, as on a Space;
     -E/-s: no PYTHONPATH, no user site; -B: no .pyc written into the bundle) on a free port;
     yields (its URL, its log)."""
-    port = _free_port()
-    env = {**_alone_env(tmp), "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
     log = tmp / "app.log"
-    with open(log, "w") as f:
-        proc = subprocess.Popen([sys.executable, "-E", "-s", "-B", "app.py"], cwd=bundle, env=env, stdout=f,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    url, t0 = f"http://127.0.0.1:{port}/", time.monotonic()
+    server = _serve(_alone_env(tmp), log, cwd=bundle, python_flags=("-E", "-s", "-B"))
+    url, _ = next(server)
     try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"{bundle.name}: app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            if time.monotonic() - t0 > START_TIMEOUT_S:
-                pytest.fail(f"{bundle.name}: no HTTP 200 within {START_TIMEOUT_S}s:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.2)
         yield url, log
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        server.close()
 
 
 def _first_paint(url: str, client) -> dict[str, object]:
@@ -343,7 +312,8 @@ def browser(tmp_path_factory):
 def test_bundle_runs_alone(name, built, browser, tmp_path):
     from gradio_client import Client
     bundle = built / name
-    iso = subprocess.run([sys.executable, "-E", "-s", "-B", "-c", ISOLATION], cwd=bundle, env=_alone_env(tmp_path),
+    iso = subprocess.run([sys.executable, "-E", "-s", "-B", "-c", ISOLATION], cwd=bundle,
+                         env={k: v for k, v in {**os.environ, **_alone_env(tmp_path)}.items() if v is not None},
                          capture_output=True, text=True, timeout=60, check=False)
     assert iso.returncode == 0 and "isolated" in iso.stdout, iso.stderr[-2000:]
 
