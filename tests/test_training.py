@@ -18,11 +18,11 @@ from safetensors.torch import load_file
 from training import store
 from training.data.world import World, WorldConfig
 from training.generate import GenerationError, complete, generate_ids
+from training.pretrain import read_sessions
 from training.tokenizer import END, train_tokenizer
 from tests.numerics import greedy_divergence
 
 ROOT = Path(__file__).resolve().parent.parent
-TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 
 def cli(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -134,6 +134,13 @@ def test_kill_and_resume_reproduces_the_trajectory(tmp_path):
     resumed_from = json.loads((killed / "resume" / "state.json").read_text())["step"]
     assert resumed_from % 10 == 0 and resumed_from <= stopped_at
     assert cli(*args, "--run-dir", str(killed)).returncode == 0
+    # the restart really resumed: it started at the checkpoint and computed only the steps after it
+    killed_call, resumed_call = read_sessions(killed)[0], read_sessions(killed)[1:]
+    assert killed_call == {"event": "start", "resumed_from": 0, "target": 160}
+    assert resumed_call == [{"event": "start", "resumed_from": resumed_from, "target": 160},
+                            {"event": "end", "executed": [[resumed_from + 1, 160]], "final_step": 160}], \
+        f"the restart must continue from its step-{resumed_from} checkpoint, not recompute earlier steps"
+    assert read_sessions(full)[-1] == {"event": "end", "executed": [[1, 160]], "final_step": 160}
     a, b = metrics(full), metrics(killed)
     assert [m["step"] for m in a] == [m["step"] for m in b] == list(range(0, 161))
     # bit for bit: both runs are on this machine with the same settings, so resuming must be exact
@@ -144,13 +151,12 @@ def test_kill_and_resume_reproduces_the_trajectory(tmp_path):
         "resume must reproduce the uninterrupted run's weights bit for bit (same machine, same settings)"
 
 
-@pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun not installed")
 def test_two_process_ddp_matches_single_process_with_same_global_batch(tmp_path):
     common = ["-m", "training", "pretrain", "--preset", "tiny", "--steps", "12", "--quiet"]
     one = subprocess.run([sys.executable, *common, "--micro-batch", "8", "--run-dir", str(tmp_path / "one")],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert one.returncode == 0, one.stderr[-2000:]
-    two = subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node", "2", *common,
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *common,
                           "--micro-batch", "4", "--run-dir", str(tmp_path / "two")],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert two.returncode == 0, "\n".join(l for l in two.stderr.splitlines() if not l.startswith("W"))[-3000:]

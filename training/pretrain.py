@@ -34,6 +34,7 @@ from .models import param_counts, train_flops_per_token
 from .presets import TrainConfig
 
 RESUME = "resume"
+SESSIONS = "sessions.jsonl"   # one "start" and one "end" line per pretrain() call: what it resumed, what it ran
 
 
 def lr_lambda(cfg: TrainConfig):
@@ -158,6 +159,11 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
         run_dir.mkdir(parents=True, exist_ok=True)
         truncate_metrics(metrics_path, step)
     log = open(metrics_path, "a") if accelerator.is_main_process else None
+    sessions = open(run_dir / SESSIONS, "a") if accelerator.is_main_process else None
+    if sessions:  # where this call starts: a resumed run must not execute any step <= this one
+        sessions.write(json.dumps({"event": "start", "resumed_from": step, "target": cfg.steps}) + "\n")
+        sessions.flush()
+    executed = []   # the step numbers this call really computes (the update that makes each one)
     bar = tqdm(total=cfg.steps, initial=step, desc="pretrain", disable=not (progress and accelerator.is_main_process))
     t_start, last = time.perf_counter(), {}
     if step == 0:  # the curve starts at the untrained model's loss (≈ ln vocab)
@@ -200,6 +206,7 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
+        executed.append(step)
 
         loss_mean = float(accelerator.reduce(loss_sum, reduction="mean"))
         dt = time.perf_counter() - t0
@@ -233,6 +240,9 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
     bar.close()
     if log:
         log.close()
+    if sessions:
+        sessions.write(json.dumps({"event": "end", "executed": _ranges(executed), "final_step": step}) + "\n")
+        sessions.close()
     if "loss" not in last:  # resumed a finished run: report how it ended
         eval_loss = round(evaluate(model, data.eval, accelerator, cfg.micro_batch, data.eval_labels), 5)
         if accelerator.is_main_process:
@@ -241,6 +251,32 @@ def pretrain(model, data: Prepared, cfg: TrainConfig, run_dir: Path, *, resume: 
     return {**last, "done": step >= cfg.steps, "params": counts, "world_size": world,
             "global_batch": global_batch, "flops_per_token": flops_tok, "peak_flops": peak,
             "model": accelerator.unwrap_model(model)}
+
+
+def _ranges(steps: list[int]) -> list[list[int]]:
+    """[1, 2, 3, 7, 8] -> [[1, 3], [7, 8]]: a session's executed steps, compactly."""
+    out: list[list[int]] = []
+    for s in steps:
+        if out and s == out[-1][1] + 1:
+            out[-1][1] = s
+        else:
+            out.append([s, s])
+    return out
+
+
+def read_sessions(run_dir: Path) -> list[dict]:
+    """The start/end records of every pretrain() call on `run_dir`, oldest first (a killed call
+    has a start and no end)."""
+    path = Path(run_dir) / SESSIONS
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut short by a kill
+            pass
+    return out
 
 
 def _hook(eval_hook, model, accelerator: Accelerator, record: dict) -> dict:
