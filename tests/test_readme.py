@@ -334,3 +334,24 @@ def test_architectures_decode_throughput_and_recurrence_rows(arch):
         assert_figures(text, f"{round(rec[k]['work'] / 1e3)}k", f"{rec[k]['depth']:,}")
     worst = max(rec[k]["max_abs_diff"] for k in ("sequential", "parallel_scan", "convolution"))
     assert f"{worst:.0e}".replace("e-", "e-") == "7e-15" and "all equal to 7e-15" in text
+
+
+def test_gradient_flow_row(arch):
+    text = row("gradient flow after training")
+    for a, name in (("transformer", "transformer"), ("mamba", "Mamba"), ("lstm", "LSTM")):
+        g = arch["gradients"]["archs"][a]["trained"]   # ‖∂ loss(last) / ∂ embedding t back‖, t = 0 …
+        ratio = g[1] / g[127]
+        fig = f"{ratio / 1e6:.1f} million" if ratio >= 1e6 else (f"{ratio:.1f}" if ratio < 10 else f"{ratio:.0f}")
+        assert f"{name} ÷ {fig}" in text, f"README gradient-flow row should say {name} ÷ {fig}"
+
+
+def test_activation_row():
+    acts = results("parallel")["activations"]
+    plain = [a for a in acts if a["recompute"] == "none"]
+    full = [a for a in acts if a["recompute"] == "full"]
+    ratios = [a["measured_bytes"] / a["predicted_bytes"] for a in plain]
+    assert all(a["explained_bytes"] == a["measured_bytes"] for a in plain)          # "to the byte"
+    for a in full:   # full recomputation keeps only the layer's input: 2 bytes (bf16) × s·b·h
+        assert a["measured_bytes"] == 2 * a["seq"] * a["batch"] * a["hidden"]
+    text = row("activations of one GPT-2 layer")
+    assert_figures(text, str(len(plain)), f"{min(ratios):.3f}–{max(ratios):.3f}")
