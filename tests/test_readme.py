@@ -49,6 +49,11 @@ def pct(x: float, nd: int = 1) -> str:
     return str((Decimal(repr(x)) * 100).quantize(q, rounding=ROUND_HALF_UP))
 
 
+def fix(x: float, nd: int = 1) -> str:
+    """A number at `nd` decimals as the README writes it (halves rounded up: 17.25 -> 17.3)."""
+    return str(Decimal(repr(x)).quantize(Decimal(1).scaleb(-nd), rounding=ROUND_HALF_UP))
+
+
 def sci(x: float) -> str:
     """1.1e-06 as the README writes it: 1.1e-6."""
     return re.sub(r"e([+-])0*(\d)", r"e\1\2", f"{x:.1e}").replace("e+", "e")
@@ -355,3 +360,49 @@ def test_activation_row():
         assert a["measured_bytes"] == 2 * a["seq"] * a["batch"] * a["hidden"]
     text = row("activations of one GPT-2 layer")
     assert_figures(text, str(len(plain)), f"{min(ratios):.3f}–{max(ratios):.3f}")
+
+
+# ---------------------------------------------------------------- the benchmarks table
+def bench(name: str) -> dict:
+    return json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
+
+
+def med(samples: list[float]) -> float:
+    import statistics
+    return statistics.median(samples)
+
+
+def test_benchmarks_table():
+    """Each median recomputed from the raw samples the benchmark scripts wrote."""
+    lo = bench("loop_overhead")
+    ours, bare = med(lo["ours_tokens_per_s"]["samples"]), med(lo["bare_tokens_per_s"]["samples"])
+    assert_figures(row("training loop vs a bare"), f"{ours:,.0f}", f"{bare:,.0f}",
+                   fix(100 * (1 - ours / bare)).replace("-", "−"))
+    assert_figures(row("MFU of the loop"), pct(lo["mfu"]["median"], 0), f"{lo['peak_flops']['median'] / 1e9:.0f}")
+
+    cs = bench("cold_start")
+    runs = [r for r in cs["runs"] if r["ok"]]
+    def of(mode, kind, key):
+        return med([r[key] for r in runs if r["mode"] == mode and r["kind"] == kind])
+    http = {m: med([r["seconds"] for r in runs if r["mode"] == m]) for m in ("warm-up", "no warm-up")}
+    assert_figures(row("suite cold start"), fix(http['warm-up'], 2), fix(http['no warm-up'], 2))
+    assert_figures(row("first completion after start"), fix(of('warm-up', 'click', 'click_s'), 2),
+                   fix(of('no warm-up', 'click', 'click_s'), 2), fix(of('warm-up', 'action', 'done_after_200_s'), 2))
+
+    text = row("generation with / without KV cache")
+    for length in bench("generation")["lengths"]:
+        c, u = med(length["cached_tokens_per_s"]["samples"]), med(length["uncached_tokens_per_s"]["samples"])
+        assert_figures(text, f"{c:.0f} / {u:.0f}", f"×{c / u:.1f}", str(length["new_tokens"]))
+
+    text = row("analytic endpoints") + row("the largest pipeline view")
+    for name, e in bench("analytic_endpoints")["endpoints"].items():
+        assert_figures(text, fix(med(e['samples_ms'])))
+
+    text = row("live 2-rank run")
+    for name, r in bench("live_parallel")["runs"].items():
+        assert_figures(text, fix(med(r['samples_s'])))
+
+    sft = bench("live_sft")
+    assert_figures(row("live SFT from the app"), fix(sft['median']['train_s']), fix(sft['median']['request_s']),
+                   pct(sft["median"]["compliance_before"], 0), pct(sft["median"]["compliance_after"], 0),
+                   pct(sft["median"]["accuracy_after"], 0), str(sft["settings"]["steps"]))
