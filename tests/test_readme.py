@@ -46,12 +46,12 @@ def assert_figures(text: str, *figures: str) -> None:
 def pct(x: float, nd: int = 1) -> str:
     """A share as the README writes it: percent, halves rounded up (0.1825 -> 18.3)."""
     q = Decimal(1).scaleb(-nd)
-    return str((Decimal(repr(x)) * 100).quantize(q, rounding=ROUND_HALF_UP))
+    return str((Decimal(repr(float(x))) * 100).quantize(q, rounding=ROUND_HALF_UP))
 
 
 def fix(x: float, nd: int = 1) -> str:
     """A number at `nd` decimals as the README writes it (halves rounded up: 17.25 -> 17.3)."""
-    return str(Decimal(repr(x)).quantize(Decimal(1).scaleb(-nd), rounding=ROUND_HALF_UP))
+    return str(Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-nd), rounding=ROUND_HALF_UP))
 
 
 def sci(x: float) -> str:
@@ -406,3 +406,23 @@ def test_benchmarks_table():
     assert_figures(row("live SFT from the app"), fix(sft['median']['train_s']), fix(sft['median']['request_s']),
                    pct(sft["median"]["compliance_before"], 0), pct(sft["median"]["compliance_after"], 0),
                    pct(sft["median"]["accuracy_after"], 0), str(sft["settings"]["steps"]))
+
+
+def test_load_table():
+    """The load rows recomputed from the per-request samples (numpy's linear percentiles)."""
+    import numpy as np
+    ld = bench("load")
+    samples = ld["phase_a"]["samples"]
+    ok = [s for s in samples if s["ok"]]
+    text = row("16 `gradio_client` users")
+    lat = {c: [s["latency_s"] * 1e3 for s in ok if s["class"] == c] for c in ("analytic", "completion")}
+    assert_figures(text, str(len(samples)), str(len(samples) - len(ok)),
+                   f"{np.percentile(lat['analytic'], 50):,.0f}", f"{np.percentile(lat['analytic'], 95):,.0f}",
+                   fix(np.percentile(lat["completion"], 50) / 1e3), fix(np.percentile(lat["completion"], 95) / 1e3))
+    assert "**0 failures**" in text and len(ok) == len(samples)
+    assert_figures(text, str(ld["completions_identical"]["checked"]))
+    assert ld["completions_identical"]["mismatched"] == 0
+    text = row("40 `/complete` at the same instant")
+    served = [b["summary"]["succeeded"] for b in ld["phase_b"]["per_burst"]]
+    assert all(b["summary"]["other_failures"] == 0 for b in ld["phase_b"]["per_burst"])
+    assert_figures(text, ", ".join(str(n) for n in served), str(ld["phase_b"]["per_burst"][0]["summary"]["submitted"]))
