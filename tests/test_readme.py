@@ -426,3 +426,66 @@ def test_load_table():
     served = [b["summary"]["succeeded"] for b in ld["phase_b"]["per_burst"]]
     assert all(b["summary"]["other_failures"] == 0 for b in ld["phase_b"]["per_burst"])
     assert_figures(text, ", ".join(str(n) for n in served), str(ld["phase_b"]["per_burst"][0]["summary"]["submitted"]))
+
+
+# ---------------------------------------------------------------- corpus, Spaces, limits
+def test_world_corpus_row():
+    """The base model's data row, from the world the manifest names, generated again here."""
+    from training.data.world import World, WorldConfig
+    manifest = store.verify(CK / "base")
+    stats = World(WorldConfig(**manifest["config"]["world"])).stats()
+    assert_figures(row("data |"), str(stats["n_people"]), f"{stats['zipf_s']:g}", str(stats["mentions_min"]),
+                   f"{stats['mentions_max']:,}", f"{stats['n_records']:,}", f"{stats['n_words'] / 1e6:.1f}M")
+
+
+def test_sweep_paragraph():
+    from training.data.world import World
+    from training.sweep import PLANS
+    sw = results("sweep")
+    text = paragraph("trains 6 Llama-style sizes")
+    params = [r["params"] for r in sw["runs"]]
+    layers = [r["spec"]["n_layer"] for r in sw["runs"]]
+    plan = PLANS["cpu"]
+    assert [list(kv) for kv in plan.world] == sw["plan"]["world"]
+    stats = World(plan.base().world).stats()   # the sweep world, generated again
+    assert stats == {k: v for k, v in sw["data"]["corpus"].items() if k != "source"}
+    assert_figures(text, f"{round(min(params) / 1e3)}k", f"{max(params) / 1e6:.2f}M", f"{min(layers)}–{max(layers)}",
+                   str(len(PLANS["cpu"].shapes)), f"{stats['n_people']:,}", f"{stats['zipf_s']:g}",
+                   f"{stats['mentions_min']}–{stats['mentions_max']:,}", f"{sw['data']['train_tokens'] / 1e6:.2f}M",
+                   str(sw["plan"]["micro_batch"]), str(sw["approach3"]["n_boot"]))
+
+
+@pytest.mark.parametrize("name", ["scaling_explorer", "sft_transformation", "parallelism", "architectures", "suite"])
+def test_spaces_table(name):
+    """Each bundle's size and LFS share from the files `spaces build` would write (planned, not written)."""
+    from fnmatch import fnmatch
+    from training import deploy
+    from training.hub import SPACE_SLUGS
+    plan = deploy.plan_bundle(name)
+    sizes = {rel: len(src) if isinstance(src, bytes) else src.stat().st_size for rel, src in plan.files.items()}
+    attrs = [line.split()[0] for line in plan.files[".gitattributes"].decode().splitlines()
+             if "filter=lfs" in line]
+    lfs = sum(b for rel, b in sizes.items() if any(fnmatch(rel, p) or fnmatch(Path(rel).name, p) for p in attrs))
+    text = row(f"`{SPACE_SLUGS[name]}`")
+    assert_figures(text, f"{sum(sizes.values()) / 1e6:.1f}")
+    assert (f"({lfs / 1e6:.1f} MB" in text) if lfs else "(none" in text, f"{name}: LFS {lfs / 1e6:.1f} MB"
+    assert f"`{plan.card['suggested_hardware']}`" in text
+
+
+def test_limits_table():
+    """The limits as the built suite declares them (its events' concurrency and time limits)."""
+    import app
+    demo = app.build_suite(app.discover_apps())
+    fns = {f.api_name: f for f in demo.fns.values() if f.api_name}
+    sizes = {int(m) for f in [ROOT / "app.py", *ROOT.glob("spaces/*/app.py"), ROOT / "shared" / "ui.py"]
+             for m in re.findall(r"queue\(max_size=(\d+)\)", f.read_text())}
+    assert len(sizes) == 1, f"one queue size for every app and the suite, found {sizes}"
+    assert_figures(row("queue (every app"), str(sizes.pop()))
+    c = fns["complete"]
+    assert_figures(row("base-model completion"), str(c.concurrency_limit), str(c.time_limit))
+    cmp, tv = fns["compare"], fns["token_view"]
+    assert cmp.concurrency_id == tv.concurrency_id and cmp.concurrency_limit == tv.concurrency_limit
+    assert_figures(row("SFT side-by-side"), str(cmp.concurrency_limit), str(cmp.time_limit))
+    assert_figures(row("recall probe"), str(fns["probe"].concurrency_limit))
+    live = [fns[k].time_limit for k in ("live_run", "launch_run", "stability_live", "race", "live_sft")]
+    assert_figures(row("live runs"), f"{min(live)}–{max(live)}")
