@@ -71,7 +71,7 @@ def test_base_model_table():
     params = {}
     for shard in shards:
         with safe_open(str(shard), "pt") as f:
-            for k in f.keys():
+            for k in f.keys():  # noqa: SIM118 (safe_open has no __iter__)
                 params[k] = f.get_slice(k).get_shape()
     n = sum(math.prod(s) for s in params.values())
     embed = [math.prod(s) for k, s in params.items() if "embed_tokens" in k]
@@ -395,11 +395,11 @@ def test_benchmarks_table():
         assert_figures(text, f"{c:.0f} / {u:.0f}", f"×{c / u:.1f}", str(length["new_tokens"]))
 
     text = row("analytic endpoints") + row("the largest pipeline view")
-    for name, e in bench("analytic_endpoints")["endpoints"].items():
+    for e in bench("analytic_endpoints")["endpoints"].values():
         assert_figures(text, fix(med(e['samples_ms'])))
 
     text = row("live 2-rank run")
-    for name, r in bench("live_parallel")["runs"].items():
+    for r in bench("live_parallel")["runs"].values():
         assert_figures(text, fix(med(r['samples_s'])))
 
     sft = bench("live_sft")
@@ -459,6 +459,7 @@ def test_sweep_paragraph():
 def test_spaces_table(name):
     """Each bundle's size and LFS share from the files `spaces build` would write (planned, not written)."""
     from fnmatch import fnmatch
+
     from training import deploy
     from training.hub import SPACE_SLUGS
     plan = deploy.plan_bundle(name)
