@@ -207,80 +207,28 @@ def cmd_tokenizer(args) -> int:
     return 0
 
 
-def _train(args, run_dir: Path):
-    """Prepare data (main process first), build the model, run the loop. Returns (summary, data, preset)."""
+def cmd_pretrain(args) -> int:
     preset = _preset(args)  # validate before the heavy imports: bad input fails fast
     _check_data(args)
-    import torch
-    from accelerate import PartialState
-    from .data.blocks import prepare
-    from .models import build_model
-    from .pretrain import pretrain
-    acc = PartialState(cpu=not torch.cuda.is_available())  # processes only; the loop sets precision
-    if acc.is_main_process and not (run_dir / "data" / store.MANIFEST).is_file():
-        print(f"preparing corpus, tokenizer and token blocks in {run_dir / 'data'} …", file=sys.stderr, flush=True)
-    with acc.main_process_first():
-        data = prepare(run_dir, preset, args.data)
-    spec = replace(preset.model, vocab_size=len(data.tokenizer))
-    model = build_model(spec, seed=preset.train.seed, eos_id=data.tokenizer.eos_token_id,
-                        pad_id=data.tokenizer.pad_token_id)
-    summary = pretrain(model, data, preset.train, run_dir, resume=not args.no_resume, progress=not args.quiet)
-    return summary, data, preset, spec, acc
-
-
-def cmd_pretrain(args) -> int:
-    summary, _, _, _, acc = _train(args, Path(args.run_dir))
-    if acc.is_main_process:
-        summary.pop("model")
-        print(json.dumps(summary))
+    from .base import train_base
+    t = train_base(preset, Path(args.run_dir), args.data, resume=not args.no_resume, progress=not args.quiet)
+    if t.state.is_main_process:
+        print(json.dumps({k: v for k, v in t.summary.items() if k != "model"}))
     return 0
 
 
 def cmd_build_base(args) -> int:
     run_dir = Path(args.run_dir or f"runs/base-{args.preset}")
     out = Path(args.out or (store.BUNDLED_DIR / "base" if args.preset == "cpu" else run_dir / "checkpoint"))
-    _preset(args)  # bad input fails before anything (even the lock file) is written
+    preset = _preset(args)  # bad input fails before anything (even the lock file) is written
     _check_data(args)
-    if int(os.environ.get("RANK", "0")) == 0:  # one lock per build, held by the main process
-        with store.run_lock(run_dir):
-            return _build_base(args, run_dir, out)
-    return _build_base(args, run_dir, out)
-
-
-def _build_base(args, run_dir: Path, out: Path) -> int:
-    summary, data, preset, spec, acc = _train(args, run_dir)
-    if not acc.is_main_process:
-        return 0
-    model = summary.pop("model")
-    if not summary["done"]:
-        print(f"stopped at step {summary['step']} of {preset.train.steps} (time limit); "
-              "run the same command again to continue")
-        return 0
-    from .models import spec_dict
-    metrics = {"heldout_loss": summary.get("eval_loss"), "final_train_loss": summary["loss"],
-               "tokens_seen": summary["tokens"], **summary["params"],
-               "global_batch": summary["global_batch"], "flops_per_token": summary["flops_per_token"],
-               "train_flops": summary["flops_per_token"] * summary["tokens"]}
-    examples = []
-    if args.data is None:
-        from .data.world import World
-        from .evaluate import fact_accuracy
-        world = World(preset.world)
-        people = sorted(world.people, key=lambda p: p.rank)[: preset.eval_people]
-        acc_by_bucket = fact_accuracy(model, data.tokenizer, world, "birth_city", people)
-        metrics["born_in_accuracy"] = acc_by_bucket["all"]["accuracy"]
-        metrics["born_in_by_bucket"] = {k: v["accuracy"] for k, v in acc_by_bucket.items() if k != "all"}
-        metrics["born_in_n"] = acc_by_bucket["all"]["n"]
-        picks = [people[0], people[len(people) // 3], people[-1]]
-        examples = [{"prompt": world.completion_prompt(p, "birth_city")[0],
-                     "answer": world.completion_prompt(p, "birth_city")[1].strip(),
-                     "mentions": p.mentions, "split": p.split} for p in picks]
-    manifest = {"kind": "base", "preset": preset.name, "config": {**preset.to_dict(), "model": spec_dict(spec)},
-                "data": data.meta.get("corpus"), "metrics": metrics, "examples": examples,
-                "rebuild": f"python -m training build-base --preset {preset.name}"}
-    metrics_text = (run_dir / store.METRICS).read_text()
-    store.save(out, model, data.tokenizer, manifest, extra_files={store.METRICS: metrics_text})
-    print(json.dumps({"checkpoint": str(out), **{k: metrics[k] for k in metrics if not isinstance(metrics[k], dict)}}))
+    from .base import build_base
+    b = build_base(preset, run_dir, out, args.data, resume=not args.no_resume, progress=not args.quiet)
+    if b.checkpoint is not None:
+        print(json.dumps({"checkpoint": str(b.checkpoint),
+                          **{k: v for k, v in b.metrics.items() if not isinstance(v, dict)}}))
+    elif not b.done and int(os.environ.get("RANK", "0")) == 0:
+        print(f"stopped at step {b.step} of {b.steps} (time limit); run the same command again to continue")
     return 0
 
 
@@ -359,6 +307,9 @@ def cmd_eval(args) -> int:
 
 
 def cmd_spaces(args) -> int:
+    if args.action == "publish":
+        from . import hub
+        return hub.publish_spaces(args)
     from . import deploy
     return deploy.cli(args)
 

@@ -136,10 +136,7 @@ def build_all(out: Path) -> list[BuildReport]:
 
 
 def cli(args) -> int:
-    """`python -m training spaces build|publish APP --out DIR`; bad input raises a one-line ValueError."""
-    if args.action == "publish":
-        from . import hub  # written separately: publishing to the Hub
-        return hub.publish_spaces(args)
+    """`python -m training spaces build APP --out DIR`; bad input raises a one-line ValueError."""
     if not getattr(args, "out", None):
         raise ValueError("spaces build: --out DIR is required (the directory to write the Space repo to)")
     reports = build_all(Path(args.out)) if args.app == ALL else [build(args.app, Path(args.out))]

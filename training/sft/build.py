@@ -62,10 +62,11 @@ def ensure_base(preset: str, runs: str | Path = "runs") -> str | None:
         with store.run_lock(d.parent, wait=True):  # a build-base already running there: wait for it
             pass
     if not (d / store.MANIFEST).is_file():
-        from training import cli
+        from training.base import build_base
+        from training.presets import get_preset
         _log(f"no base for preset {preset}: pre-training it (python -m training build-base --preset {preset})")
-        rc = cli.main(["build-base", "--preset", preset, "--quiet", "--run-dir", str(d.parent), "--out", str(d)])
-        if rc != 0 or not (d / store.MANIFEST).is_file():
+        built = build_base(get_preset(preset), d.parent, d, progress=False)
+        if built.checkpoint is None or not (d / store.MANIFEST).is_file():
             raise RuntimeError(f"build-base --preset {preset} did not finish; run the same command again to resume")
     return str(d)
 
