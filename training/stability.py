@@ -458,20 +458,27 @@ def _f(x) -> float:
     return float(x) if x is not None else float("nan")   # "inf"/"nan" strings parse too
 
 
+FINAL_LOSS_STEPS = 10   # "final loss" everywhere (CLI, page, README): the mean of the last 10 steps' losses
+
+
 def summary(run_: dict) -> dict:
-    """Per run: final loss (mean of the last 10 steps; the non-finite loss of a diverged run),
-    max grad norm, diverged_at, mean zero shares."""
+    """Per run, the one definition of its figures, used by the CLI, the page and the README:
+    final loss (mean of the last FINAL_LOSS_STEPS steps; the non-finite loss of a diverged run),
+    max grad norm, diverged_at, mean and max zero shares, skipped steps."""
     recs = run_["records"]
     if not recs:
         return {"final_loss": None, "max_grad_norm": None, "diverged_at": run_["diverged_at"],
-                "mean_zero_frac": None, "mean_head_zero_frac": None}
+                "mean_zero_frac": None, "mean_head_zero_frac": None, "max_head_zero_frac": None,
+                "skipped_steps": 0}
     norms = [_f(r["grad_norm"]) for r in recs]
-    tail = [r["loss"] for r in recs[-10:]]
+    tail = [r["loss"] for r in recs[-FINAL_LOSS_STEPS:]]
     return {"final_loss": recs[-1]["loss"] if run_["diverged_at"] else round(sum(tail) / len(tail), 4),
             "max_grad_norm": _num(max(norms, key=lambda v: (math.isnan(v), v))),
             "diverged_at": run_["diverged_at"],
             "mean_zero_frac": round(sum(r["zero_frac"] for r in recs) / len(recs), 6),
-            "mean_head_zero_frac": round(sum(r["head_zero_frac"] for r in recs) / len(recs), 6)}
+            "mean_head_zero_frac": round(sum(r["head_zero_frac"] for r in recs) / len(recs), 6),
+            "max_head_zero_frac": max(r["head_zero_frac"] for r in recs),
+            "skipped_steps": sum(1 for r in recs if r.get("skipped"))}
 
 
 def headline(results: dict) -> dict:

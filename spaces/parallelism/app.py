@@ -411,16 +411,20 @@ def _stability_figures(runs: list[dict]):
     return figs
 
 
+def _fmt(v, spec: str, none: str = "—") -> str:
+    """A summary figure for the table: a number formatted, a non-finite one named, a missing one a dash."""
+    if _finite(v) is not None:
+        return format(v, spec)
+    return none if v is None else {"nan": "NaN", "-inf": "−inf"}.get(str(v), str(v))
+
+
 def _stability_row(r: dict) -> list:
-    recs = r["records"]
-    norms = [g for g in (_finite(x.get("grad_norm")) for x in recs) if g is not None]
-    zeros = [z for z in (_finite(x.get("head_zero_frac")) for x in recs) if z is not None]
-    last = next((x["loss"] for x in reversed(recs) if _finite(x.get("loss")) is not None), None)
-    return [r["label"], r.get("explains", ""), f"{last:.3f}" if last is not None else "—",
-            f"{max(norms):.3g}" if norms else "—",
-            str(r["diverged_at"]) if r.get("diverged_at") is not None else "no",
-            f"{100 * max(zeros):.1f}%" if zeros else "—",
-            str(sum(1 for x in recs if x.get("skipped")))]
+    from training.stability import summary
+    s = summary(r)
+    zeros = s["max_head_zero_frac"]
+    return [r["label"], r.get("explains", ""), _fmt(s["final_loss"], ".3f"), _fmt(s["max_grad_norm"], ".3g"),
+            str(s["diverged_at"]) if s["diverged_at"] is not None else "no",
+            "—" if zeros is None else f"{100 * zeros:.1f}%", str(s["skipped_steps"])]
 
 
 def _stability_results() -> dict:
@@ -477,10 +481,10 @@ def stability_live(log_lr, warmup, clip, init_scale, precision, steps, progress=
                 yield (*_stability_figures(base + [live]), f"step {ev['step']} / {ev['steps']}")
         elif ev["kind"] == "done":
             run = {**ev["run"], "label": "your run"}
-            d = run.get("diverged_at")
-            last = next((x["loss"] for x in reversed(run["records"]) if _finite(x.get("loss")) is not None), None)
-            status = (f"**Done** in {run['seconds']:.0f} s: " + (f"diverged (NaN/inf) at step {d}." if d is not None
-                      else f"final loss {last:.3f}."))
+            s = lab.summary(run)
+            status = (f"**Done** in {run['seconds']:.0f} s: " + (
+                f"diverged (NaN/inf) at step {s['diverged_at']}." if s["diverged_at"] is not None
+                else f"final loss {s['final_loss']:.3f} (mean of the last {lab.FINAL_LOSS_STEPS} steps)."))
             yield (*_stability_figures(base + [run]), status)
             return
 
@@ -748,7 +752,7 @@ def build_demo() -> gr.Blocks:
             with gr.Row():
                 st_upd = gr.Plot(show_label=False)
                 st_zero = gr.Plot(show_label=False)
-            st_table = gr.Dataframe(headers=["run", "what it shows", "final loss", "max ‖g‖", "diverged at",
+            st_table = gr.Dataframe(headers=["run", "what it shows", "final loss (mean, last 10 steps)", "max ‖g‖", "diverged at",
                                              "peak zero head grads", "skipped steps"], interactive=False, wrap=True)
             st_outs = [st_loss, st_norm, st_upd, st_zero, st_table, st_text]
             demo.load(stability, st_pick, st_outs, api_name="stability")
