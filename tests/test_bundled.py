@@ -3,7 +3,9 @@ from __future__ import annotations
 
 
 import pytest
+import torch
 
+from tests.numerics import NEAR_TIE
 from training import store
 from training.data.blocks import pack
 from training.data.world import World, WorldConfig
@@ -29,13 +31,28 @@ def test_manifest_numbers_are_reproduced(bundled):
     manifest = bundled.manifest
     assert manifest["preset"] == "cpu"
     world = World(WorldConfig(**manifest["config"]["world"]))
-    acc = fact_accuracy(bundled.model, bundled.tokenizer, world, "birth_city")
-    assert acc["all"]["n"] == manifest["metrics"]["born_in_n"] == len(world.people)
-    # an argmax per person, recomputed on this machine's kernels: one person may flip at a near-tie
-    # (measured: the closest call is 0.09 logits between the right token and the best wrong one)
-    assert acc["all"]["accuracy"] == pytest.approx(manifest["metrics"]["born_in_accuracy"],
-                                                   abs=1 / acc["all"]["n"] + 1e-9), \
-        "the bundled model must reproduce its manifest's born-in accuracy (a near-tie flip of one person allowed)"
+    # the top-2 logit gap at every position of every forward pass fact_accuracy makes (one per person)
+    gaps: list[torch.Tensor] = []
+    hook = bundled.model.register_forward_hook(
+        lambda module, args, out: gaps.append((lambda v: v[..., 0] - v[..., 1])(out.logits[0].float().topk(2).values)))
+    try:
+        acc = fact_accuracy(bundled.model, bundled.tokenizer, world, "birth_city")
+    finally:
+        hook.remove()
+    n = acc["all"]["n"]
+    assert n == manifest["metrics"]["born_in_n"] == len(world.people) == len(gaps)
+    # An argmax per answer token, recomputed on this machine's kernels: equal to the build's count
+    # except for people whose answer passes a near-tie (top-2 logits within NEAR_TIE at one of its
+    # tokens), which the last bits of other kernels may break either way. Measured: none here (the
+    # closest call is 0.09 logits), so on this model the count must be exactly the manifest's.
+    near_ties = 0
+    for person, gap in zip(world.people, gaps):
+        prompt, target = world.completion_prompt(person, "birth_city")
+        n_prompt = len(bundled.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        near_ties += bool((gap[n_prompt - 1:-1] < NEAR_TIE).any())   # the answer tokens only
+    hits, built = round(acc["all"]["accuracy"] * n), round(manifest["metrics"]["born_in_accuracy"] * n)
+    assert abs(hits - built) <= near_ties, (
+        f"{hits} of {n} birth cities right here, {built} in the manifest, with only {near_ties} near-ties")
     n_ctx = manifest["config"]["model"]["n_ctx"]
     blocks = pack(world.eval_dataset()["text"], bundled.tokenizer, n_ctx)
     assert heldout_loss(bundled.model, blocks) == pytest.approx(manifest["metrics"]["heldout_loss"], abs=2e-3)

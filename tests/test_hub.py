@@ -139,8 +139,8 @@ def test_bad_owner_is_one_line():
 @pytest.mark.parametrize("name", sorted(store.KNOWN))
 def test_checkpoint_dry_run_plan(name, no_network, capsys, tmp_path):
     folder = store.BUNDLED_DIR / store.KNOWN[name][1]
-    if not (folder / store.MANIFEST).is_file():
-        pytest.skip(f"{name} is not bundled")
+    # every known checkpoint ships in the repo: a missing one is a failure, not a skip
+    assert (folder / store.MANIFEST).is_file(), f"{name} is not bundled: {folder}"
     pins = tmp_path / "hub.json"
     assert hub.publish_checkpoint(name, "alice", dry_run=True, pins=pins) == 0
     out = capsys.readouterr().out
@@ -322,9 +322,7 @@ def test_resolver_without_a_pin_says_so(tmp_path, monkeypatch):
 
 # --- failures: no token, no network -----------------------------------------------------------
 
-HAVE_DEPLOY = (ROOT / "training" / "deploy.py").is_file()
-PUBLISH = [("checkpoints", "publish", "base"),
-           pytest.param(("spaces", "publish", "all"), marks=pytest.mark.skipif(not HAVE_DEPLOY, reason="no deploy.py"))]
+PUBLISH = [("checkpoints", "publish", "base"), ("spaces", "publish", "all")]
 
 
 @pytest.mark.parametrize("command", PUBLISH)
@@ -353,9 +351,7 @@ def test_network_failure_is_one_line_and_pins_nothing(error, fail_on, tmp_path, 
 
 
 @pytest.mark.parametrize("command, repo", [(("checkpoints", "publish", "sft"), "alice/world-sft-cpu"),
-                                           pytest.param(("spaces", "publish", "scaling_explorer"),
-                                                        "alice/llm-lab-scaling-explorer",
-                                                        marks=pytest.mark.skipif(not HAVE_DEPLOY, reason="no deploy.py"))])
+                                           (("spaces", "publish", "scaling_explorer"), "alice/llm-lab-scaling-explorer")])
 def test_refused_connection_through_the_real_client(command, repo, tmp_path):
     """The real HfApi (no fake): the endpoint is a closed local port, so the connection is refused."""
     before = pins_state()
@@ -513,7 +509,6 @@ def test_space_publish_refusals_are_one_line(tmp_path, monkeypatch, capsys):
         hub.plan_space(tmp_path / "b2", "alice", "suite")
 
 
-@pytest.mark.skipif(not (ROOT / "training" / "deploy.py").is_file(), reason="training/deploy.py not written yet")
 def test_real_bundles_dry_run(tmp_path):
     from training import deploy
     assert set(deploy.app_names()) | {"suite"} <= set(hub.SPACE_SLUGS), "a Space slug for every app"

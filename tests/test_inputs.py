@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import math
 import tempfile
-import time
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from shared import gpu, inputs, ui
 from tests.conftest import free_port
+
+heavy_calls: list = []   # what the tiny page's heavy handler was called with
 
 COMPONENTS = {
     "number": gr.Number(label="layers", minimum=1, maximum=1000, precision=0),
@@ -102,6 +104,7 @@ def test_a_component_without_a_rule_is_refused_when_the_page_is_guarded():
 @pytest.fixture(scope="module")
 def tiny_page():
     """A small page launched in this process, behind the input layer like every app."""
+    heavy_calls.clear()
     def double(n, progress=gr.Progress()):
         return f"{2 * n}"
 
@@ -114,6 +117,7 @@ def tiny_page():
 
     @gpu.on_gpu(5)
     def heavy(n):
+        heavy_calls.append(n)
         return f"heavy {n}"
 
     with gr.Blocks() as demo:
@@ -164,19 +168,33 @@ def test_a_refusal_is_one_log_line_without_traceback(tiny_page):
     assert "refused /double: n must be between 0 and 10" in records[0].getMessage()
 
 
-def test_a_heavy_handler_waits_for_the_background_warm_up(tiny_page):
+class _WarmUpGate(threading.Event):
+    """`inputs.warm_up_done` for one test: records that a handler began to wait on it."""
+
+    def __init__(self):
+        super().__init__()
+        self.waited = threading.Event()
+
+    def wait(self, timeout=None):
+        self.waited.set()
+        return super().wait(timeout)
+
+
+def test_a_heavy_handler_waits_for_the_background_warm_up(tiny_page, monkeypatch):
     """A handler marked heavy (on_gpu) starts only once the warm-up has finished: a first click
-    must not import transformers beside the warm-up thread."""
+    must not import transformers beside the warm-up thread. The test waits for the request to
+    reach the warm-up wait (an event), not for a fixed time."""
     client, _, _ = tiny_page
-    inputs.warm_up_done.clear()
+    gate = _WarmUpGate()                  # a warm-up "in progress": not set
+    monkeypatch.setattr(inputs, "warm_up_done", gate)
     try:
         job = client.submit(2, api_name="/heavy")
-        time.sleep(1.5)
-        assert not job.done(), "the heavy handler ran while the warm-up was still going"
+        assert gate.waited.wait(60), "the heavy handler's request never reached the warm-up wait"
         assert client.predict(3.0, api_name="/double") == "6", "light handlers do not wait"
+        assert heavy_calls == [] and not job.done(), "the heavy handler ran while the warm-up was still going"
     finally:
-        inputs.warm_up_done.set()
-    assert job.result(timeout=30) == "heavy 2"
+        gate.set()
+    assert job.result(timeout=60) == "heavy 2" and heavy_calls == [2]
 
 
 def test_uploads_are_refused_and_leave_no_file(tiny_page, tmp_path):

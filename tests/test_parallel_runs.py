@@ -10,7 +10,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -37,22 +36,19 @@ def mlp_params(blocks: int, width: int) -> int:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> tuple[Path, dict]:
-    """`python -m training parallel --preset tiny --out DIR`, end to end (the preset must stay < 60 s)."""
+    """`python -m training parallel --preset tiny --out DIR`, end to end (its speed is measured in
+    benchmarks/; the timeout here is only a guard against a hang)."""
     out = tmp_path_factory.mktemp("parallel") / "results"
-    t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "training", "parallel", "--preset", "tiny", "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    seconds = time.perf_counter() - t0
     results = read_results(out)
     assert results, "read_results could not read back the build"
-    results["_build_seconds"] = seconds
     return out, results
 
 
 def test_tiny_build_writes_hashed_results_that_read_back(tiny, tmp_path):
     out, r = tiny
-    assert r["_build_seconds"] < 60, f"the tiny preset took {r['_build_seconds']:.0f} s"
     assert r["rebuild"] == "python -m training parallel --preset tiny"
     assert r["machine"]["cpus"] == os.cpu_count() and r["machine"]["torch"]
     for kind, keys in SCHEMA.items():
@@ -173,23 +169,42 @@ def test_activations_match_korthikanti_up_to_cpu_dropout_masks(tiny):
     (lambda: launch.run("ddp", 2, timeout_s=0), "timeout_s"),
     (lambda: launch.live_run("fsdp", 2, width=9), "must divide by the 2 ranks"),
 ])
-def test_launcher_rejects_bad_input_with_one_line(call, message):
-    t0 = time.perf_counter()
+def test_launcher_rejects_bad_input_with_one_line(call, message, monkeypatch):
+    started = []
+    monkeypatch.setattr(launch.subprocess, "Popen", lambda *a, **k: started.append(a) or pytest.fail(
+        f"a process was started for bad input: {a}"))
     with pytest.raises(ValueError) as e:
         call()
     assert message in str(e.value) and "\n" not in str(e.value)
-    assert time.perf_counter() - t0 < 1          # refused before anything starts
+    assert started == [] and not launch._live_lock.locked()   # refused before anything starts
 
 
-def test_oversubscription_only_when_asked():
+@pytest.mark.parametrize("cores", [1, 2, 3, 4, 8])
+def test_oversubscription_only_when_asked(cores, monkeypatch):
+    """Whatever this machine has: the core count is set, so both outcomes are checked everywhere."""
+    monkeypatch.setattr(launch, "cpu_count", lambda: cores)
     assert launch.validate("pipeline", 4, allow_oversubscribe=True)   # the bundled build's 4 ranks
-    if (os.cpu_count() or 1) < 4:
-        with pytest.raises(ValueError, match="this machine has"):
+    if cores >= 4:
+        assert launch.validate("pipeline", 4)
+    else:
+        with pytest.raises(ValueError, match=f"this machine has {cores} CPU core"):
             launch.validate("pipeline", 4)
+    with pytest.raises(ValueError, match="ranks must be"):          # never more than the cap, asked or not
+        launch.validate("pipeline", max(cores, launch.MAX_OVERSUBSCRIBED_RANKS) + 1, allow_oversubscribe=True)
 
 
-def test_live_runs_go_one_at_a_time_and_back_to_back():
+def test_live_runs_go_one_at_a_time_and_back_to_back(monkeypatch):
+    """The first run holds the lock (gated: it starts its real torchrun only once the second request
+    was refused), so the refusal is certain, not a race against how fast the first run is."""
     results, errors = [], []
+    holding, go = threading.Event(), threading.Event()
+    real_run = launch.run
+
+    def gated_run(*a, **k):      # called by live_run with the lock held
+        holding.set()
+        assert go.wait(120), "the test never released the first run"
+        return real_run(*a, **k)
+    monkeypatch.setattr(launch, "run", gated_run)
 
     def first():
         try:
@@ -198,13 +213,17 @@ def test_live_runs_go_one_at_a_time_and_back_to_back():
             errors.append(e)
     t = threading.Thread(target=first)
     t.start()
-    deadline = time.monotonic() + 10
-    while not launch._live_lock.locked() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    with pytest.raises(ValueError, match="a run is already in progress"):
-        launch.live_run("ddp", 2)
-    t.join(timeout=60)
-    assert not errors and results[0]["max_abs_diff"] < 1e-4 and results[0]["wall_s"] < launch.LIVE_TIME_LIMIT_S
+    try:
+        assert holding.wait(60), "the first live run never started"
+        assert launch._live_lock.locked()
+        with pytest.raises(ValueError, match="a run is already in progress"):
+            launch.live_run("ddp", 2)
+    finally:
+        go.set()
+        t.join(timeout=300)      # a hang guard: the run itself is bounded by LIVE_TIME_LIMIT_S
+    assert not t.is_alive() and not errors, errors
+    assert results[0]["max_abs_diff"] < 1e-4
+    assert not launch._live_lock.locked()
     second = launch.live_run("tensor_parallel", 2)        # the lock is free again; no port left taken
     assert second["max_abs_diff"] < 1e-4
 
@@ -225,10 +244,11 @@ def _gone(pid: int) -> bool:
 def test_a_timeout_stops_torchrun_and_every_rank():
     tmp = Path(tempfile.gettempdir())
     before = set(tmp.glob("lab-parallel-*"))
-    t0 = time.perf_counter()
-    with pytest.raises(launch.RunError, match="took longer than 8 s") as e:   # a minute of work, cut at 8 s
+    # a minute of work, cut at 8 s: the run says it was stopped by the timeout (how fast it is
+    # stopped is not timed here; that every process is gone is checked below)
+    with pytest.raises(launch.RunError, match="took longer than 8 s and was stopped") as e:
         launch.run("tensor_parallel", 2, 8, width=1024, tokens=8192, repeats=20)
-    assert "\n" not in str(e.value) and time.perf_counter() - t0 < 20
+    assert "\n" not in str(e.value)
     pids = list(launch.last_pids)
     assert len(pids) >= 3, pids                   # torchrun and both ranks were running
     assert all(_gone(p) for p in pids), [p for p in pids if not _gone(p)]

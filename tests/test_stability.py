@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -56,7 +55,13 @@ def test_fp16_underflows_where_the_gradscaler_does_not(world, shape):
     scaled = st.run(st.Settings(steps=6, warmup_steps=2, precision="fp16-scaled"), world, shape)
     fp32 = st.run(st.Settings(steps=6, warmup_steps=2), world, shape)
     for rec in plain["records"]:
-        assert rec["zero_frac"] > 0 and rec["head_zero_frac"] >= 0 and rec["loss_scale"] is None
+        # some gradients underflow to exactly 0 on every step, in the matrices and in the tied head
+        # (measured per step: 1.9e-4..3.0e-3 of the matrices, 1.1e-5..1.8e-4 of the head's ~0.5M)
+        assert rec["zero_frac"] > 0 and rec["head_zero_frac"] > 0 and rec["loss_scale"] is None, rec
+    # and in the head clearly more than chance: ~190 elements over the 6 steps (3.8e-4 summed),
+    # against at most ~10 chance zeros a step (2e-5) allowed below for the scaled and fp32 runs
+    head_zeros = sum(r["head_zero_frac"] for r in plain["records"])
+    assert head_zeros > 1e-4, f"unscaled fp16: only {head_zeros:.2g} of the head's gradients underflowed"
     # "none" up to chance: a gradient element can be exactly 0 by accident (an fp16 product that
     # rounds to 0 even at 2^16; measured: 1 element of ~3.1M in one step, 3e-7), so the bound is a
     # few elements per step (1e-5 ~ 31 of ~3.1M) and 100x below the unscaled run's share at the
@@ -128,7 +133,7 @@ def test_bad_settings_are_one_line_errors(bad):
     assert "\n" not in str(e.value) and str(e.value)
 
 
-def test_live_run_refuses_a_second_run_and_ends_with_done():
+def test_live_run_refuses_a_second_run_and_ends_with_done(monkeypatch):
     with pytest.raises(ValueError, match="steps=301"):        # the live bound, at once
         st.live_run({"steps": st.LIVE_MAX_STEPS + 1})
     events = st.live_run({"steps": 3.0, "precision": "bf16"})  # a slider's float is fine
@@ -139,21 +144,19 @@ def test_live_run_refuses_a_second_run_and_ends_with_done():
     assert [e["step"] for e in got[:3]] == [1, 2, 3] and all(e["steps"] == 3 for e in got[:3])
     run = got[-1]["run"]
     assert RUN_KEYS <= set(run) and len(run["records"]) == 3 and run["settings"]["precision"] == "bf16"
-    assert run["explains"].startswith("Loss ") and run["seconds"] < st.LIVE_TIME_LIMIT_S
+    assert run["explains"].startswith("Loss ") and run["stopped"] is None   # all 3 steps, not cut short
     json.dumps(run, allow_nan=False)
     # closing the stream early stops the training and frees the lock
+    ended, real_run = [], st.run
+    monkeypatch.setattr(st, "run", lambda *a, **k: ended.append(real_run(*a, **k)) or ended[-1])
     events = st.live_run({"steps": st.LIVE_MAX_STEPS})
     assert next(events)["kind"] == "progress"
     events.close()
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            again = st.live_run({"steps": 1})
-            break
-        except ValueError:
-            time.sleep(0.2)
-    else:
-        pytest.fail("the live-run lock was not released after the stream was closed")
+    # the run ends at its next step and releases the lock (120 s: a hang guard, not a timing check)
+    assert events.finished.wait(120), "the live run did not end after its stream was closed"
+    assert not st._live_lock.locked()
+    assert ended[0]["stopped"] == "stop" and len(ended[0]["records"]) < st.LIVE_MAX_STEPS, ended[0]["stopped"]
+    again = st.live_run({"steps": 1})                        # accepted at once: no retry needed
     assert list(again)[-1]["kind"] == "done"
 
 
@@ -164,11 +167,9 @@ def test_cli_tiny_build_end_to_end_and_resumable(tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "training", "stability", "--preset", "tiny", "--out", str(out)]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    seconds = time.perf_counter() - t0
+    # the timeout is a hang guard only (the tiny build takes ~20 s; its speed is benchmarks' business)
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert seconds < 60, f"the tiny build took {seconds:.0f} s"
     head = json.loads(proc.stdout)
     assert set(head["runs"]) == {g.name for g in st.GRID}
     r = st.read_results(out)

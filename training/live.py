@@ -6,7 +6,8 @@ thread and returns the events it emits (`Events`, an iterator). `work` calls `em
 progress and returns the final payload, which arrives as `{"kind": "done", **payload}`; an
 exception arrives as `{"kind": "error", "text": one line}`. Closing the events, or dropping them
 (the browser left), sets `stop`, which `work` should check between steps. The lock is released
-when `work` ends, however it ends, before the final event is sent. Every live run also has its
+when `work` ends, however it ends, before the final event is sent; `Events.finished` is set
+right after (a caller may wait on it instead of polling the lock). Every live run also has its
 own time bound, which ends it even if nobody reads the events.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ def stream(lock: threading.Lock, work: Callable[[Callable[[dict], None], threadi
     if not lock.acquire(blocking=False):
         raise error(busy)
     events: queue.Queue = queue.Queue()
-    stop = threading.Event()
+    stop, finished = threading.Event(), threading.Event()
 
     def run():
         try:
@@ -34,20 +35,23 @@ def stream(lock: threading.Lock, work: Callable[[Callable[[dict], None], threadi
             final = {"kind": "error", "text": one_line(e)}
         finally:
             lock.release()   # before the last event: a caller reacting to it may start the next run
+            finished.set()
         events.put(final)
 
     threading.Thread(target=run, name=name, daemon=True).start()
 
-    return Events(events, stop)
+    return Events(events, stop, finished)
 
 
 class Events:
     """The events of one live run, in order, ending after "done" or "error". `close()` — or
     dropping the last reference, as when a page's handler is cancelled — tells the run to stop,
-    whether or not any event was read yet."""
+    whether or not any event was read yet. `finished` is set once the run has ended and released
+    its lock, whether or not its events were read."""
 
-    def __init__(self, events: queue.Queue, stop: threading.Event):
+    def __init__(self, events: queue.Queue, stop: threading.Event, finished: threading.Event):
         self._events, self._stop, self._ended = events, stop, False
+        self.finished = finished
 
     def __iter__(self) -> "Events":
         return self
