@@ -129,7 +129,7 @@ def test_matched_specs_within_15_percent(width):
         # and no other layer count would be closer
         for n in (specs[arch].n_layer - 1, specs[arch].n_layer + 1):
             if n >= 1:
-                other = A.nonembedding_params(A._spec(arch, width, n, VOCAB, 64))
+                other = A.nonembedding_params(A.arch_spec(arch, width, n, VOCAB, 64))
                 assert abs(other - counts["transformer"]) >= abs(counts[arch] - counts["transformer"])
 
 
@@ -312,7 +312,7 @@ def test_rebuild_reuses_cached_sections(built, monkeypatch):
     records the call, and none is called."""
     rerun = []
     for name in SECTION_FUNCTIONS:
-        monkeypatch.setattr(A, name, lambda *a, _name=name, **k: rerun.append(_name) or pytest.fail(
+        monkeypatch.setattr(A.results, name, lambda *a, _name=name, **k: rerun.append(_name) or pytest.fail(
             f"{_name} ran again on a rebuild with its result cached"))
     again = A.build("tiny", out=built["out"], work_dir=built["work"], progress=False)
     assert rerun == []
@@ -443,7 +443,7 @@ def test_race_rejects_bad_settings(settings, msg, monkeypatch):
     monkeypatch.setattr(live, "stream", lambda *a, **k: started.append(a) or pytest.fail("a race was started"))
     with pytest.raises(ValueError, match=msg):
         A.live_race(settings)
-    assert started == [] and not A._race_lock.locked()   # refused before anything starts
+    assert started == [] and not A.race._race_lock.locked()   # refused before anything starts
 
 
 def test_live_race_events_and_lock():
@@ -468,14 +468,14 @@ def test_live_race_events_and_lock():
         assert done["stopped"][arch] is None
         assert done["models"][arch]["d_model"] == 16
     assert done["settings"]["steps"] == 10
-    assert not A._race_lock.locked()   # released before the "done" event is sent
+    assert not A.race._race_lock.locked()   # released before the "done" event is sent
     assert events.finished.is_set()
 
 
 def _count_trainings(monkeypatch) -> list[str]:
     """One entry per architecture the race started training (a stopped race starts no further one)."""
     started, real = [], A.train_task
-    monkeypatch.setattr(A, "train_task", lambda spec, *a, **k: started.append(spec) or real(spec, *a, **k))
+    monkeypatch.setattr(A.race, "train_task", lambda spec, *a, **k: started.append(spec) or real(spec, *a, **k))
     return started
 
 
@@ -485,7 +485,7 @@ def test_live_race_closed_early_releases_lock(monkeypatch):
     assert next(events)["kind"] == "progress"
     events.close()                    # the browser left: the race stops at its next evaluation
     assert events.finished.wait(120), "the race did not end after its events were closed"   # a hang guard
-    assert not A._race_lock.locked()
+    assert not A.race._race_lock.locked()
     assert len(started) == 1, "the race went on to the next architecture after it was closed"
 
 
@@ -494,6 +494,6 @@ def test_live_race_closed_before_its_first_event_stops(monkeypatch):
     events = A.live_race({"steps": 400, "width": 16, "seq": 16, "eval_every": 5})
     events.close()                    # cancelled before anything was read: the race must still stop
     assert events.finished.wait(120), "the race did not end after its events were closed"   # a hang guard
-    assert not A._race_lock.locked()
+    assert not A.race._race_lock.locked()
     assert list(events) == []
     assert len(started) <= 1, "the race went on after it was closed"   # stopped before or in the first

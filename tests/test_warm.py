@@ -155,8 +155,8 @@ def test_the_probe_warm_up_fills_the_cache_the_first_probe_reads(monkeypatch):
     import safetensors.torch
 
     from tests.client_util import load_space
-    from training import architectures as arch
-    monkeypatch.setattr(arch, "_probe_models", {})
+    from training.architectures import recall_probe
+    monkeypatch.setattr(recall_probe, "_probe_models", {})
     loads = []
     real = safetensors.torch.load_model
     monkeypatch.setattr(safetensors.torch, "load_model", lambda *a, **k: loads.append(a) or real(*a, **k))
