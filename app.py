@@ -12,9 +12,7 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline-first: no telemetry calls
 
-import importlib.util
 import re
-import sys
 import threading
 import traceback
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from typing import Any, Callable, Iterator
 
 import gradio as gr
 
+from shared import apps as shared_apps
 from shared import gpu, ui
 from training import store
 
@@ -209,19 +208,13 @@ def discover_apps(root: Path | None = None) -> list[SpaceApp]:
     """Every `spaces/<name>/app.py`, loaded by file path (spaces/ is not a package: on Hugging Face
     `import spaces` is the ZeroGPU module). A broken app becomes an error entry, not a crash."""
     apps = []
-    for file in sorted((root or SPACES).glob("*/app.py")):
-        name = file.parent.name
-        module_name = f"lab_space_{name}"
+    for name in shared_apps.app_names(root or SPACES):
         try:
-            spec = importlib.util.spec_from_file_location(module_name, file)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[module_name] = module  # dataclasses and pickling look the module up here
-            spec.loader.exec_module(module)
+            module = shared_apps.load_app(name, root=root or SPACES)
             build = getattr(module, "build_demo")
             title = getattr(module, "TITLE", "") or name.replace("_", " ").title()
             apps.append(SpaceApp(name, build, title=title, warm=getattr(module, "warm", None)))
         except Exception as e:  # noqa: BLE001 - one broken app must not take the suite down
-            sys.modules.pop(module_name, None)
             traceback.print_exc()
             apps.append(SpaceApp(name, None, f"{type(e).__name__}: {e}", name.replace("_", " ").title()))
     return apps

@@ -69,11 +69,8 @@ def write(name: str, body: dict, quick: bool = False) -> Path:
 
 def load_app(name: str):
     """spaces/<name>/app.py as a module (spaces/ is not a package), to call its handlers in-process."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(f"{name}_app", ROOT / "spaces" / name / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from shared.apps import load_app as load
+    return load(name, module_name=f"{name}_app")
 
 
 # ---------------------------------------------------------------- the suite, served as a user starts it

@@ -46,10 +46,5 @@ def plot_traces(fig) -> list[dict]:
 def load_space(name: str):
     """spaces/<name>/app.py as a fresh module (spaces/ is not a package), to call its handlers
     in-process — for inputs JSON cannot carry (NaN, inf)."""
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).resolve().parent.parent / "spaces" / name / "app.py"
-    spec = importlib.util.spec_from_file_location(f"{name}_app_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from shared.apps import load_app
+    return load_app(name, module_name=f"{name}_app_under_test")

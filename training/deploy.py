@@ -41,6 +41,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.apps import app_names
+
 from . import store
 
 ROOT = store.REPO_ROOT
@@ -112,11 +114,6 @@ class Plan:
 
 
 # ---------------------------------------------------------------- public API
-def app_names() -> list[str]:
-    """Every app: a folder of spaces/ with an app.py (as the suite discovers them)."""
-    return sorted(p.parent.name for p in SPACES.glob("*/app.py"))
-
-
 def build(name: str, out: Path) -> BuildReport:
     """Write the Space repo of app `name` (or "suite") to `out`, atomically."""
     plan = plan_bundle(name)
