@@ -27,8 +27,16 @@ def _arrays(a, b, c, x):
     if x.ndim != 1 or x.size == 0:
         raise ValueError("x must be a non-empty 1-D sequence")
     T = x.size
-    a, b, c = (np.broadcast_to(v, (T,) + v.shape[1:]) if v.ndim and v.shape[0] == T else np.broadcast_to(v, (T,) + v.shape)
-               for v in (a, b, c))
+
+    def per_step(v):   # [N]: the same at every step (time-invariant); [T, N]: one row per step
+        if v.ndim == 1:
+            return np.broadcast_to(v, (T, v.size))
+        if v.ndim == 2 and v.shape[0] == T:
+            return v
+        raise ValueError(f"a, b and c must be [N] (time-invariant) or [T, N] with T = {T}; got shape {v.shape}")
+    a, b, c = (per_step(v) for v in (a, b, c))
+    if not a.shape == b.shape == c.shape or a.shape[1] == 0:
+        raise ValueError(f"a, b and c must have the same state size N ≥ 1; got {a.shape[1]}, {b.shape[1]}, {c.shape[1]}")
     if not all(np.all(np.isfinite(v)) for v in (a, b, c, x)):
         raise ValueError("a, b, c and x must be finite")
     return a, b, c, x

@@ -361,6 +361,7 @@ def load(path: Path | str | None = None, name: str = "base", *, device: str = "c
     try:
         model = AutoModelForCausalLM.from_pretrained(p, use_safetensors=True).to(device).eval()
         tokenizer = PreTrainedTokenizerFast.from_pretrained(p)
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"{p}: could not load model/tokenizer ({str(e).splitlines()[0]})") from None
+    except (OSError, ValueError, RuntimeError) as e:   # RuntimeError: weights that do not fit config.json
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise CheckpointError(f"{p}: could not load model/tokenizer ({first})") from None
     return Checkpoint(p, model, tokenizer, manifest)
