@@ -6,6 +6,7 @@ Run: `python app.py` (127.0.0.1:7860; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT ov
 The page starts in seconds without torch; the model (and torch) load in the background once the
 server answers (`warm`, run by `ui.launch`), so the first completion finds them ready.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,11 +33,13 @@ MAX_PROMPT_CHARS = 2000
 MAX_SEED = 2**32 - 1
 GENERIC_PROMPTS = ["He was born in", "She studied", "After university, she worked for"]
 CARD_HEADERS = ["quantity", "value"]
-BUILD_HINT = "build one with `python -m training build-base --preset cpu` (about 30 min on 2 CPU cores)"
+BUILD_HINT = (
+    "build one with `python -m training build-base --preset cpu` (about 30 min on 2 CPU cores)"
+)
 
 
 # ---------------------------------------------------------------- the base checkpoint (lazy, cached)
-_path_lock = threading.Lock()   # separate locks: page loads must not wait for a model load
+_path_lock = threading.Lock()  # separate locks: page loads must not wait for a model load
 _model_lock = threading.Lock()
 _cache: dict[str, Any] = {}
 
@@ -100,27 +103,45 @@ def curve():
     except store.CheckpointError as e:
         return ui.message_figure(f"No base checkpoint: {e}", title)
     if not rows:
-        return ui.message_figure("This checkpoint has no metrics.jsonl: no training curve was recorded.", title)
+        return ui.message_figure(
+            "This checkpoint has no metrics.jsonl: no training curve was recorded.", title
+        )
     train = [(r["tokens"], r["loss"]) for r in rows if r.get("loss") is not None]
     held = [(r["tokens"], r["eval_loss"]) for r in rows if r.get("eval_loss") is not None]
-    series = {name: tuple(zip(*pts)) for name, pts in (("train loss", train), ("held-out loss", held)) if pts}
-    return ui.line_figure(series, title, "tokens seen", "loss (nats per token, log scale)", log_y=True)
+    series = {
+        name: tuple(zip(*pts))
+        for name, pts in (("train loss", train), ("held-out loss", held))
+        if pts
+    }
+    return ui.line_figure(
+        series, title, "tokens seen", "loss (nats per token, log scale)", log_y=True
+    )
 
 
 def knowledge():
-    """"Born in" accuracy by how often a person is mentioned in the corpus: the long tail, measured."""
+    """ "Born in" accuracy by how often a person is mentioned in the corpus: the long tail, measured."""
     title = "What it knows depends on how often it read it"
     try:
-        m = (store.read_manifest(base_path()).get("metrics") or {})
+        m = store.read_manifest(base_path()).get("metrics") or {}
     except store.CheckpointError as e:
         return ui.message_figure(f"No base checkpoint: {e}", title)
-    buckets = sorted((m.get("born_in_by_bucket") or {}).items(), key=lambda kv: _bucket_order(kv[0]))
+    buckets = sorted(
+        (m.get("born_in_by_bucket") or {}).items(), key=lambda kv: _bucket_order(kv[0])
+    )
     if not buckets:
-        return ui.message_figure("This checkpoint records no fact accuracy (it was not trained on the world corpus).", title)
-    return ui.bar_figure([f"{b}×" for b, _ in buckets], [100 * a for _, a in buckets], title,
-                         "times the person is mentioned in the training corpus", '"born in" accuracy (%)',
-                         hover=[f"{100 * a:.1f}% of people mentioned {b} times" for b, a in buckets],
-                         y_range=(0, 105))
+        return ui.message_figure(
+            "This checkpoint records no fact accuracy (it was not trained on the world corpus).",
+            title,
+        )
+    return ui.bar_figure(
+        [f"{b}×" for b, _ in buckets],
+        [100 * a for _, a in buckets],
+        title,
+        "times the person is mentioned in the training corpus",
+        '"born in" accuracy (%)',
+        hover=[f"{100 * a:.1f}% of people mentioned {b} times" for b, a in buckets],
+        y_range=(0, 105),
+    )
 
 
 def _bucket_order(label: str) -> tuple[float, str]:
@@ -146,10 +167,17 @@ def model_card() -> tuple[str, list[list[str]]]:
 
     add("held-out loss (nats/token)", m.get("heldout_loss"), lambda v: f"{v:.3f}")
     n = m.get("born_in_n")
-    add('"born in" accuracy, all people', m.get("born_in_accuracy"),
-        lambda v: f"{100 * v:.1f}%" + (f" of {n}" if n else ""))
-    for bucket, acc in sorted((m.get("born_in_by_bucket") or {}).items(), key=lambda kv: _bucket_order(kv[0])):
-        add(f'"born in" accuracy, people mentioned {bucket} times', acc, lambda v: f"{100 * v:.1f}%")
+    add(
+        '"born in" accuracy, all people',
+        m.get("born_in_accuracy"),
+        lambda v: f"{100 * v:.1f}%" + (f" of {n}" if n else ""),
+    )
+    for bucket, acc in sorted(
+        (m.get("born_in_by_bucket") or {}).items(), key=lambda kv: _bucket_order(kv[0])
+    ):
+        add(
+            f'"born in" accuracy, people mentioned {bucket} times', acc, lambda v: f"{100 * v:.1f}%"
+        )
     add("parameters (all)", m.get("params"), lambda v: f"{v:,}")
     add("parameters (non-embedding)", m.get("params_nonembedding"), lambda v: f"{v:,}")
     add("tokens seen", m.get("tokens_seen"), lambda v: f"{v:,}")
@@ -159,26 +187,35 @@ def model_card() -> tuple[str, list[list[str]]]:
     return (f"Checkpoint `{path}`{rebuild}", rows)
 
 
-@gpu.on_gpu(30)   # ≤ 256 tokens of a small model (and its first load): seconds; /complete's own bound is 120 s
-def complete(prompt: str, max_new_tokens: float, temperature: float, top_k: float,
-             seed: float) -> Iterator[str]:
+@gpu.on_gpu(
+    30
+)  # ≤ 256 tokens of a small model (and its first load): seconds; /complete's own bound is 120 s
+def complete(
+    prompt: str, max_new_tokens: float, temperature: float, top_k: float, seed: float
+) -> Iterator[str]:
     """Stream the base model's completion of `prompt`, one token at a time."""
     prompt = prompt or ""
     if not prompt.strip():
         raise ui.user_error("The prompt is empty: type a few words for the model to complete.")
     if len(prompt) > MAX_PROMPT_CHARS:
-        raise ui.user_error(f"The prompt has {len(prompt)} characters; keep it under {MAX_PROMPT_CHARS}.")
+        raise ui.user_error(
+            f"The prompt has {len(prompt)} characters; keep it under {MAX_PROMPT_CHARS}."
+        )
     n = ui.checked_number("max new tokens", max_new_tokens, 1, MAX_NEW_TOKENS, integer=True)
     temp = ui.checked_number("temperature", temperature, 0.0, 2.0)
     k = ui.checked_number("top-k", top_k, 0, 100, integer=True)
     s = ui.checked_number("seed", seed, 0, MAX_SEED, integer=True)
     yield ""  # clear the previous completion at once; the first call also loads the model
-    from training.generate import GenerationError, stream_completion  # imports torch: not at start-up
+    from training.generate import (
+        GenerationError,
+        stream_completion,
+    )  # imports torch: not at start-up
 
     try:
         ckpt = base_checkpoint()
-        yield from stream_completion(ckpt.model, ckpt.tokenizer, prompt, max_new_tokens=n,
-                                     temperature=temp, top_k=k, seed=s)
+        yield from stream_completion(
+            ckpt.model, ckpt.tokenizer, prompt, max_new_tokens=n, temperature=temp, top_k=k, seed=s
+        )
     except (store.CheckpointError, GenerationError) as e:
         raise ui.user_error(e) from None
 
@@ -201,7 +238,7 @@ class SpaceApp:
     build_demo: Callable[[], gr.Blocks] | None
     error: str = ""
     title: str = ""
-    warm: Callable[[], Any] | None = None   # the module's `warm()`, if it has one
+    warm: Callable[[], Any] | None = None  # the module's `warm()`, if it has one
 
 
 def discover_apps(root: Path | None = None) -> list[SpaceApp]:
@@ -211,12 +248,14 @@ def discover_apps(root: Path | None = None) -> list[SpaceApp]:
     for name in shared_apps.app_names(root or SPACES):
         try:
             module = shared_apps.load_app(name, root=root or SPACES)
-            build = getattr(module, "build_demo")
+            build = module.build_demo
             title = getattr(module, "TITLE", "") or name.replace("_", " ").title()
             apps.append(SpaceApp(name, build, title=title, warm=getattr(module, "warm", None)))
         except Exception as e:  # noqa: BLE001 - one broken app must not take the suite down
             traceback.print_exc()
-            apps.append(SpaceApp(name, None, f"{type(e).__name__}: {e}", name.replace("_", " ").title()))
+            apps.append(
+                SpaceApp(name, None, f"{type(e).__name__}: {e}", name.replace("_", " ").title())
+            )
     return apps
 
 
@@ -246,49 +285,84 @@ def build_base_page(demo: gr.Blocks) -> None:
             gr.Markdown(
                 "**Held-out loss** is the average next-token cross-entropy (nats per token) on held-out text: "
                 "for the world corpus, biographies worded in ways the model never trained on. It is the quantity "
-                "scaling laws predict. **\"Born in\" accuracy** is the share of people for whom greedy "
+                'scaling laws predict. **"Born in" accuracy** is the share of people for whom greedy '
                 "completion of *“⟨person⟩ was born in”* gives exactly the city the corpus says; split by how "
                 "often a person is mentioned it shows the long tail: facts seen often are learned first, rare "
                 "ones late or never. Parameters are counted with and without the embedding tables because "
                 "Kaplan et al. fit their laws on non-embedding parameters.\n\n"
-                + ui.source_note("Kaplan et al. 2020, Scaling Laws for Neural Language Models",
-                                 "https://arxiv.org/abs/2001.08361"),
+                + ui.source_note(
+                    "Kaplan et al. 2020, Scaling Laws for Neural Language Models",
+                    "https://arxiv.org/abs/2001.08361",
+                ),
                 elem_classes=["lab-note"],
             )
         with gr.Column(scale=2):
-            tail = gr.Plot(label="Knowledge by frequency", show_label=False, elem_id="base-knowledge")
+            tail = gr.Plot(
+                label="Knowledge by frequency", show_label=False, elem_id="base-knowledge"
+            )
             source = gr.Markdown(elem_classes=["lab-note"])
-            table = gr.Dataframe(headers=CARD_HEADERS, interactive=False, label="What the checkpoint knows",
-                                 elem_id="base-card", wrap=True, column_widths=["62%", "38%"])
+            table = gr.Dataframe(
+                headers=CARD_HEADERS,
+                interactive=False,
+                label="What the checkpoint knows",
+                elem_id="base-card",
+                wrap=True,
+                column_widths=["62%", "38%"],
+            )
 
-    gr.Markdown("### Let the base model complete text\nIt continues text; it does not answer questions "
-                "(that is what supervised fine-tuning adds). Temperature 0 is greedy: the same prompt always "
-                "gives the same completion.")
+    gr.Markdown(
+        "### Let the base model complete text\nIt continues text; it does not answer questions "
+        "(that is what supervised fine-tuning adds). Temperature 0 is greedy: the same prompt always "
+        "gives the same completion."
+    )
     with gr.Row():
         with gr.Column():
-            prompt = gr.Textbox(label="Prompt", lines=2, max_length=MAX_PROMPT_CHARS, elem_id="prompt",
-                                placeholder="e.g. a person's name followed by 'was born in'")
+            prompt = gr.Textbox(
+                label="Prompt",
+                lines=2,
+                max_length=MAX_PROMPT_CHARS,
+                elem_id="prompt",
+                placeholder="e.g. a person's name followed by 'was born in'",
+            )
             with gr.Row():
                 max_new = gr.Slider(1, MAX_NEW_TOKENS, value=32, step=1, label="max new tokens")
-                temperature = gr.Slider(0.0, 2.0, value=0.0, step=0.05, label="temperature (0 = greedy)")
+                temperature = gr.Slider(
+                    0.0, 2.0, value=0.0, step=0.05, label="temperature (0 = greedy)"
+                )
             with gr.Row():
                 top_k = gr.Slider(0, 100, value=0, step=1, label="top-k (0 = off)")
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="seed")
             run = gr.Button("Generate", variant="primary", elem_id="generate")
         with gr.Column():
-            output = gr.Textbox(label="Completion (streams token by token)", lines=6, elem_id="completion",
-                                buttons=["copy"])
-            truth = gr.Textbox(label="What the corpus says (for the example prompts)", interactive=False,
-                               elem_id="truth")
+            output = gr.Textbox(
+                label="Completion (streams token by token)",
+                lines=6,
+                elem_id="completion",
+                buttons=["copy"],
+            )
+            truth = gr.Textbox(
+                label="What the corpus says (for the example prompts)",
+                interactive=False,
+                elem_id="truth",
+            )
     examples = example_rows(local_manifest())
     if any(t for _, t in examples):
-        gr.Examples(examples, inputs=[prompt, truth], label="Example prompts (click one, then Generate)")
+        gr.Examples(
+            examples, inputs=[prompt, truth], label="Example prompts (click one, then Generate)"
+        )
     else:
         gr.Examples([[p] for p, _ in examples], inputs=[prompt], label="Example prompts")
 
-    gr.on([run.click, prompt.submit], complete, inputs=[prompt, max_new, temperature, top_k, seed],
-          outputs=output, api_name="complete", concurrency_limit=2, concurrency_id="base-model",
-          time_limit=120)
+    gr.on(
+        [run.click, prompt.submit],
+        complete,
+        inputs=[prompt, max_new, temperature, top_k, seed],
+        outputs=output,
+        api_name="complete",
+        concurrency_limit=2,
+        concurrency_id="base-model",
+        time_limit=120,
+    )
     # typing a new prompt clears the stale ground truth (in the browser; no server call)
     prompt.input(None, None, truth, js="() => ''", api_visibility="private")
     # render on first paint, not only after the first click
@@ -302,10 +376,12 @@ def build_suite(found: list[SpaceApp] | None = None) -> gr.Blocks:
     `discover_apps()` already called, e.g. to collect their warm-ups)."""
     apps = [(app, build_app(app)) for app in (discover_apps() if found is None else found)]
     with gr.Blocks(title="LLM Training & Scaling Lab") as demo:
-        ui.header("LLM Training & Scaling Lab",
-                  "Pre-training, scaling laws, fine-tuning, parallelism and architectures — shown on real "
-                  "models and real runs.",
-                  course_ref="Session 2.3, Training and Scaling Modern LLMs")
+        ui.header(
+            "LLM Training & Scaling Lab",
+            "Pre-training, scaling laws, fine-tuning, parallelism and architectures — shown on real "
+            "models and real runs.",
+            course_ref="Session 2.3, Training and Scaling Modern LLMs",
+        )
         with gr.Tab("Base model"):
             build_base_page(demo)
         for app, page in apps:
@@ -313,7 +389,9 @@ def build_suite(found: list[SpaceApp] | None = None) -> gr.Blocks:
                 if page is not None:
                     page.render()
                 else:
-                    gr.Markdown(f"**This app could not be loaded.** {' '.join(app.error.split())[:300]}")
+                    gr.Markdown(
+                        f"**This app could not be loaded.** {' '.join(app.error.split())[:300]}"
+                    )
     demo.queue(max_size=32)
     return demo
 
@@ -321,7 +399,10 @@ def build_suite(found: list[SpaceApp] | None = None) -> gr.Blocks:
 def warm_ups(apps: list[SpaceApp]) -> list[Callable[[], Any]]:
     """The suite's warm-ups for `ui.launch`: the base model first (the first tab), then each
     app's own `warm()` — of the apps that loaded and built."""
-    return [warm, *(a.warm for a in apps if a.warm is not None and a.build_demo is not None and not a.error)]
+    return [
+        warm,
+        *(a.warm for a in apps if a.warm is not None and a.build_demo is not None and not a.error),
+    ]
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ pipeline view is timed at its default and at its largest setting (16 devices x 6
     python benchmarks/analytic_endpoints.py             # 30 calls per endpoint
     python benchmarks/analytic_endpoints.py --quick     # 5 calls
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.repeats = 5
-    app, par, arch = load_app("scaling_explorer"), load_app("parallelism"), load_app("architectures")
+    app, par, arch = (
+        load_app("scaling_explorer"),
+        load_app("parallelism"),
+        load_app("architectures"),
+    )
     shape = par.preset_shape("Llama 2 7B")
     plan = [8, 2, 2, 1, True, 1, 8, "1f1b", "selective", 2, 2, 12, 2, False, 80]
     calls = {
@@ -40,12 +45,24 @@ def main() -> None:
         "parallelism: zero": (par.zero, (7.5, 64, 2, 2, 12, 100)),
         "parallelism: tensor": (par.tensor, ("GPT-3 175B", 8, False, 1, "none", 450)),
         "parallelism: pipeline (4 x 8, 1F1B)": (par.pipeline_view, ("1f1b", 4, 8, 2, 2.0, 100)),
-        "parallelism: pipeline (16 x 64, interleaved v=2)": (par.pipeline_view, ("interleaved", 16, 64, 2, 2.0, 100)),
-        "parallelism: scale": (par.scale, (math.log10(175e9), math.log10(300e9), "H100", 40, 2.5, 1024)),
+        "parallelism: pipeline (16 x 64, interleaved v=2)": (
+            par.pipeline_view,
+            ("interleaved", 16, 64, 2, 2.0, 100),
+        ),
+        "parallelism: scale": (
+            par.scale,
+            (math.log10(175e9), math.log10(300e9), "H100", 40, 2.5, 1024),
+        ),
         "architectures: state vs KV table": (arch.state_table, (arch.STATE_CONTEXTS, 2)),
         "architectures: recurrence three ways (T = 256)": (arch.recurrence_view, (256, 16, False)),
-        "architectures: recurrence three ways (T = 4096)": (arch.recurrence_view, (4096, 16, False)),
-        "architectures: MQAR charts (bundled)": (arch.mqar_view, (str(max(x["width"] for x in arch._results()["mqar"]["runs"])),)),
+        "architectures: recurrence three ways (T = 4096)": (
+            arch.recurrence_view,
+            (4096, 16, False),
+        ),
+        "architectures: MQAR charts (bundled)": (
+            arch.mqar_view,
+            (str(max(x["width"] for x in arch._results()["mqar"]["runs"])),),
+        ),
     }
     waited = wait_quiet()
     out = {}
@@ -57,13 +74,24 @@ def main() -> None:
                 t0 = time.perf_counter()
                 fn(*a)
                 ms.append(1000 * (time.perf_counter() - t0))
-            out[name] = {"median_ms": round(median(ms), 2), "min_ms": round(min(ms), 2),
-                         "max_ms": round(max(ms), 2), "samples_ms": [round(x, 2) for x in ms]}
+            out[name] = {
+                "median_ms": round(median(ms), 2),
+                "min_ms": round(min(ms), 2),
+                "max_ms": round(max(ms), 2),
+                "samples_ms": [round(x, 2) for x in ms],
+            }
             print(f"{name}: median {out[name]['median_ms']} ms", flush=True)
-    write("analytic_endpoints", {"target_ms": TARGET_MS, "endpoints": out, "waited_for_quiet_s": round(waited, 1),
-                                "other_cores": round(load.cores, 2),
-                                "all_within_target": all(v["median_ms"] <= TARGET_MS for v in out.values())},
-          quick=args.quick)
+    write(
+        "analytic_endpoints",
+        {
+            "target_ms": TARGET_MS,
+            "endpoints": out,
+            "waited_for_quiet_s": round(waited, 1),
+            "other_cores": round(load.cores, 2),
+            "all_within_target": all(v["median_ms"] <= TARGET_MS for v in out.values()),
+        },
+        quick=args.quick,
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """What every benchmark shares: machine facts, medians, and writing results/<name>.json."""
+
 from __future__ import annotations
 
 import contextlib
@@ -22,7 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 BASE_CHECKPOINT = ROOT / "checkpoints" / "base"
 
-if str(ROOT) not in sys.path:  # `python benchmarks/x.py` puts benchmarks/, not the repo, on the path
+if (
+    str(ROOT) not in sys.path
+):  # `python benchmarks/x.py` puts benchmarks/, not the repo, on the path
     sys.path.insert(0, str(ROOT))
 
 from training.quiet import OtherLoad, wait_quiet  # noqa: E402,F401  (one quiet-machine check, shared with the labs)
@@ -30,8 +33,12 @@ from training.quiet import OtherLoad, wait_quiet  # noqa: E402,F401  (one quiet-
 
 def machine() -> dict:
     """The facts a reader needs to compare a number: cores, torch and its thread count, platform."""
-    facts = {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-             "python": platform.python_version(), "processor": platform.processor() or platform.machine()}
+    facts = {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "processor": platform.processor() or platform.machine(),
+    }
     if hasattr(os, "getloadavg"):  # other work on the machine skews every number: record it
         facts["loadavg_1_5_15_at_end"] = [round(x, 2) for x in os.getloadavg()]
     try:
@@ -40,8 +47,12 @@ def machine() -> dict:
         pass
     try:
         import torch
-        facts.update(torch=torch.__version__, torch_threads=torch.get_num_threads(),
-                     cuda=torch.cuda.is_available())
+
+        facts.update(
+            torch=torch.__version__,
+            torch_threads=torch.get_num_threads(),
+            cuda=torch.cuda.is_available(),
+        )
     except ImportError:
         facts["torch"] = None
     return facts
@@ -60,8 +71,14 @@ def write(name: str, body: dict, quick: bool = False) -> Path:
     check never overwrites a real measurement)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{name}{'.quick' if quick else ''}.json"
-    doc = {"benchmark": name, "command": command(), "quick": quick,
-           "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(), **body}
+    doc = {
+        "benchmark": name,
+        "command": command(),
+        "quick": quick,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+        **body,
+    }
     out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"wrote {out.relative_to(ROOT)}")
     return out
@@ -70,6 +87,7 @@ def write(name: str, body: dict, quick: bool = False) -> Path:
 def load_app(name: str):
     """spaces/<name>/app.py as a module (spaces/ is not a package), to call its handlers in-process."""
     from shared.apps import load_app as load
+
     return load(name, module_name=f"{name}_app")
 
 
@@ -82,10 +100,10 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    url: str          # http://127.0.0.1:<port>/
-    pid: int          # also the process-group id (start_new_session)
+    url: str  # http://127.0.0.1:<port>/
+    pid: int  # also the process-group id (start_new_session)
     startup_s: float  # subprocess start -> first HTTP 200 on /
-    log: Path         # the server's stdout + stderr
+    log: Path  # the server's stdout + stderr
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
@@ -99,25 +117,41 @@ def serve_suite(env_extra: dict | None = None, timeout: float = 60.0):
     always stops that process group at the end. `env_extra` values of None remove the variable
     (e.g. LAB_BASE_CHECKPOINT=None: the bundled checkpoint, as on a fresh clone)."""
     port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(env_extra or {})}
+    env = {
+        **os.environ,
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "PYTHONUNBUFFERED": "1",
+        **(env_extra or {}),
+    }
     env = {k: v for k, v in env.items() if v is not None}
     url = f"http://127.0.0.1:{port}/"
     with tempfile.TemporaryDirectory(prefix="bench_suite_") as tmp:
         log = Path(tmp) / "app.log"
         with open(log, "w") as f:
             t0 = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=f,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "app.py"],
+                cwd=ROOT,
+                env=env,
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             while True:
                 elapsed = time.perf_counter() - t0
                 if proc.poll() is not None:
-                    raise RuntimeError(f"app.py exited with {proc.returncode} after {elapsed:.1f}s:\n"
-                                       + log.read_text(errors="replace")[-3000:])
+                    raise RuntimeError(
+                        f"app.py exited with {proc.returncode} after {elapsed:.1f}s:\n"
+                        + log.read_text(errors="replace")[-3000:]
+                    )
                 if elapsed > timeout:
-                    raise RuntimeError(f"app.py gave no HTTP 200 on / within {timeout:.0f}s:\n"
-                                       + log.read_text(errors="replace")[-3000:])
+                    raise RuntimeError(
+                        f"app.py gave no HTTP 200 on / within {timeout:.0f}s:\n"
+                        + log.read_text(errors="replace")[-3000:]
+                    )
                 try:
                     with urllib.request.urlopen(url, timeout=2) as r:
                         if r.status == 200:
@@ -129,7 +163,9 @@ def serve_suite(env_extra: dict | None = None, timeout: float = 60.0):
         finally:
             if proc.poll() is None:
                 try:
-                    os.killpg(proc.pid, signal.SIGTERM)  # the group of the process started here, by its id
+                    os.killpg(
+                        proc.pid, signal.SIGTERM
+                    )  # the group of the process started here, by its id
                     proc.wait(10)
                 except ProcessLookupError:
                     pass

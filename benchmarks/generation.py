@@ -11,6 +11,7 @@ wall time of the whole loop (prefill included). The token ids of both must be id
     python benchmarks/generation.py --checkpoint runs/x/checkpoint
     python benchmarks/generation.py --device cuda # on a GPU (writes results/generation_cuda.json)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,10 @@ from pathlib import Path
 
 from common import BASE_CHECKPOINT, OtherLoad, median, wait_quiet, write
 
-PROMPT_TEXT = ("Marta Lindqvist was born on 12 May 1961 in Porto. She studied biology at the University of "
-               "Leeds and later worked for a shipping company in Hamburg.")
+PROMPT_TEXT = (
+    "Marta Lindqvist was born on 12 May 1961 in Porto. She studied biology at the University of "
+    "Leeds and later worked for a shipping company in Hamburg."
+)
 
 
 def prompt_ids(tokenizer, n: int) -> list[int]:
@@ -32,6 +35,7 @@ def prompt_ids(tokenizer, n: int) -> list[int]:
 
 def timed(model, ids: list[int], n: int, use_cache: bool) -> tuple[float, list[int]]:
     from training.generate import generate_ids
+
     t0 = time.perf_counter()
     out = list(generate_ids(model, ids, n, use_cache=use_cache))
     return time.perf_counter() - t0, out
@@ -44,23 +48,32 @@ def main() -> None:
     ap.add_argument("--prompt-tokens", type=int, default=16)
     ap.add_argument("--new-tokens", type=int, nargs="+", default=[32, 128, 224])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda; not cpu: results/generation_<device>.json")
-    ap.add_argument("--max-wait", type=float, default=300.0, help="seconds to wait at most for a quiet machine")
+    ap.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu (default) or cuda; not cpu: results/generation_<device>.json",
+    )
+    ap.add_argument(
+        "--max-wait", type=float, default=300.0, help="seconds to wait at most for a quiet machine"
+    )
     args = ap.parse_args()
     if args.quick:
         args.new_tokens, args.repeats = [8, 32], 1
 
     from training import store
     from training.generate import context_length
+
     ckpt = store.load(args.checkpoint or BASE_CHECKPOINT, device=args.device)
     model = ckpt.model.eval()
     ctx = context_length(model)
     ids = prompt_ids(ckpt.tokenizer, args.prompt_tokens)
     for n in args.new_tokens:
         if args.prompt_tokens + n > ctx:
-            raise SystemExit(f"prompt {args.prompt_tokens} + {n} new tokens exceeds the context of {ctx}")
+            raise SystemExit(
+                f"prompt {args.prompt_tokens} + {n} new tokens exceeds the context of {ctx}"
+            )
 
-    timed(model, ids, 8, True)   # warm-up: thread pool, allocator, first-call paths
+    timed(model, ids, 8, True)  # warm-up: thread pool, allocator, first-call paths
     timed(model, ids, 8, False)
 
     rows = []
@@ -74,32 +87,51 @@ def main() -> None:
                 cached.append(n / t_c)
                 uncached.append(n / t_u)
                 same = same and out_c == out_u and len(out_c) == n
-        row = {"prompt_tokens": len(ids), "new_tokens": n,
-               "cached_tokens_per_s": {"median": median(cached), "samples": cached},
-               "uncached_tokens_per_s": {"median": median(uncached), "samples": uncached},
-               "speedup": median(cached) / median(uncached),
-               "identical_ids": same, "other_processes_cores": round(load.cores, 3)}
+        row = {
+            "prompt_tokens": len(ids),
+            "new_tokens": n,
+            "cached_tokens_per_s": {"median": median(cached), "samples": cached},
+            "uncached_tokens_per_s": {"median": median(uncached), "samples": uncached},
+            "speedup": median(cached) / median(uncached),
+            "identical_ids": same,
+            "other_processes_cores": round(load.cores, 3),
+        }
         rows.append(row)
-        print(f"{len(ids)}+{n}: cached {row['cached_tokens_per_s']['median']:.1f} tok/s, uncached "
-              f"{row['uncached_tokens_per_s']['median']:.1f} tok/s, x{row['speedup']:.2f}, "
-              f"identical ids: {same}", flush=True)
+        print(
+            f"{len(ids)}+{n}: cached {row['cached_tokens_per_s']['median']:.1f} tok/s, uncached "
+            f"{row['uncached_tokens_per_s']['median']:.1f} tok/s, x{row['speedup']:.2f}, "
+            f"identical ids: {same}",
+            flush=True,
+        )
 
     manifest = ckpt.manifest
     result = {
-        "checkpoint": str(ckpt.path), "checkpoint_created": manifest.get("created"),
+        "checkpoint": str(ckpt.path),
+        "checkpoint_created": manifest.get("created"),
         "checkpoint_code_version": manifest.get("code_version"),
         "device": str(next(model.parameters()).device),
-        "model": {"params": sum(p.numel() for p in model.parameters()), "context": ctx,
-                  "dtype": str(next(model.parameters()).dtype),
-                  "attn_implementation": getattr(model.config, "_attn_implementation", None)},
-        "settings": {"greedy": True, "batch": 1, "repeats": args.repeats, "prompt_text": PROMPT_TEXT,
-                     "prompt_ids": ids, "torch_grad": "inference_mode (inside generate_ids)"},
+        "model": {
+            "params": sum(p.numel() for p in model.parameters()),
+            "context": ctx,
+            "dtype": str(next(model.parameters()).dtype),
+            "attn_implementation": getattr(model.config, "_attn_implementation", None),
+        },
+        "settings": {
+            "greedy": True,
+            "batch": 1,
+            "repeats": args.repeats,
+            "prompt_text": PROMPT_TEXT,
+            "prompt_ids": ids,
+            "torch_grad": "inference_mode (inside generate_ids)",
+        },
         "lengths": rows,
         "all_identical": all(r["identical_ids"] for r in rows),
         "target": {"identical_ids": True},
         "met": all(r["identical_ids"] for r in rows),
-        "machine_busy": {"waited_for_quiet_s": round(waited, 1),
-                         "note": "other_processes_cores per length: cores other processes kept busy meanwhile"},
+        "machine_busy": {
+            "waited_for_quiet_s": round(waited, 1),
+            "note": "other_processes_cores per length: cores other processes kept busy meanwhile",
+        },
     }
     name = "generation" if args.device == "cpu" else f"generation_{args.device.replace(':', '')}"
     write(name, result, quick=args.quick)

@@ -8,6 +8,7 @@ the page's default 4 micro-batches for pipelines.
     python benchmarks/live_parallel.py             # 3 runs of each of the 5 kinds (~2 min)
     python benchmarks/live_parallel.py --quick     # 1 run of each
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,9 +39,17 @@ def main() -> None:
             loads.append(round(load.cores, 2))
         out[kind] = {"median_s": median(secs), "samples_s": secs, "other_cores": loads}
         print(f"{kind}: median {out[kind]['median_s']} s {secs}", flush=True)
-    write("live_parallel", {"target_s": TARGET_S, "ranks": 2, "runs": out, "waited_for_quiet_s": round(waited, 1),
-                            "all_within_target": all(v["median_s"] <= TARGET_S for v in out.values())},
-          quick=args.quick)
+    write(
+        "live_parallel",
+        {
+            "target_s": TARGET_S,
+            "ranks": 2,
+            "runs": out,
+            "waited_for_quiet_s": round(waited, 1),
+            "all_within_target": all(v["median_s"] <= TARGET_S for v in out.values()),
+        },
+        quick=args.quick,
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ the same 24 held-out questions before and after.
     python benchmarks/live_sft.py               # 3 runs at the page's defaults (~4 min)
     python benchmarks/live_sft.py --quick       # 1 run of 30 steps
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,7 @@ from common import OtherLoad, median, wait_quiet, write
 
 def lab_default_steps() -> int:
     from training.sft.lab import LiveRequest
+
     return LiveRequest().steps
 
 
@@ -30,6 +32,7 @@ def main() -> None:
     if args.quick:
         args.repeats, args.steps = 1, 30
     from training.sft import lab
+
     waited = wait_quiet()
     req = lab.LiveRequest(steps=args.steps)
     samples = []
@@ -43,17 +46,37 @@ def main() -> None:
                 if ev["kind"] == "done":
                     done = ev
         total = time.perf_counter() - t0
-        s = {"request_s": round(total, 2), "train_s": done["seconds"], "steps_done": done["steps_done"],
-             "stopped_early": done["stopped_early"], "other_cores": round(load.cores, 2),
-             **{f"{k}_before": done["before"][k] for k in ("compliance", "accuracy", "mentioned")},
-             **{f"{k}_after": done["after"][k] for k in ("compliance", "accuracy", "mentioned")},
-             "n_questions": done["after"]["n"]}
+        s = {
+            "request_s": round(total, 2),
+            "train_s": done["seconds"],
+            "steps_done": done["steps_done"],
+            "stopped_early": done["stopped_early"],
+            "other_cores": round(load.cores, 2),
+            **{f"{k}_before": done["before"][k] for k in ("compliance", "accuracy", "mentioned")},
+            **{f"{k}_after": done["after"][k] for k in ("compliance", "accuracy", "mentioned")},
+            "n_questions": done["after"]["n"],
+        }
         samples.append(s)
         print(f"run {i + 1}: {s}", flush=True)
-    keys = ("request_s", "train_s", "compliance_before", "compliance_after", "accuracy_before", "accuracy_after")
-    write("live_sft", {"settings": vars(req), "waited_for_quiet_s": round(waited, 1), "samples": samples,
-                       "median": {k: median([s[k] for s in samples]) for k in keys},
-                       "time_limit_s": lab.LIVE_TIME_LIMIT_S}, quick=args.quick)
+    keys = (
+        "request_s",
+        "train_s",
+        "compliance_before",
+        "compliance_after",
+        "accuracy_before",
+        "accuracy_after",
+    )
+    write(
+        "live_sft",
+        {
+            "settings": vars(req),
+            "waited_for_quiet_s": round(waited, 1),
+            "samples": samples,
+            "median": {k: median([s[k] for s in samples]) for k in keys},
+            "time_limit_s": lab.LIVE_TIME_LIMIT_S,
+        },
+        quick=args.quick,
+    )
 
 
 if __name__ == "__main__":

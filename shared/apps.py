@@ -1,6 +1,7 @@
 """The one loader of the apps in spaces/, used by the suite (app.py), the Space bundler, the tests
 and the benchmarks. spaces/ is not a package (on a Hugging Face Space `import spaces` is the ZeroGPU
 module), so each spaces/<name>/app.py is loaded by its file path."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -23,7 +24,9 @@ def load_app(name: str, *, module_name: str | None = None, root: Path | None = N
     module_name = module_name or f"lab_space_{name}"
     path = (root or SPACES) / name / "app.py"
     if not path.is_file():
-        raise FileNotFoundError(f"no app {name!r}: {path} does not exist (apps: {', '.join(app_names(root))})")
+        raise FileNotFoundError(
+            f"no app {name!r}: {path} does not exist (apps: {', '.join(app_names(root))})"
+        )
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module

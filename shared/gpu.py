@@ -12,6 +12,7 @@ Without it the function comes back unchanged — the same object, so a generator
 and its signature (gr.Progress parameters included) is untouched. No torch here: nothing is
 imported or initialised on CUDA by decorating.
 """
+
 from __future__ import annotations
 
 from typing import Callable, TypeVar
@@ -34,11 +35,14 @@ def on_gpu(duration: int) -> Callable[[F], F]:
     `duration` is the handler's own bound in seconds (its time limit or step cap), so a call is
     never cut short by the GPU lease before the handler would have stopped anyway."""
     if isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0:
-        raise ValueError(f"on_gpu: duration must be a positive whole number of seconds (got {duration!r})")
+        raise ValueError(
+            f"on_gpu: duration must be a positive whole number of seconds (got {duration!r})"
+        )
 
     def decorate(fn: F) -> F:
         gpu = zerogpu()
         return after_warm_up(fn if gpu is None else gpu(duration=duration)(fn))
+
     return decorate
 
 

@@ -15,6 +15,7 @@ error deep in a handler reaches the caller as a Python message. `guard(demo)` (c
 
 A component type without a rule here is refused at `guard` time: a new input type needs a rule.
 """
+
 from __future__ import annotations
 
 import functools
@@ -29,11 +30,13 @@ import gradio as gr
 
 log = logging.getLogger("lab")
 
-MAX_TEXT_CHARS = 20_000       # a Textbox without its own max_length takes at most this much
-MAX_MAGNITUDE = 1e15          # a Number without its own bounds: beyond this nothing in the lab is meaningful
-EXCERPT_CHARS = 40            # how much of a refused value a message may quote
+MAX_TEXT_CHARS = 20_000  # a Textbox without its own max_length takes at most this much
+MAX_MAGNITUDE = (
+    1e15  # a Number without its own bounds: beyond this nothing in the lab is meaningful
+)
+EXCERPT_CHARS = 40  # how much of a refused value a message may quote
 MAX_CHOICES_LISTED = 8
-WARM_UP_WAIT_S = 120.0        # the longest a heavy handler waits for the background warm-up to finish
+WARM_UP_WAIT_S = 120.0  # the longest a heavy handler waits for the background warm-up to finish
 
 # Set while no warm-up runs (cleared by `ui.launch` while its background warm-up imports torch and
 # transformers and loads models). Heavy handlers (marked by `shared.gpu.on_gpu`) wait for it: a
@@ -70,7 +73,9 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, str):
-        shown = repr(value[:limit])  # repr escapes control, format and unpaired surrogate characters
+        shown = repr(
+            value[:limit]
+        )  # repr escapes control, format and unpaired surrogate characters
         return shown if len(value) <= limit else f"{shown}… ({len(value):,} characters)"
     if isinstance(value, (list, tuple)):
         return f"a list of {len(value)} item{'s' * (len(value) != 1)}"
@@ -89,7 +94,9 @@ def _number_text(x: float) -> str:
 
 
 def _choices_text(values: list) -> str:
-    shown = ", ".join(repr(v) if isinstance(v, str) else str(v) for v in values[:MAX_CHOICES_LISTED])
+    shown = ", ".join(
+        repr(v) if isinstance(v, str) else str(v) for v in values[:MAX_CHOICES_LISTED]
+    )
     more = len(values) - MAX_CHOICES_LISTED
     return shown + (f" (and {more} more)" if more > 0 else "")
 
@@ -118,8 +125,10 @@ def _number(name: str, value: Any, lo: float | None, hi: float | None) -> float 
     lo_eff = lo if lo is not None else -MAX_MAGNITUDE
     hi_eff = hi if hi is not None else MAX_MAGNITUDE
     if not lo_eff <= value <= hi_eff:
-        raise InputError(f"{name} must be between {_number_text(lo_eff)} and {_number_text(hi_eff)} "
-                         f"(got {excerpt(value)})")
+        raise InputError(
+            f"{name} must be between {_number_text(lo_eff)} and {_number_text(hi_eff)} "
+            f"(got {excerpt(value)})"
+        )
     return value
 
 
@@ -128,7 +137,9 @@ def check(component: gr.components.Component, value: Any, index: int = 0) -> Any
     input and what it accepts. (Preprocessing, e.g. rounding, is the component's own job after.)"""
     name = _label(component, index)
     if isinstance(component, (gr.Slider, gr.Number)):
-        return _number(name, value, component.minimum, component.maximum)  # precision: the component rounds
+        return _number(
+            name, value, component.minimum, component.maximum
+        )  # precision: the component rounds
     if isinstance(component, gr.Checkbox):
         if not isinstance(value, bool):
             raise InputError(f"{name} must be true or false (got {excerpt(value)})")
@@ -136,7 +147,9 @@ def check(component: gr.components.Component, value: Any, index: int = 0) -> Any
     if isinstance(component, gr.CheckboxGroup):
         choices = [v for _, v in component.choices]
         if not isinstance(value, list):
-            raise InputError(f"{name} must be a list of choices from {_choices_text(choices)} (got {excerpt(value)})")
+            raise InputError(
+                f"{name} must be a list of choices from {_choices_text(choices)} (got {excerpt(value)})"
+            )
         if len(value) > len(choices):
             raise InputError(f"{name}: at most {len(choices)} choices (got {excerpt(value)})")
         return [_one_choice(name, v, choices) for v in value]
@@ -145,8 +158,10 @@ def check(component: gr.components.Component, value: Any, index: int = 0) -> Any
         multi = isinstance(component, gr.Dropdown) and component.multiselect
         if multi:
             if not isinstance(value, list) or len(value) > max(1, len(choices)):
-                raise InputError(f"{name} must be a list of choices from {_choices_text(choices)} "
-                                 f"(got {excerpt(value)})")
+                raise InputError(
+                    f"{name} must be a list of choices from {_choices_text(choices)} "
+                    f"(got {excerpt(value)})"
+                )
             return [_one_choice(name, v, choices) for v in value]
         if isinstance(component, gr.Dropdown) and component.allow_custom_value:
             return _text(name, value, MAX_TEXT_CHARS)
@@ -156,12 +171,23 @@ def check(component: gr.components.Component, value: Any, index: int = 0) -> Any
     if isinstance(component, gr.Dataset):
         n = len(component.samples or [])
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < n:
-            raise InputError(f"{name}: pick an example by its index, 0 to {n - 1} (got {excerpt(value)})")
+            raise InputError(
+                f"{name}: pick an example by its index, 0 to {n - 1} (got {excerpt(value)})"
+            )
         return value
     raise TypeError(f"shared/inputs.py has no rule for {type(component).__name__} inputs: add one")
 
 
-RULES = (gr.Slider, gr.Number, gr.Checkbox, gr.CheckboxGroup, gr.Radio, gr.Dropdown, gr.Textbox, gr.Dataset)
+RULES = (
+    gr.Slider,
+    gr.Number,
+    gr.Checkbox,
+    gr.CheckboxGroup,
+    gr.Radio,
+    gr.Dropdown,
+    gr.Textbox,
+    gr.Dataset,
+)
 
 
 def _text(name: str, value: Any, max_chars: int) -> str:
@@ -195,8 +221,11 @@ def _refuse(event: str, err: gr.Error) -> gr.Error:
 def _failure(event: str) -> gr.Error:
     """Log the exception being handled once, with its traceback; return one line for the caller."""
     log.exception("unexpected error in %s", event)
-    return gr.Error(f"{event} failed unexpectedly; the error was logged on the server. "
-                    "Try other inputs or reload the page.", print_exception=False)
+    return gr.Error(
+        f"{event} failed unexpectedly; the error was logged on the server. "
+        "Try other inputs or reload the page.",
+        print_exception=False,
+    )
 
 
 def _slots(fn: Callable, n: int) -> list[int]:
@@ -213,7 +242,9 @@ def _slots(fn: Callable, n: int) -> list[int]:
 def _wrap(block_fn: Any) -> None:
     fn, components = block_fn.fn, list(block_fn.inputs)
     if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
-        raise TypeError(f"{event_name(block_fn)}: async handlers are not supported by shared/inputs.py")
+        raise TypeError(
+            f"{event_name(block_fn)}: async handlers are not supported by shared/inputs.py"
+        )
     event = event_name(block_fn)
     slots = _slots(fn, len(components))
     heavy = getattr(fn, "__lab_heavy__", False)
@@ -231,10 +262,13 @@ def _wrap(block_fn: Any) -> None:
             except gr.Error as e:
                 raise InputError(f"{_label(comp, i)}: {getattr(e, 'message', e)}") from None
             except Exception:  # noqa: BLE001 - gradio's own check: its explanation as one line
-                raise InputError(f"{_label(comp, i)}: this value cannot be used (got {excerpt(value)})") from None
+                raise InputError(
+                    f"{_label(comp, i)}: this value cannot be used (got {excerpt(value)})"
+                ) from None
         return args
 
     if inspect.isgeneratorfunction(fn):
+
         @functools.wraps(fn)
         def guarded(*args):
             try:
@@ -248,6 +282,7 @@ def _wrap(block_fn: Any) -> None:
             except Exception:  # noqa: BLE001 - anything else: logged once, one line out
                 raise _failure(event) from None
     else:
+
         @functools.wraps(fn)
         def guarded(*args):
             try:
@@ -267,18 +302,28 @@ def guard(demo: gr.Blocks) -> gr.Blocks:
     Idempotent; returns `demo`."""
     for block_fn in demo.fns.values():
         fn = block_fn.fn
-        if fn is None or getattr(fn, "__lab_guarded__", False) or getattr(block_fn, "is_validator_function", False):
+        if (
+            fn is None
+            or getattr(fn, "__lab_guarded__", False)
+            or getattr(block_fn, "is_validator_function", False)
+        ):
             continue
         if block_fn.inputs_as_dict or block_fn.batch or not block_fn.preprocess:
-            raise TypeError(f"{event_name(block_fn)}: dict/batch/unpreprocessed inputs are not supported "
-                            "by shared/inputs.py")
+            raise TypeError(
+                f"{event_name(block_fn)}: dict/batch/unpreprocessed inputs are not supported "
+                "by shared/inputs.py"
+            )
         for comp in block_fn.inputs:
             if not getattr(comp, "stateful", False) and not isinstance(comp, RULES):
-                raise TypeError(f"{event_name(block_fn)}: shared/inputs.py has no rule for "
-                                f"{type(comp).__name__} inputs: add one")
+                raise TypeError(
+                    f"{event_name(block_fn)}: shared/inputs.py has no rule for "
+                    f"{type(comp).__name__} inputs: add one"
+                )
         _wrap(block_fn)
     if not getattr(demo, "__lab_guarded__", False):
-        demo.validate_inputs = functools.partial(_count_inputs, demo)  # gradio's own count check, as one line
+        demo.validate_inputs = functools.partial(
+            _count_inputs, demo
+        )  # gradio's own count check, as one line
         demo.__lab_guarded__ = True
     if not log.handlers:
         handler = logging.StreamHandler()
@@ -293,6 +338,10 @@ def _count_inputs(demo: gr.Blocks, block_fn: Any, inputs: list) -> None:
     """Replaces `Blocks.validate_inputs` (whose message lists every value it received)."""
     if len(inputs) < len(block_fn.inputs):
         names = ", ".join(_label(c, i) for i, c in enumerate(block_fn.inputs))
-        raise _refuse(event_name(block_fn),
-                      gr.Error(f"{event_name(block_fn)} takes {len(block_fn.inputs)} input"
-                               f"{'s' * (len(block_fn.inputs) != 1)} ({names}); got {len(inputs)}"))
+        raise _refuse(
+            event_name(block_fn),
+            gr.Error(
+                f"{event_name(block_fn)} takes {len(block_fn.inputs)} input"
+                f"{'s' * (len(block_fn.inputs) != 1)} ({names}); got {len(inputs)}"
+            ),
+        )

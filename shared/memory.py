@@ -12,13 +12,14 @@
 - KV cache: 2 · layers · kv_heads · head_dim · seq · batch · bytes per value.
 - Ring all-reduce time ≈ 2(n−1)/n · size / bandwidth.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
 
 RECOMPUTE = ("none", "selective", "full")
-GiB = 1024 ** 3
+GiB = 1024**3
 
 
 def _pos(name: str, x, integer: bool = False, allow_zero: bool = False) -> float:
@@ -27,37 +28,68 @@ def _pos(name: str, x, integer: bool = False, allow_zero: bool = False) -> float
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number (got {x!r})") from None
     if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a finite number {'≥' if allow_zero else '>'} 0 (got {x!r})")
+        raise ValueError(
+            f"{name} must be a finite number {'≥' if allow_zero else '>'} 0 (got {x!r})"
+        )
     if integer and v != int(v):
         raise ValueError(f"{name} must be a whole number (got {x!r})")
     return int(v) if integer else v
 
 
-def model_state_bytes(n_params: float, zero_stage: int, dp: int, optimizer_bytes: float = 12,
-                      param_bytes: float = 2, grad_bytes: float = 2) -> dict[str, float]:
+def model_state_bytes(
+    n_params: float,
+    zero_stage: int,
+    dp: int,
+    optimizer_bytes: float = 12,
+    param_bytes: float = 2,
+    grad_bytes: float = 2,
+) -> dict[str, float]:
     """Bytes per device of parameters, gradients and optimizer states under ZeRO stage 0–3."""
     psi = _pos("n_params", n_params)
     dp = _pos("dp", dp, integer=True)
-    k, p, g = (_pos(n, v, allow_zero=True) for n, v in (("optimizer_bytes", optimizer_bytes),
-                                                         ("param_bytes", param_bytes), ("grad_bytes", grad_bytes)))
+    k, p, g = (
+        _pos(n, v, allow_zero=True)
+        for n, v in (
+            ("optimizer_bytes", optimizer_bytes),
+            ("param_bytes", param_bytes),
+            ("grad_bytes", grad_bytes),
+        )
+    )
     if zero_stage not in (0, 1, 2, 3):
         raise ValueError(f"zero_stage must be 0, 1, 2 or 3 (got {zero_stage!r})")
-    out = {"params": p * psi / (dp if zero_stage >= 3 else 1),
-           "grads": g * psi / (dp if zero_stage >= 2 else 1),
-           "optimizer": k * psi / (dp if zero_stage >= 1 else 1)}
+    out = {
+        "params": p * psi / (dp if zero_stage >= 3 else 1),
+        "grads": g * psi / (dp if zero_stage >= 2 else 1),
+        "optimizer": k * psi / (dp if zero_stage >= 1 else 1),
+    }
     out["total"] = out["params"] + out["grads"] + out["optimizer"]
     return out
 
 
-def activation_bytes_per_layer(seq: int, batch: int, hidden: int, heads: int, tp: int = 1,
-                               sp: bool = False, recompute: str = "none") -> float:
+def activation_bytes_per_layer(
+    seq: int,
+    batch: int,
+    hidden: int,
+    heads: int,
+    tp: int = 1,
+    sp: bool = False,
+    recompute: str = "none",
+) -> float:
     """Korthikanti et al. 2022 (Table 2 and Sec. 5), bytes of one layer's stored activations."""
-    s, b, h, a, t = (_pos(n, v, integer=True) for n, v in
-                     (("seq", seq), ("batch", batch), ("hidden", hidden), ("heads", heads), ("tp", tp)))
+    s, b, h, a, t = (
+        _pos(n, v, integer=True)
+        for n, v in (
+            ("seq", seq),
+            ("batch", batch),
+            ("hidden", hidden),
+            ("heads", heads),
+            ("tp", tp),
+        )
+    )
     if recompute not in RECOMPUTE:
         raise ValueError(f"recompute must be one of {', '.join(RECOMPUTE)} (got {recompute!r})")
     sbh = s * b * h
-    attn = 5 * a * s / (h * t)            # the softmax/dropout/QK^T terms selective recompute drops
+    attn = 5 * a * s / (h * t)  # the softmax/dropout/QK^T terms selective recompute drops
     if recompute == "full":
         return 2 * sbh / (t if sp else 1)
     if sp:
@@ -67,33 +99,60 @@ def activation_bytes_per_layer(seq: int, batch: int, hidden: int, heads: int, tp
     return sbh * (10 + 24 / t + (0 if recompute == "selective" else attn))
 
 
-def kv_cache_bytes(layers: int, kv_heads: int, head_dim: int, seq: int, batch: int,
-                   bytes_per_value: float = 2) -> float:
+def kv_cache_bytes(
+    layers: int, kv_heads: int, head_dim: int, seq: int, batch: int, bytes_per_value: float = 2
+) -> float:
     """Keys and values of every layer for every position: 2 · L · kv_heads · head_dim · s · b · bytes."""
-    L, kvh, hd, s, b = (_pos(n, v, integer=True) for n, v in (("layers", layers), ("kv_heads", kv_heads),
-                                                                ("head_dim", head_dim), ("seq", seq), ("batch", batch)))
+    L, kvh, hd, s, b = (
+        _pos(n, v, integer=True)
+        for n, v in (
+            ("layers", layers),
+            ("kv_heads", kv_heads),
+            ("head_dim", head_dim),
+            ("seq", seq),
+            ("batch", batch),
+        )
+    )
     return 2 * L * kvh * hd * s * b * _pos("bytes_per_value", bytes_per_value)
 
 
-def ssm_state_bytes(layers: int, d_inner: int, d_state: int, d_conv: int, batch: int,
-                    bytes_per_value: float = 2) -> float:
+def ssm_state_bytes(
+    layers: int, d_inner: int, d_state: int, d_conv: int, batch: int, bytes_per_value: float = 2
+) -> float:
     """A Mamba layer's inference state (Gu & Dao 2023): the SSM state d_inner·d_state plus the
     convolution's last d_conv inputs d_inner·d_conv, per layer and sequence — constant in length."""
-    L, di, ds, dc, b = (_pos(n, v, integer=True) for n, v in (("layers", layers), ("d_inner", d_inner),
-                                                              ("d_state", d_state), ("d_conv", d_conv), ("batch", batch)))
+    L, di, ds, dc, b = (
+        _pos(n, v, integer=True)
+        for n, v in (
+            ("layers", layers),
+            ("d_inner", d_inner),
+            ("d_state", d_state),
+            ("d_conv", d_conv),
+            ("batch", batch),
+        )
+    )
     return L * b * di * (ds + dc) * _pos("bytes_per_value", bytes_per_value)
 
 
 def lstm_state_bytes(layers: int, hidden: int, batch: int, bytes_per_value: float = 2) -> float:
     """An LSTM's inference state: h and c, `hidden` values each, per layer and sequence."""
-    L, h, b = (_pos(n, v, integer=True) for n, v in (("layers", layers), ("hidden", hidden), ("batch", batch)))
+    L, h, b = (
+        _pos(n, v, integer=True)
+        for n, v in (("layers", layers), ("hidden", hidden), ("batch", batch))
+    )
     return 2 * L * h * b * _pos("bytes_per_value", bytes_per_value)
 
 
 def ring_allreduce_seconds(size_bytes: float, n: int, bandwidth_bytes_s: float) -> float:
     """2(n−1)/n · size / bandwidth (each rank sends and receives that much)."""
     n = _pos("ranks", n, integer=True)
-    return 2 * (n - 1) / n * _pos("size", size_bytes, allow_zero=True) / _pos("bandwidth", bandwidth_bytes_s)
+    return (
+        2
+        * (n - 1)
+        / n
+        * _pos("size", size_bytes, allow_zero=True)
+        / _pos("bandwidth", bandwidth_bytes_s)
+    )
 
 
 @dataclass(frozen=True)
@@ -103,20 +162,27 @@ class ModelShape:
     heads: int
     vocab: int
     seq: int
-    ffn: int | None = None        # MLP width; default 4·hidden
-    kv_heads: int | None = None   # default = heads (fewer: grouped-query attention)
+    ffn: int | None = None  # MLP width; default 4·hidden
+    kv_heads: int | None = None  # default = heads (fewer: grouped-query attention)
     tied_embeddings: bool = False
-    gated_mlp: bool = False       # SwiGLU (Llama): three h×ffn matrices instead of two
+    gated_mlp: bool = False  # SwiGLU (Llama): three h×ffn matrices instead of two
 
     def n_params(self) -> float:
         """Embedding (+ untied head) + per layer attention (Q, O: h² each; K, V: h·kv_heads·head_dim
         each) + MLP (2 or 3)·h·ffn. Biases and norms are ignored (< 0.1%)."""
-        return self.vocab * self.hidden * (1 if self.tied_embeddings else 2) + self.layers * self.layer_params()
+        return (
+            self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
+            + self.layers * self.layer_params()
+        )
 
     def layer_params(self) -> float:
         ffn = self.ffn or 4 * self.hidden
         kv = (self.kv_heads or self.heads) * (self.hidden // self.heads)
-        return 2 * self.hidden ** 2 + 2 * self.hidden * kv + (3 if self.gated_mlp else 2) * self.hidden * ffn
+        return (
+            2 * self.hidden**2
+            + 2 * self.hidden * kv
+            + (3 if self.gated_mlp else 2) * self.hidden * ffn
+        )
 
 
 @dataclass(frozen=True)
@@ -127,24 +193,36 @@ class Plan:
     zero_stage: int = 0
     sp: bool = False
     micro_batch: int = 1
-    microbatches: int = 1            # per step (pipeline); the in-flight count depends on the schedule
-    schedule: str = "1f1b"           # "gpipe" holds every micro-batch, "1f1b" at most pp on the first stage
+    microbatches: int = 1  # per step (pipeline); the in-flight count depends on the schedule
+    schedule: str = "1f1b"  # "gpipe" holds every micro-batch, "1f1b" at most pp on the first stage
     recompute: str = "none"
     param_bytes: float = 2
     grad_bytes: float = 2
     optimizer_bytes: float = 12
-    activation_bytes: float = 2      # Korthikanti's formulas assume 16-bit activations
-    logits_bytes: float = 4          # fp32 logits for the loss
+    activation_bytes: float = 2  # Korthikanti's formulas assume 16-bit activations
+    logits_bytes: float = 4  # fp32 logits for the loss
     offload_optimizer: bool = False  # optimizer states in CPU memory
 
 
 # Real model shapes for the presets of the app (from the papers' tables)
 SHAPES: dict[str, ModelShape] = {
     "GPT-3 175B": ModelShape(layers=96, hidden=12288, heads=96, vocab=50257, seq=2048),
-    "Llama 2 7B": ModelShape(layers=32, hidden=4096, heads=32, vocab=32000, seq=4096, ffn=11008, gated_mlp=True),
-    "Llama 2 70B": ModelShape(layers=80, hidden=8192, heads=64, vocab=32000, seq=4096, ffn=28672, kv_heads=8,
-                              gated_mlp=True),
-    "GPT-2 XL 1.5B": ModelShape(layers=48, hidden=1600, heads=25, vocab=50257, seq=1024, tied_embeddings=True),
+    "Llama 2 7B": ModelShape(
+        layers=32, hidden=4096, heads=32, vocab=32000, seq=4096, ffn=11008, gated_mlp=True
+    ),
+    "Llama 2 70B": ModelShape(
+        layers=80,
+        hidden=8192,
+        heads=64,
+        vocab=32000,
+        seq=4096,
+        ffn=28672,
+        kv_heads=8,
+        gated_mlp=True,
+    ),
+    "GPT-2 XL 1.5B": ModelShape(
+        layers=48, hidden=1600, heads=25, vocab=50257, seq=1024, tied_embeddings=True
+    ),
 }
 
 
@@ -169,55 +247,94 @@ def breakdown(shape: ModelShape, plan: Plan) -> dict:
     if shape.layers % plan.pp:
         raise ValueError(f"{shape.layers} layers do not split into {plan.pp} pipeline stages")
     if shape.heads % plan.tp or shape.hidden % plan.tp:
-        raise ValueError(f"tp={plan.tp} must divide heads ({shape.heads}) and hidden ({shape.hidden})")
+        raise ValueError(
+            f"tp={plan.tp} must divide heads ({shape.heads}) and hidden ({shape.hidden})"
+        )
     if plan.schedule not in ("gpipe", "1f1b"):
         raise ValueError(f"schedule must be gpipe or 1f1b (got {plan.schedule!r})")
-    psi = shape.n_params() / (plan.tp * plan.pp)           # parameters held by one model-parallel rank
-    states = model_state_bytes(psi, plan.zero_stage, plan.dp, plan.optimizer_bytes, plan.param_bytes,
-                               plan.grad_bytes)
+    psi = shape.n_params() / (plan.tp * plan.pp)  # parameters held by one model-parallel rank
+    states = model_state_bytes(
+        psi, plan.zero_stage, plan.dp, plan.optimizer_bytes, plan.param_bytes, plan.grad_bytes
+    )
     layers_here = shape.layers // plan.pp
-    per_layer = activation_bytes_per_layer(shape.seq, plan.micro_batch, shape.hidden, shape.heads, plan.tp,
-                                           plan.sp, plan.recompute) * plan.activation_bytes / 2
+    per_layer = (
+        activation_bytes_per_layer(
+            shape.seq, plan.micro_batch, shape.hidden, shape.heads, plan.tp, plan.sp, plan.recompute
+        )
+        * plan.activation_bytes
+        / 2
+    )
     in_flight = plan.microbatches if plan.schedule == "gpipe" else min(plan.pp, plan.microbatches)
     activations = per_layer * layers_here * in_flight
     sbh = shape.seq * plan.micro_batch * shape.hidden
-    embeddings = sbh * plan.activation_bytes / (plan.tp if plan.sp else 1) * in_flight   # the first stage's input
-    logits = (shape.seq * plan.micro_batch * shape.vocab * plan.logits_bytes / plan.tp
-              if plan.pp == 1 else 0.0)   # on the last stage, which holds fewer in flight
+    embeddings = (
+        sbh * plan.activation_bytes / (plan.tp if plan.sp else 1) * in_flight
+    )  # the first stage's input
+    logits = (
+        shape.seq * plan.micro_batch * shape.vocab * plan.logits_bytes / plan.tp
+        if plan.pp == 1
+        else 0.0
+    )  # on the last stage, which holds fewer in flight
     optimizer_gpu = 0.0 if plan.offload_optimizer else states["optimizer"]
-    parts = {"parameters": states["params"], "gradients": states["grads"], "optimizer states": optimizer_gpu,
-             "activations": activations, "embedding output": embeddings, "logits": logits}
-    z, d = plan.zero_stage, plan.dp
-    psi_txt = f"Ψ = {shape.n_params() / 1e9:.3g}B / (tp·pp = {plan.tp * plan.pp}) = {psi / 1e9:.3g}B"
-    act_formula = {"none": "sbh(34 + 5as/h)" if plan.tp == 1 and not plan.sp else
-                   ("sbh(34/t + 5as/(ht))" if plan.sp else "sbh(10 + 24/t + 5as/(ht))"),
-                   "selective": "34sbh/t" if plan.sp else "sbh(10 + 24/t)",
-                   "full": "2sbh/t" if plan.sp else "2sbh"}[plan.recompute]
-    formulas = {
-        "parameters": f"{plan.param_bytes:g} B × {psi_txt}" + (f" / dp {d} (ZeRO-3)" if z >= 3 else "")
-                      + f" = {_gb(states['params'])}",
-        "gradients": f"{plan.grad_bytes:g} B × Ψ" + (f" / dp {d} (ZeRO-{z})" if z >= 2 else "")
-                     + f" = {_gb(states['grads'])}",
-        "optimizer states": f"{plan.optimizer_bytes:g} B × Ψ" + (f" / dp {d} (ZeRO-{z})" if z >= 1 else "")
-                            + f" = {_gb(states['optimizer'])}"
-                            + (" — offloaded to CPU memory, 0 on the GPU" if plan.offload_optimizer else ""),
-        "activations": f"{act_formula} × {plan.activation_bytes:g}/2 B (s={shape.seq}, b={plan.micro_batch}, "
-                       f"h={shape.hidden}, a={shape.heads}, t={plan.tp}, recompute {plan.recompute}) = "
-                       f"{_gb(per_layer)} per layer × {layers_here} layers × {in_flight} micro-batch(es) in flight "
-                       f"({plan.schedule if plan.pp > 1 else 'no pipeline'}) = {_gb(activations)}",
-        "embedding output": f"s·b·h × {plan.activation_bytes:g} B" + (" / t (SP)" if plan.sp else "")
-                            + f" × {in_flight} in flight = {_gb(embeddings)}",
-        "logits": (f"s·b·vocab × {plan.logits_bytes:g} B / t = {_gb(logits)}" if plan.pp == 1 else
-                   "on the last pipeline stage, not the first: 0 here"),
+    parts = {
+        "parameters": states["params"],
+        "gradients": states["grads"],
+        "optimizer states": optimizer_gpu,
+        "activations": activations,
+        "embedding output": embeddings,
+        "logits": logits,
     }
-    return {"parts": parts, "total": sum(parts.values()), "params_per_rank": psi,
-            "in_flight_microbatches": in_flight, "activation_per_layer": per_layer,
-            "optimizer_offloaded": states["optimizer"] if plan.offload_optimizer else 0.0,
-            "gpus": plan.dp * plan.tp * plan.pp, "formulas": formulas, "assumptions": asdict(plan)}
+    z, d = plan.zero_stage, plan.dp
+    psi_txt = (
+        f"Ψ = {shape.n_params() / 1e9:.3g}B / (tp·pp = {plan.tp * plan.pp}) = {psi / 1e9:.3g}B"
+    )
+    act_formula = {
+        "none": "sbh(34 + 5as/h)"
+        if plan.tp == 1 and not plan.sp
+        else ("sbh(34/t + 5as/(ht))" if plan.sp else "sbh(10 + 24/t + 5as/(ht))"),
+        "selective": "34sbh/t" if plan.sp else "sbh(10 + 24/t)",
+        "full": "2sbh/t" if plan.sp else "2sbh",
+    }[plan.recompute]
+    formulas = {
+        "parameters": f"{plan.param_bytes:g} B × {psi_txt}"
+        + (f" / dp {d} (ZeRO-3)" if z >= 3 else "")
+        + f" = {_gb(states['params'])}",
+        "gradients": f"{plan.grad_bytes:g} B × Ψ"
+        + (f" / dp {d} (ZeRO-{z})" if z >= 2 else "")
+        + f" = {_gb(states['grads'])}",
+        "optimizer states": f"{plan.optimizer_bytes:g} B × Ψ"
+        + (f" / dp {d} (ZeRO-{z})" if z >= 1 else "")
+        + f" = {_gb(states['optimizer'])}"
+        + (" — offloaded to CPU memory, 0 on the GPU" if plan.offload_optimizer else ""),
+        "activations": f"{act_formula} × {plan.activation_bytes:g}/2 B (s={shape.seq}, b={plan.micro_batch}, "
+        f"h={shape.hidden}, a={shape.heads}, t={plan.tp}, recompute {plan.recompute}) = "
+        f"{_gb(per_layer)} per layer × {layers_here} layers × {in_flight} micro-batch(es) in flight "
+        f"({plan.schedule if plan.pp > 1 else 'no pipeline'}) = {_gb(activations)}",
+        "embedding output": f"s·b·h × {plan.activation_bytes:g} B"
+        + (" / t (SP)" if plan.sp else "")
+        + f" × {in_flight} in flight = {_gb(embeddings)}",
+        "logits": (
+            f"s·b·vocab × {plan.logits_bytes:g} B / t = {_gb(logits)}"
+            if plan.pp == 1
+            else "on the last pipeline stage, not the first: 0 here"
+        ),
+    }
+    return {
+        "parts": parts,
+        "total": sum(parts.values()),
+        "params_per_rank": psi,
+        "in_flight_microbatches": in_flight,
+        "activation_per_layer": per_layer,
+        "optimizer_offloaded": states["optimizer"] if plan.offload_optimizer else 0.0,
+        "gpus": plan.dp * plan.tp * plan.pp,
+        "formulas": formulas,
+        "assumptions": asdict(plan),
+    }
 
 
-def data_parallel_traffic(psi: float, dp: int, zero_stage: int, grad_bytes: float = 2,
-                          bandwidth_bytes_s: float = 100e9) -> dict[str, float]:
+def data_parallel_traffic(
+    psi: float, dp: int, zero_stage: int, grad_bytes: float = 2, bandwidth_bytes_s: float = 100e9
+) -> dict[str, float]:
     """Bytes each rank sends per step to synchronise Ψ parameters' gradients, and ring time.
     Stages 0–2: one all-reduce of the gradients (ZeRO-1/2 do it as reduce-scatter + all-gather:
     the same 2Ψ); ZeRO-3 adds an all-gather of the parameters in backward: 3Ψ (Rajbhandari et al.)."""
@@ -227,9 +344,11 @@ def data_parallel_traffic(psi: float, dp: int, zero_stage: int, grad_bytes: floa
         raise ValueError(f"zero_stage must be 0, 1, 2 or 3 (got {zero_stage!r})")
     factor = 1.5 if zero_stage == 3 else 1.0
     size = psi * _pos("grad_bytes", grad_bytes, allow_zero=True)  # 0: nothing to synchronise
-    return {"bytes": factor * 2 * (dp - 1) / dp * size,
-            "seconds": factor * ring_allreduce_seconds(size, dp, bandwidth_bytes_s),
-            "volume_in_psi": 3.0 if zero_stage == 3 else 2.0}
+    return {
+        "bytes": factor * 2 * (dp - 1) / dp * size,
+        "seconds": factor * ring_allreduce_seconds(size, dp, bandwidth_bytes_s),
+        "volume_in_psi": 3.0 if zero_stage == 3 else 2.0,
+    }
 
 
 def communication(shape: ModelShape, plan: Plan, bandwidth_bytes_s: float = 100e9) -> dict:
@@ -242,11 +361,16 @@ def communication(shape: ModelShape, plan: Plan, bandwidth_bytes_s: float = 100e
     if plan.tp > 1:
         act = shape.seq * plan.micro_batch * shape.hidden * plan.activation_bytes
         per = ring_allreduce_seconds(act, plan.tp, bandwidth_bytes_s)
-        n = 4 * (shape.layers // plan.pp) * plan.microbatches   # 2 all-reduces forward, 2 backward per layer
-        out["tensor parallel"] = {"bytes": 2 * (plan.tp - 1) / plan.tp * act * n, "seconds": per * n}
+        n = (
+            4 * (shape.layers // plan.pp) * plan.microbatches
+        )  # 2 all-reduces forward, 2 backward per layer
+        out["tensor parallel"] = {
+            "bytes": 2 * (plan.tp - 1) / plan.tp * act * n,
+            "seconds": per * n,
+        }
     if plan.pp > 1:
         act = shape.seq * plan.micro_batch * shape.hidden * plan.activation_bytes
-        vol = 2 * act * plan.microbatches                       # activations forward, gradients backward
+        vol = 2 * act * plan.microbatches  # activations forward, gradients backward
         out["pipeline"] = {"bytes": vol, "seconds": vol / bandwidth_bytes_s}
     return out
 
@@ -256,8 +380,9 @@ def communication(shape: ModelShape, plan: Plan, bandwidth_bytes_s: float = 100e
 class CacheShape:
     """What a model keeps per sequence while it generates. kind "kv": 2·L·kv_heads·head_dim per
     position; kind "ssm": L·d_inner·(d_state + d_conv), whatever the length."""
+
     kind: str
-    params_b: float               # published size, billions of parameters
+    params_b: float  # published size, billions of parameters
     layers: int
     kv_heads: int = 0
     head_dim: int = 0
@@ -268,21 +393,51 @@ class CacheShape:
 
     def bytes(self, context: int, batch: int = 1, bytes_per_value: float = 2) -> float:
         if self.kind == "kv":
-            return kv_cache_bytes(self.layers, self.kv_heads, self.head_dim, context, batch, bytes_per_value)
+            return kv_cache_bytes(
+                self.layers, self.kv_heads, self.head_dim, context, batch, bytes_per_value
+            )
         _pos("context", context, integer=True)
-        return ssm_state_bytes(self.layers, self.d_inner, self.d_state, self.d_conv, batch, bytes_per_value)
+        return ssm_state_bytes(
+            self.layers, self.d_inner, self.d_state, self.d_conv, batch, bytes_per_value
+        )
 
 
 # published configurations (the models' config.json on the Hugging Face Hub)
 CACHE_SHAPES: dict[str, CacheShape] = {
-    "Llama 2 7B (MHA)": CacheShape("kv", 6.74, layers=32, kv_heads=32, head_dim=128,
-                                   source="meta-llama/Llama-2-7b-hf: 32 layers, 32 heads × 128"),
-    "Llama 2 70B (GQA, 8 KV heads)": CacheShape("kv", 69.0, layers=80, kv_heads=8, head_dim=128,
-                                                source="meta-llama/Llama-2-70b-hf: 80 layers, 8 KV heads × 128"),
-    "Mamba-2.8B": CacheShape("ssm", 2.8, layers=64, d_inner=5120, d_state=16, d_conv=4,
-                             source="state-spaces/mamba-2.8b-hf: 64 layers, d_model 2560, expand 2, d_state 16, d_conv 4"),
-    "Falcon Mamba 7B": CacheShape("ssm", 7.3, layers=64, d_inner=8192, d_state=16, d_conv=4,
-                                  source="tiiuae/falcon-mamba-7b: 64 layers, d_model 4096, expand 2, d_state 16, d_conv 4"),
+    "Llama 2 7B (MHA)": CacheShape(
+        "kv",
+        6.74,
+        layers=32,
+        kv_heads=32,
+        head_dim=128,
+        source="meta-llama/Llama-2-7b-hf: 32 layers, 32 heads × 128",
+    ),
+    "Llama 2 70B (GQA, 8 KV heads)": CacheShape(
+        "kv",
+        69.0,
+        layers=80,
+        kv_heads=8,
+        head_dim=128,
+        source="meta-llama/Llama-2-70b-hf: 80 layers, 8 KV heads × 128",
+    ),
+    "Mamba-2.8B": CacheShape(
+        "ssm",
+        2.8,
+        layers=64,
+        d_inner=5120,
+        d_state=16,
+        d_conv=4,
+        source="state-spaces/mamba-2.8b-hf: 64 layers, d_model 2560, expand 2, d_state 16, d_conv 4",
+    ),
+    "Falcon Mamba 7B": CacheShape(
+        "ssm",
+        7.3,
+        layers=64,
+        d_inner=8192,
+        d_state=16,
+        d_conv=4,
+        source="tiiuae/falcon-mamba-7b: 64 layers, d_model 4096, expand 2, d_state 16, d_conv 4",
+    ),
 }
 
 
@@ -294,6 +449,13 @@ def cache_table(contexts, names=None, batch: int = 1, bytes_per_value: float = 2
         if n not in CACHE_SHAPES:
             raise ValueError(f"unknown model {n!r}: choose from {', '.join(CACHE_SHAPES)}")
     ctxs = [int(_pos("context", c, integer=True)) for c in contexts]
-    return [{"model": n, "kind": CACHE_SHAPES[n].kind, "params_b": CACHE_SHAPES[n].params_b,
-             "bytes": [CACHE_SHAPES[n].bytes(c, batch, bytes_per_value) for c in ctxs],
-             "source": CACHE_SHAPES[n].source} for n in names]
+    return [
+        {
+            "model": n,
+            "kind": CACHE_SHAPES[n].kind,
+            "params_b": CACHE_SHAPES[n].params_b,
+            "bytes": [CACHE_SHAPES[n].bytes(c, batch, bytes_per_value) for c in ctxs],
+            "source": CACHE_SHAPES[n].source,
+        }
+        for n in names
+    ]

@@ -14,6 +14,7 @@ stage after and its own F — and returns every op's (stage, micro-batch, kind, 
 Bubbles (Narayanan et al. 2021): GPipe and 1F1B idle (p−1)/(m+p−1) of the step (bubble/ideal =
 (p−1)/m); interleaved (p−1)/v of a micro-batch-time per device (bubble/ideal = (p−1)/(v·m)).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,12 +24,12 @@ KINDS = ("gpipe", "1f1b", "interleaved")
 
 @dataclass(frozen=True)
 class Event:
-    stage: int        # device
+    stage: int  # device
     microbatch: int
-    kind: str         # "F" or "B"
+    kind: str  # "F" or "B"
     start: float
     end: float
-    chunk: int = 0    # model chunk on this device (interleaved)
+    chunk: int = 0  # model chunk on this device (interleaved)
 
 
 def _check(kind: str, stages: int, microbatches: int, chunks: int) -> None:
@@ -40,12 +41,18 @@ def _check(kind: str, stages: int, microbatches: int, chunks: int) -> None:
     if stages > 512 or microbatches > 4096 or chunks > 64:
         raise ValueError("at most 512 stages, 4096 micro-batches and 64 chunks")
     if kind != "interleaved" and chunks != 1:
-        raise ValueError(f"{kind} has one chunk per device (got chunks={chunks}); use 'interleaved'")
+        raise ValueError(
+            f"{kind} has one chunk per device (got chunks={chunks}); use 'interleaved'"
+        )
     if kind == "interleaved" and microbatches % stages:
-        raise ValueError(f"interleaved 1F1B needs micro-batches divisible by stages ({microbatches} % {stages} ≠ 0)")
+        raise ValueError(
+            f"interleaved 1F1B needs micro-batches divisible by stages ({microbatches} % {stages} ≠ 0)"
+        )
 
 
-def device_orders(kind: str, stages: int, microbatches: int, chunks: int = 1) -> list[list[tuple[str, int, int]]]:
+def device_orders(
+    kind: str, stages: int, microbatches: int, chunks: int = 1
+) -> list[list[tuple[str, int, int]]]:
     """Each device's op order: [(kind "F"/"B", micro-batch, chunk), ...]."""
     _check(kind, stages, microbatches, chunks)
     p, m, v = stages, microbatches, chunks
@@ -66,11 +73,12 @@ def device_orders(kind: str, stages: int, microbatches: int, chunks: int = 1) ->
         else:  # Megatron-LM interleaved schedule
             total = m * v
 
-            def fwd(k):   # k-th forward on this device -> (micro-batch, chunk)
+            def fwd(k):  # k-th forward on this device -> (micro-batch, chunk)
                 return (k // (p * v)) * p + k % p, (k // p) % v
 
             def bwd(k):
                 return (k // (p * v)) * p + k % p, v - 1 - (k // p) % v
+
             warm = min((p - s - 1) * 2 + (v - 1) * p, total)
             ops = [("F", *fwd(k)) for k in range(warm)]
             f, b = warm, 0
@@ -84,8 +92,14 @@ def device_orders(kind: str, stages: int, microbatches: int, chunks: int = 1) ->
     return orders
 
 
-def simulate(kind: str, stages: int, microbatches: int, chunks: int = 1, t_forward: float = 1.0,
-             t_backward: float = 2.0) -> list[Event]:
+def simulate(
+    kind: str,
+    stages: int,
+    microbatches: int,
+    chunks: int = 1,
+    t_forward: float = 1.0,
+    t_backward: float = 2.0,
+) -> list[Event]:
     """Event list of a schedule; t_forward / t_backward are one micro-batch through one device's
     whole share of the model (each of v chunks takes 1/v of it)."""
     if not (t_forward > 0 and t_backward > 0):
@@ -93,7 +107,7 @@ def simulate(kind: str, stages: int, microbatches: int, chunks: int = 1, t_forwa
     orders = device_orders(kind, stages, microbatches, chunks)
     p, v = stages, chunks
     dur = {"F": t_forward / v, "B": t_backward / v}
-    done: dict[tuple[str, int, int], float] = {}   # (kind, micro-batch, virtual stage) -> end
+    done: dict[tuple[str, int, int], float] = {}  # (kind, micro-batch, virtual stage) -> end
     free = [0.0] * p
     nxt = [0] * p
     events: list[Event] = []

@@ -15,6 +15,7 @@
 Each function returns the outputs and a count of the multiply-adds it did (`work`) and of its
 dependent sequential rounds (`depth`), so the app can show the trade-off next to equal results.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,15 +29,20 @@ def _arrays(a, b, c, x):
         raise ValueError("x must be a non-empty 1-D sequence")
     T = x.size
 
-    def per_step(v):   # [N]: the same at every step (time-invariant); [T, N]: one row per step
+    def per_step(v):  # [N]: the same at every step (time-invariant); [T, N]: one row per step
         if v.ndim == 1:
             return np.broadcast_to(v, (T, v.size))
         if v.ndim == 2 and v.shape[0] == T:
             return v
-        raise ValueError(f"a, b and c must be [N] (time-invariant) or [T, N] with T = {T}; got shape {v.shape}")
+        raise ValueError(
+            f"a, b and c must be [N] (time-invariant) or [T, N] with T = {T}; got shape {v.shape}"
+        )
+
     a, b, c = (per_step(v) for v in (a, b, c))
     if not a.shape == b.shape == c.shape or a.shape[1] == 0:
-        raise ValueError(f"a, b and c must have the same state size N ≥ 1; got {a.shape[1]}, {b.shape[1]}, {c.shape[1]}")
+        raise ValueError(
+            f"a, b and c must have the same state size N ≥ 1; got {a.shape[1]}, {b.shape[1]}, {c.shape[1]}"
+        )
     if not all(np.all(np.isfinite(v)) for v in (a, b, c, x)):
         raise ValueError("a, b, c and x must be finite")
     return a, b, c, x
@@ -64,7 +70,7 @@ def parallel_scan(a, b, c, x) -> tuple[np.ndarray, dict]:
     work, depth, shift = T * N, 0, 1
     while shift < T:
         A_prev, U_prev = A[:-shift].copy(), U[:-shift].copy()
-        U[shift:] = A[shift:] * U_prev + U[shift:]     # uses the old A[shift:], so update U first
+        U[shift:] = A[shift:] * U_prev + U[shift:]  # uses the old A[shift:], so update U first
         A[shift:] = A[shift:] * A_prev
         work += 3 * (T - shift) * N
         depth += 1
@@ -77,11 +83,13 @@ def convolution(a, b, c, x) -> tuple[np.ndarray, dict]:
     """Time-invariant case only: y = K * x with K_k = Σ_n c_n a_n^k b_n, via FFT."""
     a, b, c, x = _arrays(a, b, c, x)
     if not (np.all(a == a[0]) and np.all(b == b[0]) and np.all(c == c[0])):
-        raise ValueError("a convolution needs a time-invariant system (the same a, b, c at every step); "
-                         "input-dependent (selective) parameters need the scan")
+        raise ValueError(
+            "a convolution needs a time-invariant system (the same a, b, c at every step); "
+            "input-dependent (selective) parameters need the scan"
+        )
     T, N = a.shape
     k = np.arange(T)[:, None]
-    K = (c[0] * b[0] * a[0] ** k).sum(axis=1)                     # [T] kernel
+    K = (c[0] * b[0] * a[0] ** k).sum(axis=1)  # [T] kernel
     n = 1 << (2 * T - 1).bit_length()
     y = np.fft.irfft(np.fft.rfft(x, n) * np.fft.rfft(K, n), n)[:T]
     logn = int(math.log2(n))

@@ -15,6 +15,7 @@ Parameter counts: Kaplan's laws use *non-embedding* parameters and nats on WebTe
 use all parameters and nats on MassiveText. The losses of different laws are therefore not on
 the same dataset and are not directly comparable as absolute numbers — only their shapes are.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,6 +31,7 @@ PF_DAY_FLOPS = 8.64e19  # 1 PF-day = 1e15 FLOP/s × 86400 s (Kaplan et al. 2020,
 # compute
 # ----------------------------------------------------------------------------------------------
 
+
 def training_flops(params: float, tokens: float) -> float:
     """C ≈ 6·N·D (Kaplan et al. 2020): 2N forward + 4N backward per token."""
     return 6.0 * params * tokens
@@ -43,8 +45,9 @@ def flops_per_token(params: float, n_layer: int, d_model: int, n_ctx: int) -> fl
     return 6.0 * params + 12.0 * n_layer * d_model * n_ctx
 
 
-def kaplan_forward_flops_per_token(n_nonembed: float, n_layer: int, n_ctx: int,
-                                   d_attn: int) -> float:
+def kaplan_forward_flops_per_token(
+    n_nonembed: float, n_layer: int, n_ctx: int, d_attn: int
+) -> float:
     """Forward-pass FLOPs per token, Kaplan et al. 2020 Table 1: C_forward ≈ 2N + 2·n_layer·n_ctx·d_attn.
     Training is about 3× this (backward ≈ 2× forward)."""
     return 2.0 * n_nonembed + 2.0 * n_layer * n_ctx * d_attn
@@ -68,9 +71,11 @@ def _out(a: np.ndarray):
 # laws
 # ----------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ChinchillaLaw:
     """L(N, D) = E + A/N^α + B/D^β (Hoffmann et al. 2022, Eq. 2). N = all parameters."""
+
     name: str
     E: float
     A: float
@@ -87,7 +92,7 @@ class ChinchillaLaw:
     def loss(self, params, tokens):
         N = np.asarray(params, dtype=float)
         D = np.asarray(tokens, dtype=float)
-        return _out(self.E + self.A / N ** self.alpha + self.B / D ** self.beta)
+        return _out(self.E + self.A / N**self.alpha + self.B / D**self.beta)
 
     @property
     def a(self) -> float:
@@ -109,6 +114,7 @@ class ChinchillaLaw:
 class KaplanLaw:
     """L(N, D) = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D (Kaplan et al. 2020, Eq. 1.5).
     N = non-embedding parameters, D = tokens, loss in nats on WebText2."""
+
     name: str
     N_c: float
     alpha_N: float
@@ -128,7 +134,9 @@ class KaplanLaw:
     def loss(self, params, tokens):
         N = np.asarray(params, dtype=float)
         D = np.asarray(tokens, dtype=float)
-        return _out(((self.N_c / N) ** (self.alpha_N / self.alpha_D) + self.D_c / D) ** self.alpha_D)
+        return _out(
+            ((self.N_c / N) ** (self.alpha_N / self.alpha_D) + self.D_c / D) ** self.alpha_D
+        )
 
     @property
     def a(self) -> float:
@@ -146,34 +154,56 @@ BESIROGLU_URL = "https://arxiv.org/abs/2404.10102"
 LAWS: dict[str, ChinchillaLaw | KaplanLaw] = {
     "kaplan": KaplanLaw(
         name="Kaplan et al. 2020",
-        N_c=8.8e13, alpha_N=0.076, D_c=5.4e13, alpha_D=0.095,
-        C_c_pf_days=3.1e8, alpha_C=0.050,
+        N_c=8.8e13,
+        alpha_N=0.076,
+        D_c=5.4e13,
+        alpha_D=0.095,
+        C_c_pf_days=3.1e8,
+        alpha_C=0.050,
         # Fig. 14 (left) of Kaplan et al.: N = (1.3·10^9)·C_min^0.73, C_min in PF-days; Eq. 1.7.
-        n_opt_coef=1.3e9, n_opt_exp=0.73,
-        citation=("Kaplan et al. 2020, Scaling Laws for Neural Language Models, Eq. 1.5: "
-                  "L(N,D) = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D, N_c = 8.8e13, α_N = 0.076, "
-                  "D_c = 5.4e13, α_D = 0.095 (N non-embedding params, WebText2 nats)"),
+        n_opt_coef=1.3e9,
+        n_opt_exp=0.73,
+        citation=(
+            "Kaplan et al. 2020, Scaling Laws for Neural Language Models, Eq. 1.5: "
+            "L(N,D) = [(N_c/N)^(α_N/α_D) + D_c/D]^α_D, N_c = 8.8e13, α_N = 0.076, "
+            "D_c = 5.4e13, α_D = 0.095 (N non-embedding params, WebText2 nats)"
+        ),
         url=KAPLAN_URL,
         # Sec. 1: models from 768 to 1.5e9 non-embedding params, datasets 22e6 to 23e9 tokens
-        params_range=(768.0, 1.5e9), tokens_range=(22e6, 23e9),
+        params_range=(768.0, 1.5e9),
+        tokens_range=(22e6, 23e9),
     ),
     "chinchilla": ChinchillaLaw(
         name="Hoffmann et al. 2022 (Chinchilla, Approach 3)",
-        E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28,
-        citation=("Hoffmann et al. 2022, Training Compute-Optimal Large Language Models, "
-                  "Approach 3, Eq. 10: L(N,D) = 1.69 + 406.4/N^0.34 + 410.7/D^0.28"),
+        E=1.69,
+        A=406.4,
+        B=410.7,
+        alpha=0.34,
+        beta=0.28,
+        citation=(
+            "Hoffmann et al. 2022, Training Compute-Optimal Large Language Models, "
+            "Approach 3, Eq. 10: L(N,D) = 1.69 + 406.4/N^0.34 + 410.7/D^0.28"
+        ),
         url=HOFFMANN_URL,
         # Sec. 1: over 400 models from 70M to over 16B params, 5B to 500B tokens
-        params_range=(70e6, 16e9), tokens_range=(5e9, 500e9),
+        params_range=(70e6, 16e9),
+        tokens_range=(5e9, 500e9),
     ),
     "besiroglu": ChinchillaLaw(
         name="Besiroglu et al. 2024 (Chinchilla replication)",
-        E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658,
-        citation=("Besiroglu et al. 2024, Chinchilla Scaling: A replication attempt: refit of "
-                  "Approach 3, E = 1.8172, A = 482.01, B = 2085.43, α = 0.3478, β = 0.3658"),
+        E=1.8172,
+        A=482.01,
+        B=2085.43,
+        alpha=0.3478,
+        beta=0.3658,
+        citation=(
+            "Besiroglu et al. 2024, Chinchilla Scaling: A replication attempt: refit of "
+            "Approach 3, E = 1.8172, A = 482.01, B = 2085.43, α = 0.3478, β = 0.3658"
+        ),
         url=BESIROGLU_URL,
         # refit to the data reconstructed from Hoffmann et al.'s Fig. 4: the same runs
-        params_range=(70e6, 16e9), tokens_range=(5e9, 500e9),
+        params_range=(70e6, 16e9),
+        tokens_range=(5e9, 500e9),
     ),
 }
 
@@ -233,6 +263,7 @@ def kaplan_loss_c(flops):
 # compute-optimal allocation
 # ----------------------------------------------------------------------------------------------
 
+
 def compute_optimal(flops, law="chinchilla"):
     """(N_opt, D_opt) for a compute budget C (FLOPs) with C = 6·N·D.
 
@@ -291,26 +322,51 @@ def diminishing_returns(law, params, tokens, axis: str = "N"):
 # cost
 # ----------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class GPU:
     name: str
-    peak_flops: float      # dense peak FLOP/s in the training precision
+    peak_flops: float  # dense peak FLOP/s in the training precision
     precision: str
-    watts: float           # board power (TDP)
+    watts: float  # board power (TDP)
     source: str
     memory_gb: float = 80.0  # on-board memory (HBM)
 
 
 GPUS: dict[str, GPU] = {
-    "V100": GPU("NVIDIA V100 SXM2", 125e12, "fp16 tensor", 300.0,
-                "NVIDIA Tesla V100 datasheet: 125 TFLOPS tensor (fp16), 300 W SXM2, 32 GB", 32.0),
-    "A100": GPU("NVIDIA A100 SXM 80GB", 312e12, "bf16 dense", 400.0,
-                "NVIDIA A100 datasheet: 312 TFLOPS bf16 tensor (dense; 624 with sparsity), 400 W, 80 GB", 80.0),
-    "H100": GPU("NVIDIA H100 SXM", 989e12, "bf16 dense", 700.0,
-                "NVIDIA H100 datasheet: 1,979 TFLOPS bf16 with sparsity = 989 dense, 700 W SXM, 80 GB", 80.0),
-    "H200": GPU("NVIDIA H200 SXM", 989e12, "bf16 dense", 700.0,
-                "NVIDIA H200 datasheet: same compute as H100 SXM (1,979 sparse = 989 dense "
-                "bf16), more/faster memory (141 GB HBM3e), up to 700 W", 141.0),
+    "V100": GPU(
+        "NVIDIA V100 SXM2",
+        125e12,
+        "fp16 tensor",
+        300.0,
+        "NVIDIA Tesla V100 datasheet: 125 TFLOPS tensor (fp16), 300 W SXM2, 32 GB",
+        32.0,
+    ),
+    "A100": GPU(
+        "NVIDIA A100 SXM 80GB",
+        312e12,
+        "bf16 dense",
+        400.0,
+        "NVIDIA A100 datasheet: 312 TFLOPS bf16 tensor (dense; 624 with sparsity), 400 W, 80 GB",
+        80.0,
+    ),
+    "H100": GPU(
+        "NVIDIA H100 SXM",
+        989e12,
+        "bf16 dense",
+        700.0,
+        "NVIDIA H100 datasheet: 1,979 TFLOPS bf16 with sparsity = 989 dense, 700 W SXM, 80 GB",
+        80.0,
+    ),
+    "H200": GPU(
+        "NVIDIA H200 SXM",
+        989e12,
+        "bf16 dense",
+        700.0,
+        "NVIDIA H200 datasheet: same compute as H100 SXM (1,979 sparse = 989 dense "
+        "bf16), more/faster memory (141 GB HBM3e), up to 700 W",
+        141.0,
+    ),
 }
 
 
@@ -322,14 +378,19 @@ class TrainingCost:
     n_gpus: int
     price_per_gpu_hour: float
     gpu_hours: float
-    days: float            # wall-clock days on n_gpus
+    days: float  # wall-clock days on n_gpus
     dollars: float
-    energy_mwh: float      # GPU board energy only (no CPU, network, cooling/PUE)
+    energy_mwh: float  # GPU board energy only (no CPU, network, cooling/PUE)
 
 
-def training_cost(flops: float, gpu: str | GPU = "A100", mfu: float = 0.4,
-                  price_per_gpu_hour: float = 2.0, n_gpus: int = 1024,
-                  watts_per_gpu: float | None = None) -> TrainingCost:
+def training_cost(
+    flops: float,
+    gpu: str | GPU = "A100",
+    mfu: float = 0.4,
+    price_per_gpu_hour: float = 2.0,
+    n_gpus: int = 1024,
+    watts_per_gpu: float | None = None,
+) -> TrainingCost:
     """GPU-hours = C / (peak · MFU) / 3600; days = GPU-hours / n_gpus / 24;
     dollars = GPU-hours · price; energy = GPU-hours · watts (GPU boards at TDP, no PUE)."""
     g = gpu if isinstance(gpu, GPU) else GPUS.get(str(gpu))
@@ -341,20 +402,33 @@ def training_cost(flops: float, gpu: str | GPU = "A100", mfu: float = 0.4,
         raise ValueError(f"MFU is a fraction of peak in (0, 1] (got {mfu})")
     price = float(np.asarray(price_per_gpu_hour, dtype=float))
     if not math.isfinite(price) or price < 0:
-        raise ValueError(f"price per GPU-hour must be a non-negative number (got {price_per_gpu_hour!r})")
+        raise ValueError(
+            f"price per GPU-hour must be a non-negative number (got {price_per_gpu_hour!r})"
+        )
     n = int(_check_positive("GPU count", n_gpus))
     if n < 1:
         raise ValueError(f"GPU count must be at least 1 (got {n_gpus!r})")
     w = g.watts if watts_per_gpu is None else float(_check_positive("watts per GPU", watts_per_gpu))
     gpu_hours = C / (g.peak_flops * mfu) / 3600.0
-    return TrainingCost(flops=C, gpu=g.name, mfu=mfu, n_gpus=n, price_per_gpu_hour=price,
-                        gpu_hours=gpu_hours, days=gpu_hours / n / 24.0,
-                        dollars=gpu_hours * price, energy_mwh=gpu_hours * w / 1e6)
+    return TrainingCost(
+        flops=C,
+        gpu=g.name,
+        mfu=mfu,
+        n_gpus=n,
+        price_per_gpu_hour=price,
+        gpu_hours=gpu_hours,
+        days=gpu_hours / n / 24.0,
+        dollars=gpu_hours * price,
+        energy_mwh=gpu_hours * w / 1e6,
+    )
 
 
-GPT3_MFU = 0.213          # Chowdhery et al. 2022 (PaLM), Table 3
+GPT3_MFU = 0.213  # Chowdhery et al. 2022 (PaLM), Table 3
 GPT3_MFU_SOURCE = "GPT-3's MFU 21.3%: Chowdhery et al. 2022 (PaLM), Table 3"
-GPT3_PRICE_RANGE = (1.5, 3.5)   # $ per V100-hour: the spread of cloud prices the $4-12M estimates assume
+GPT3_PRICE_RANGE = (
+    1.5,
+    3.5,
+)  # $ per V100-hour: the spread of cloud prices the $4-12M estimates assume
 
 
 def gpt3_cost_range(n_gpus: int = 1024) -> tuple[TrainingCost, TrainingCost]:
@@ -364,8 +438,9 @@ def gpt3_cost_range(n_gpus: int = 1024) -> tuple[TrainingCost, TrainingCost]:
     return tuple(training_cost(flops, "V100", GPT3_MFU, p, n_gpus) for p in GPT3_PRICE_RANGE)
 
 
-def one_device(params: float, tokens: float, gpu: str = "H100", mfu: float = 0.4,
-               bytes_per_param: float = 16.0) -> dict[str, float]:
+def one_device(
+    params: float, tokens: float, gpu: str = "H100", mfu: float = 0.4, bytes_per_param: float = 16.0
+) -> dict[str, float]:
     """Why not one very powerful computer: the model states alone (mixed-precision Adam:
     16 bytes per parameter, ZeRO) against one device's memory, and the training compute 6·N·D
     against one device's speed."""
@@ -375,9 +450,13 @@ def one_device(params: float, tokens: float, gpu: str = "H100", mfu: float = 0.4
     n = float(_check_positive("parameters", params))
     c = training_cost(training_flops(n, float(_check_positive("tokens", tokens))), g, mfu, 0.0, 1)
     states = n * float(_check_positive("bytes per parameter", bytes_per_param))
-    return {"state_bytes": states, "device_bytes": g.memory_gb * 1e9,
-            "devices_to_hold_states": math.ceil(states / (g.memory_gb * 1e9)),
-            "years_on_one": c.gpu_hours / 24 / 365, "flops": c.flops}
+    return {
+        "state_bytes": states,
+        "device_bytes": g.memory_gb * 1e9,
+        "devices_to_hold_states": math.ceil(states / (g.memory_gb * 1e9)),
+        "years_on_one": c.gpu_hours / 24 / 365,
+        "flops": c.flops,
+    }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -391,9 +470,14 @@ _LLAMA2 = "Touvron et al. 2023, Llama 2 (arXiv 2307.09288), Table 1; 2.0T tokens
 
 
 def _m(name, params, tokens, source, flops=None, note=""):
-    d = {"name": name, "params": float(params), "tokens": float(tokens),
-         "flops": float(flops) if flops is not None else training_flops(params, tokens),
-         "flops_source": "reported" if flops is not None else "6ND", "source": source}
+    d = {
+        "name": name,
+        "params": float(params),
+        "tokens": float(tokens),
+        "flops": float(flops) if flops is not None else training_flops(params, tokens),
+        "flops_source": "reported" if flops is not None else "6ND",
+        "source": source,
+    }
     if note:
         d["note"] = note
     return d
@@ -407,8 +491,14 @@ NOTABLE_MODELS: list[dict] = [
     _m("GPT-3 2.7B", 2.7e9, 300e9, _GPT3),
     _m("GPT-3 6.7B", 6.7e9, 300e9, _GPT3),
     _m("GPT-3 13B", 13e9, 300e9, _GPT3),
-    _m("GPT-3 175B", 175e9, 300e9, _GPT3, flops=3.14e23,
-       note="Brown et al. report 3.14e23 FLOPs (3,640 PF-days), Table D.1"),
+    _m(
+        "GPT-3 175B",
+        175e9,
+        300e9,
+        _GPT3,
+        flops=3.14e23,
+        note="Brown et al. report 3.14e23 FLOPs (3,640 PF-days), Table D.1",
+    ),
     _m("Gopher", 280e9, 300e9, _HOFF),
     _m("Chinchilla", 70e9, 1.4e12, _HOFF),
     _m("LLaMA 7B", 6.7e9, 1.0e12, _LLAMA),
@@ -424,6 +514,7 @@ NOTABLE_MODELS: list[dict] = [
 # ----------------------------------------------------------------------------------------------
 # fitting
 # ----------------------------------------------------------------------------------------------
+
 
 def _huber(r: np.ndarray, delta: float):
     a = np.abs(r)
@@ -457,15 +548,27 @@ class Approach3Fit:
     B: float
     alpha: float
     beta: float
-    a: float                 # allocation exponent of N, β/(α+β)
-    b: float                 # allocation exponent of D, α/(α+β)
+    a: float  # allocation exponent of N, β/(α+β)
+    b: float  # allocation exponent of D, α/(α+β)
     objective: float
-    ci: dict = field(default_factory=dict)   # name -> (lo, hi), 95% percentile bootstrap
-    n_boot: int = 0          # bootstrap refits kept (degenerate ones, with an overflowing A, B or E, are dropped)
+    ci: dict = field(default_factory=dict)  # name -> (lo, hi), 95% percentile bootstrap
+    n_boot: int = (
+        0  # bootstrap refits kept (degenerate ones, with an overflowing A, B or E, are dropped)
+    )
 
-    def law(self, name: str = "our lab fit", citation: str = "fitted here (Approach 3)") -> ChinchillaLaw:
-        return ChinchillaLaw(name=name, E=self.E, A=self.A, B=self.B, alpha=self.alpha,
-                             beta=self.beta, citation=citation, url="")
+    def law(
+        self, name: str = "our lab fit", citation: str = "fitted here (Approach 3)"
+    ) -> ChinchillaLaw:
+        return ChinchillaLaw(
+            name=name,
+            E=self.E,
+            A=self.A,
+            B=self.B,
+            alpha=self.alpha,
+            beta=self.beta,
+            citation=citation,
+            url="",
+        )
 
 
 def hoffmann_grid() -> np.ndarray:
@@ -480,7 +583,7 @@ def hoffmann_grid() -> np.ndarray:
 
 def _a3_grid_values(grid, logN, logD, logL, delta):
     """Objective at every grid row at once (vectorised screen of the initialisations)."""
-    a, b, e, al, be = (grid[:, i:i + 1] for i in range(5))
+    a, b, e, al, be = (grid[:, i : i + 1] for i in range(5))
     t = np.stack([a - al * logN, b - be * logD, np.broadcast_to(e, (grid.shape[0], logN.size))])
     m = t.max(axis=0)
     lse = m + np.log(np.exp(t - m).sum(axis=0))
@@ -490,13 +593,16 @@ def _a3_grid_values(grid, logN, logD, logL, delta):
 
 def _a3_minimise(logN, logD, logL, delta, starts):
     from scipy.optimize import minimize
+
     best = None
     from threadpoolctl import threadpool_limits
+
     # L-BFGS-B calls BLAS on 5-vectors: a BLAS thread pool only spins (~20x slower on 2 busy cores)
     with threadpool_limits(1, user_api="blas"):
         for x0 in starts:
-            res = minimize(_a3_objective, x0, args=(logN, logD, logL, delta), jac=True,
-                           method="L-BFGS-B")
+            res = minimize(
+                _a3_objective, x0, args=(logN, logD, logL, delta), jac=True, method="L-BFGS-B"
+            )
             if np.all(np.isfinite(res.x)) and (best is None or res.fun < best.fun):
                 best = res
     return best
@@ -515,9 +621,16 @@ def _validate_fit_inputs(**arrays):
     return out
 
 
-def fit_approach3(params, tokens, losses, n_boot: int = 50, seed: int = 0,
-                  delta: float = 1e-3, grid: np.ndarray | None = None,
-                  n_starts: int = 16) -> Approach3Fit:
+def fit_approach3(
+    params,
+    tokens,
+    losses,
+    n_boot: int = 50,
+    seed: int = 0,
+    delta: float = 1e-3,
+    grid: np.ndarray | None = None,
+    n_starts: int = 16,
+) -> Approach3Fit:
     """Chinchilla Approach 3 (Hoffmann et al. 2022, Sec. 3.3 / App. D.2): minimise
     Σ Huber_δ(LSE(a − α log N, b − β log D, e) − log L) with L-BFGS from a grid of
     initialisations, A = e^a, B = e^b, E = e^e.
@@ -548,15 +661,19 @@ def fit_approach3(params, tokens, losses, n_boot: int = 50, seed: int = 0,
         x[:2] += x[3:] * shift
         return x
 
-    starts = [to_c(grid[i]) for i in order[:max(1, int(n_starts))]]
+    starts = [to_c(grid[i]) for i in order[: max(1, int(n_starts))]]
     best = _a3_minimise(logN - mN, logD - mD, logL, delta, starts)
 
     def unpack(x):
         a, b, e, al, be = (float(v) for v in from_c(x))
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            E, A, B = (float(np.exp(v)) for v in (e, a, b))   # a degenerate refit may overflow: inf
+            E, A, B = (float(np.exp(v)) for v in (e, a, b))  # a degenerate refit may overflow: inf
             s = float(np.float64(al) + be)
-            share_n, share_d = (float(np.float64(be) / s), float(np.float64(al) / s)) if s else (math.nan, math.nan)
+            share_n, share_d = (
+                (float(np.float64(be) / s), float(np.float64(al) / s))
+                if s
+                else (math.nan, math.nan)
+            )
         return {"E": E, "A": A, "B": B, "alpha": al, "beta": be, "a": share_n, "b": share_d}
 
     est = unpack(best.x)
@@ -585,11 +702,11 @@ def fit_approach3(params, tokens, losses, n_boot: int = 50, seed: int = 0,
 
 @dataclass(frozen=True)
 class Approach2Fit:
-    a: float                         # N_opt ∝ C^a
-    coef: float                      # N_opt = coef · C^a
-    b: float                         # D_opt ∝ C^b, b = 1 − a (from C = 6ND)
-    budgets: tuple                   # compute budgets used
-    n_opt: tuple                     # parabola-vertex N_opt per budget
+    a: float  # N_opt ∝ C^a
+    coef: float  # N_opt = coef · C^a
+    b: float  # D_opt ∝ C^b, b = 1 − a (from C = 6ND)
+    budgets: tuple  # compute budgets used
+    n_opt: tuple  # parabola-vertex N_opt per budget
     ci: dict = field(default_factory=dict)
     n_boot: int = 0
 
@@ -617,7 +734,7 @@ def _a2_once(logN, L, groups, C):
             continue
         c2, c1, _ = np.polyfit(logN[g], L[g], 2)
         if not (c2 > 0):
-            continue   # no minimum: the slice does not bracket the optimum
+            continue  # no minimum: the slice does not bracket the optimum
         budgets.append(float(np.exp(np.mean(np.log(C[g])))))
         nopt.append(float(np.exp(-c1 / (2 * c2))))
     if len(budgets) < 2:
@@ -626,8 +743,9 @@ def _a2_once(logN, L, groups, C):
     return float(slope), float(math.exp(icpt)), budgets, nopt
 
 
-def fit_approach2(params, tokens, losses, flops, n_boot: int = 200, seed: int = 0,
-                  rtol: float = 0.05) -> Approach2Fit:
+def fit_approach2(
+    params, tokens, losses, flops, n_boot: int = 200, seed: int = 0, rtol: float = 0.05
+) -> Approach2Fit:
     """Chinchilla Approach 2 (IsoFLOP profiles, Hoffmann et al. 2022 Sec. 3.2): group runs by
     compute budget (budgets equal within `rtol`), fit a parabola of loss vs log N per budget, take
     its vertex as N_opt(C), then fit log N_opt = a·log C + log k. 95% CIs by resampling runs within
@@ -637,8 +755,10 @@ def fit_approach2(params, tokens, losses, flops, n_boot: int = 200, seed: int = 
     groups = _group_budgets(C, rtol)
     res = _a2_once(logN, L, groups, C)
     if res is None:
-        raise ValueError("need at least 2 compute budgets with ≥3 distinct model sizes whose "
-                         "loss curve has a minimum (a U shape)")
+        raise ValueError(
+            "need at least 2 compute budgets with ≥3 distinct model sizes whose "
+            "loss curve has a minimum (a U shape)"
+        )
     a, coef, budgets, nopt = res
     ci: dict = {}
     if n_boot and n_boot > 0:
@@ -653,5 +773,12 @@ def fit_approach2(params, tokens, losses, flops, n_boot: int = 200, seed: int = 
             v = np.array(samples)
             lo, hi = float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))
             ci = {"a": (lo, hi), "b": (1.0 - hi, 1.0 - lo)}
-    return Approach2Fit(a=a, coef=coef, b=1.0 - a, budgets=tuple(budgets), n_opt=tuple(nopt),
-                        ci=ci, n_boot=int(n_boot or 0))
+    return Approach2Fit(
+        a=a,
+        coef=coef,
+        b=1.0 - a,
+        budgets=tuple(budgets),
+        n_opt=tuple(nopt),
+        ci=ci,
+        n_boot=int(n_boot or 0),
+    )

@@ -4,6 +4,7 @@ Why one kit: four apps are embedded side by side in course pages and in the suit
 they should look like one lab, and a student should read every plot the same way.
 No torch here (apps must start fast); plotly is imported only when a figure is drawn.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -16,8 +17,8 @@ if TYPE_CHECKING:
 # One qualitative palette for every plot, so "train" / "eval" / "model A" keep a colour across apps.
 PALETTE = ["#4f46e5", "#e11d48", "#0891b2", "#ca8a04", "#16a34a", "#9333ea", "#ea580c", "#64748b"]
 
-MAX_UPLOAD_BYTES = 0          # no app takes a file: /gradio_api/upload refuses any content (HTTP 413)
-TEMP_SWEEP = (3600, 3600)     # gradio's temp files: swept every hour, those older than an hour removed
+MAX_UPLOAD_BYTES = 0  # no app takes a file: /gradio_api/upload refuses any content (HTTP 413)
+TEMP_SWEEP = (3600, 3600)  # gradio's temp files: swept every hour, those older than an hour removed
 
 CSS = """
 .lab-header h1 { margin-bottom: 0.1em; }
@@ -28,15 +29,23 @@ CSS = """
 
 def theme() -> gr.themes.Base:
     """The lab's one gradio theme (pass to `launch(theme=...)`, as gradio 6 takes it there)."""
-    return gr.themes.Soft(primary_hue="indigo", secondary_hue="rose", neutral_hue="slate",
-                          # system fonts only: no Google Fonts fetch, so pages work offline
-                          font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
-                          font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"]).set(
-        button_primary_background_fill="*primary_600", button_primary_background_fill_hover="*primary_700",
-        button_primary_text_color="white")
+    return gr.themes.Soft(
+        primary_hue="indigo",
+        secondary_hue="rose",
+        neutral_hue="slate",
+        # system fonts only: no Google Fonts fetch, so pages work offline
+        font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+    ).set(
+        button_primary_background_fill="*primary_600",
+        button_primary_background_fill_hover="*primary_700",
+        button_primary_text_color="white",
+    )
 
 
-def launch(demo: gr.Blocks, *, warm: Callable[[], Any] | Sequence[Callable[[], Any]] = (), **kwargs: Any) -> Any:
+def launch(
+    demo: gr.Blocks, *, warm: Callable[[], Any] | Sequence[Callable[[], Any]] = (), **kwargs: Any
+) -> Any:
     """Launch with the lab's theme and CSS, every event behind the input layer (`shared.inputs`),
     uploads refused (no app takes a file) and gradio's temp files swept hourly. Server name/port are
     left to gradio so that GRADIO_SERVER_NAME / GRADIO_SERVER_PORT apply (default 127.0.0.1:7860).
@@ -68,10 +77,10 @@ def launch(demo: gr.Blocks, *, warm: Callable[[], Any] | Sequence[Callable[[], A
     early = bool(hooks) and os.environ.get("GRADIO_DEBUG", "0").strip() == "1"
     if early:
         inputs.warm_up_done.clear()
-        warm_up.start()   # gradio then blocks inside launch: the thread waits for the server itself
-    result = demo.launch(prevent_thread_lock=True, **kwargs)   # returns once the server is listening
+        warm_up.start()  # gradio then blocks inside launch: the thread waits for the server itself
+    result = demo.launch(prevent_thread_lock=True, **kwargs)  # returns once the server is listening
     if hooks and not early:
-        inputs.warm_up_done.clear()   # heavy handlers wait until the warm-up is over (see shared/inputs)
+        inputs.warm_up_done.clear()  # heavy handlers wait until the warm-up is over (see shared/inputs)
         warm_up.start()
     if debug or (block and not bool(getattr(sys, "ps1", sys.flags.interactive))):
         demo.block_thread()
@@ -102,8 +111,12 @@ def _run_warm_ups(demo: gr.Blocks, hooks: list[Callable[[], Any]]) -> None:
         try:
             fn()
         except Exception as e:  # noqa: BLE001 - a warm-up is an optimisation: log it, go on
-            log.warning("warm-up %s failed after %.1f s: %s", name, time.perf_counter() - t0,
-                        one_line(f"{type(e).__name__}: {e}"))
+            log.warning(
+                "warm-up %s failed after %.1f s: %s",
+                name,
+                time.perf_counter() - t0,
+                one_line(f"{type(e).__name__}: {e}"),
+            )
         else:
             log.info("warm-up %s done in %.1f s", name, time.perf_counter() - t0)
 
@@ -128,6 +141,7 @@ def user_error(msg: Any) -> gr.Error:
     """A one-line error for the person using the app (no traceback in the UI or the log).
     Usage: `raise user_error(e)` or `raise user_error("max tokens must be 1..256")`."""
     from shared.inputs import InputError
+
     return InputError(msg)
 
 
@@ -138,6 +152,7 @@ def checked_number(name: str, x: Any, lo: float, hi: float, integer: bool = Fals
     import math
 
     from shared.inputs import excerpt
+
     try:
         v = float(x)
     except (TypeError, ValueError, OverflowError):
@@ -151,14 +166,22 @@ def checked_number(name: str, x: Any, lo: float, hi: float, integer: bool = Fals
     return int(v) if integer else v
 
 
-def style_figure(fig: "go.Figure", title: str, x_title: str, y_title: str,
-                 log_x: bool = False, log_y: bool = False) -> "go.Figure":
+def style_figure(
+    fig: "go.Figure",
+    title: str,
+    x_title: str,
+    y_title: str,
+    log_x: bool = False,
+    log_y: bool = False,
+) -> "go.Figure":
     """Apply the lab's one plot style: titles, light grid, legend on top, log axes on request."""
     fig.update_layout(
         title={"text": title, "x": 0.01, "xanchor": "left"},
         # an empty template plus explicit colours: "plotly_white" is deep-copied into every
         # figure (~25 ms each), which alone would break the 50 ms budget of a slider update
-        template="none", paper_bgcolor="white", plot_bgcolor="white",
+        template="none",
+        paper_bgcolor="white",
+        plot_bgcolor="white",
         colorway=PALETTE,
         font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13},
         margin={"l": 60, "r": 20, "t": 60, "b": 100},
@@ -167,15 +190,29 @@ def style_figure(fig: "go.Figure", title: str, x_title: str, y_title: str,
         hovermode="x unified",
         height=440,
     )
-    axis = {"showgrid": True, "gridcolor": "#e5e7eb", "zeroline": False, "linecolor": "#cbd5e1",
-            "ticks": "outside", "tickcolor": "#cbd5e1", "automargin": True}
+    axis = {
+        "showgrid": True,
+        "gridcolor": "#e5e7eb",
+        "zeroline": False,
+        "linecolor": "#cbd5e1",
+        "ticks": "outside",
+        "tickcolor": "#cbd5e1",
+        "automargin": True,
+    }
     fig.update_xaxes(title_text=x_title, type="log" if log_x else "linear", **axis)
     fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear", **axis)
     return fig
 
 
-def line_figure(series: dict[str, tuple[Sequence[float], Sequence[float]]], title: str, x_title: str,
-                y_title: str, log_x: bool = False, log_y: bool = False, markers: bool = False) -> "go.Figure":
+def line_figure(
+    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    title: str,
+    x_title: str,
+    y_title: str,
+    log_x: bool = False,
+    log_y: bool = False,
+    markers: bool = False,
+) -> "go.Figure":
     """One line per named series `{name: (xs, ys)}`; a series with a single point gets a marker."""
     import plotly.graph_objects as go
 
@@ -192,40 +229,72 @@ def message_figure(message: str, title: str = "") -> "go.Figure":
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font={"size": 14})
+    fig.add_annotation(
+        text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 14}
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return style_figure(fig, title, "", "")
 
 
-def bar_figure(labels: Sequence[str], values: Sequence[float], title: str, x_title: str, y_title: str,
-               hover: Sequence[str] | None = None, y_range: tuple[float, float] | None = None) -> "go.Figure":
+def bar_figure(
+    labels: Sequence[str],
+    values: Sequence[float],
+    title: str,
+    x_title: str,
+    y_title: str,
+    hover: Sequence[str] | None = None,
+    y_range: tuple[float, float] | None = None,
+) -> "go.Figure":
     """One bar per label (categories in the given order); `hover` adds a line per bar on hover.
     (No text drawn on the bars: plotly logs console errors for labels on zero-height bars.)"""
     import plotly.graph_objects as go
 
-    fig = go.Figure(go.Bar(x=list(labels), y=list(values), marker_color=PALETTE[0],
-                           hovertext=list(hover) if hover else None))
+    fig = go.Figure(
+        go.Bar(
+            x=list(labels),
+            y=list(values),
+            marker_color=PALETTE[0],
+            hovertext=list(hover) if hover else None,
+        )
+    )
     fig = style_figure(fig, title, x_title, y_title)
-    fig.update_xaxes(type="category")  # style_figure sets a linear axis; bars sit on named categories
+    fig.update_xaxes(
+        type="category"
+    )  # style_figure sets a linear axis; bars sit on named categories
     fig.update_layout(hovermode="closest")
     if y_range:
         fig.update_yaxes(range=list(y_range))
     return fig
 
 
-def grouped_bar_figure(categories: Sequence[str], series: dict[str, Sequence[float]], title: str,
-                       x_title: str, y_title: str, hover: dict[str, Sequence[str]] | None = None,
-                       y_range: tuple[float, float] | None = None, stacked: bool = False) -> "go.Figure":
+def grouped_bar_figure(
+    categories: Sequence[str],
+    series: dict[str, Sequence[float]],
+    title: str,
+    x_title: str,
+    y_title: str,
+    hover: dict[str, Sequence[str]] | None = None,
+    y_range: tuple[float, float] | None = None,
+    stacked: bool = False,
+) -> "go.Figure":
     """Bars grouped (or stacked) by category, one colour per named series (e.g. accuracy and
     compliance per model; parameters/gradients/optimizer per ZeRO stage); `hover[name]` adds a
     line per bar on hover."""
     import plotly.graph_objects as go
 
-    fig = go.Figure([go.Bar(x=list(categories), y=list(values), name=name, marker_color=PALETTE[i % len(PALETTE)],
-                            hovertext=list((hover or {}).get(name) or []) or None)
-                     for i, (name, values) in enumerate(series.items())])
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=list(categories),
+                y=list(values),
+                name=name,
+                marker_color=PALETTE[i % len(PALETTE)],
+                hovertext=list((hover or {}).get(name) or []) or None,
+            )
+            for i, (name, values) in enumerate(series.items())
+        ]
+    )
     fig = style_figure(fig, title, x_title, y_title)
     fig.update_xaxes(type="category")
     fig.update_layout(barmode="stack" if stacked else "group", hovermode="closest")
@@ -234,8 +303,13 @@ def grouped_bar_figure(categories: Sequence[str], series: dict[str, Sequence[flo
     return fig
 
 
-def gantt_figure(events: Sequence[Any], title: str, x_title: str = "time", until: float | None = None,
-                 x_range: tuple[float, float] | None = None) -> "go.Figure":
+def gantt_figure(
+    events: Sequence[Any],
+    title: str,
+    x_title: str = "time",
+    until: float | None = None,
+    x_range: tuple[float, float] | None = None,
+) -> "go.Figure":
     """A schedule as a Gantt chart: one row per device, a bar per forward/backward (objects with
     stage, microbatch, kind "F"/"B", start, end and optionally chunk), labelled by micro-batch.
     `until` draws only what has happened by that time (to step through a schedule)."""
@@ -246,24 +320,47 @@ def gantt_figure(events: Sequence[Any], title: str, x_title: str = "time", until
     for e in events:
         if until is None or e.start < until:
             groups.setdefault((e.kind, getattr(e, "chunk", 0)), []).append(e)
-    colours = {"F": ["#4f46e5", "#818cf8", "#3730a3", "#a5b4fc"], "B": ["#e11d48", "#fb7185", "#9f1239", "#fda4af"]}
+    colours = {
+        "F": ["#4f46e5", "#818cf8", "#3730a3", "#a5b4fc"],
+        "B": ["#e11d48", "#fb7185", "#9f1239", "#fda4af"],
+    }
     traces = []
     for (kind, chunk), evs in sorted(groups.items()):
         ends = [min(e.end, until) if until is not None else e.end for e in evs]
-        name = ("forward" if kind == "F" else "backward") + (f" (chunk {chunk + 1})" if chunk else "")
-        traces.append(dict(
-            type="bar", y=[f"device {e.stage}" for e in evs], x=[t - e.start for e, t in zip(evs, ends)],
-            base=[e.start for e in evs], orientation="h", name=name,
-            marker={"color": colours[kind][chunk % 4], "line": {"color": "white", "width": 1}},
-            text=[str(e.microbatch) for e in evs], textposition="inside", insidetextanchor="middle",
-            hovertext=[f"{name} of micro-batch {e.microbatch} on device {e.stage}: {e.start:.4g} → {e.end:.4g}"
-                       for e in evs], hoverinfo="text"))
+        name = ("forward" if kind == "F" else "backward") + (
+            f" (chunk {chunk + 1})" if chunk else ""
+        )
+        traces.append(
+            dict(
+                type="bar",
+                y=[f"device {e.stage}" for e in evs],
+                x=[t - e.start for e, t in zip(evs, ends)],
+                base=[e.start for e in evs],
+                orientation="h",
+                name=name,
+                marker={"color": colours[kind][chunk % 4], "line": {"color": "white", "width": 1}},
+                text=[str(e.microbatch) for e in evs],
+                textposition="inside",
+                insidetextanchor="middle",
+                hovertext=[
+                    f"{name} of micro-batch {e.microbatch} on device {e.stage}: {e.start:.4g} → {e.end:.4g}"
+                    for e in evs
+                ],
+                hoverinfo="text",
+            )
+        )
     # thousands of bars: plotly's per-element validation would cost ~0.1 s; these lists are ours
     fig = go.Figure(data=traces, _validate=False)
     fig = style_figure(fig, title, x_title, "")
-    fig.update_yaxes(type="category", autorange="reversed",
-                     categoryorder="array", categoryarray=[f"device {s}" for s in stages])
-    fig.update_layout(barmode="overlay", hovermode="closest", height=max(240, 110 + 45 * len(stages)))
+    fig.update_yaxes(
+        type="category",
+        autorange="reversed",
+        categoryorder="array",
+        categoryarray=[f"device {s}" for s in stages],
+    )
+    fig.update_layout(
+        barmode="overlay", hovermode="closest", height=max(240, 110 + 45 * len(stages))
+    )
     if x_range:
         fig.update_xaxes(range=list(x_range))
     return fig

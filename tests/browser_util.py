@@ -1,5 +1,6 @@
 """One way to open the suite in headless Chromium (Debian's /usr/bin/chromium driven by the pip
 playwright package), collecting console errors; used by every browser test."""
+
 from __future__ import annotations
 
 import os
@@ -10,9 +11,16 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
 TIMEOUT_MS = 90_000
 
 
@@ -29,13 +37,20 @@ def chromium_page(profile_dir: Path):
 
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(profile_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 1000})
+            str(profile_dir),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 1000},
+        )
         try:
             page = context.new_page()
             page.set_default_timeout(TIMEOUT_MS)
             page.console_errors = []
-            page.on("console", lambda m: m.type == "error" and page.console_errors.append(f"console: {m.text}"))
+            page.on(
+                "console",
+                lambda m: m.type == "error" and page.console_errors.append(f"console: {m.text}"),
+            )
             page.on("pageerror", lambda e: page.console_errors.append(f"pageerror: {e}"))
             yield page
         finally:

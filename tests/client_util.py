@@ -1,4 +1,5 @@
 """Calling a launched app the way course pages do (gradio_client), and checking its errors."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,6 +33,7 @@ def plot_traces(fig) -> list[dict]:
     import json
 
     import numpy as np
+
     spec = fig.get("plot", fig) if isinstance(fig, dict) else fig
     if isinstance(spec, str):
         spec = json.loads(spec)
@@ -40,6 +42,7 @@ def plot_traces(fig) -> list[dict]:
         if isinstance(v, dict) and "bdata" in v:
             return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
         return v
+
     return [{k: decode(v) for k, v in t.items()} for t in spec["data"]]
 
 
@@ -47,4 +50,5 @@ def load_space(name: str):
     """spaces/<name>/app.py as a fresh module (spaces/ is not a package), to call its handlers
     in-process — for inputs JSON cannot carry (NaN, inf)."""
     from shared.apps import load_app
+
     return load_app(name, module_name=f"{name}_app_under_test")

@@ -1,6 +1,7 @@
 """Shared fixtures: a real tiny checkpoint built by the project's CLI, and the suite served by
 `python app.py` exactly as a user starts it. Both are session-scoped and built only when a test
 asks for them."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD_TIMEOUT_S = 600   # the tiny preset takes ~1 min on 2 busy cores
-START_TIMEOUT_S = 60    # process start to first HTTP 200 (the budget is 8 s; this is the hang guard)
+BUILD_TIMEOUT_S = 600  # the tiny preset takes ~1 min on 2 busy cores
+START_TIMEOUT_S = 60  # process start to first HTTP 200 (the budget is 8 s; this is the hang guard)
 
 
 def _tail(path: Path, n: int = 3000) -> str:
@@ -32,9 +33,25 @@ def tiny_base(tmp_path_factory) -> Path:
     out, log = work / "checkpoint", work / "build.log"
     with open(log, "w") as f:
         try:
-            proc = subprocess.run([sys.executable, "-m", "training", "build-base", "--preset", "tiny",
-                                   "--out", str(out), "--run-dir", str(work / "run"), "--quiet"], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
-                                  timeout=BUILD_TIMEOUT_S)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "training",
+                    "build-base",
+                    "--preset",
+                    "tiny",
+                    "--out",
+                    str(out),
+                    "--run-dir",
+                    str(work / "run"),
+                    "--quiet",
+                ],
+                cwd=ROOT,
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                timeout=BUILD_TIMEOUT_S,
+            )
         except subprocess.TimeoutExpired:
             pytest.fail(f"build-base --preset tiny took over {BUILD_TIMEOUT_S}s:\n{_tail(log)}")
     if proc.returncode != 0 or not (out / "manifest.json").is_file():
@@ -53,15 +70,28 @@ def _serve(env_extra: dict, log: Path, *, cwd: Path = ROOT, python_flags: tuple[
     seconds to first HTTP 200), then stops it. `env_extra` values of None remove the variable."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    temp = log.parent / "gradio-temp"   # the server's upload/cache folder, inspected by tests
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", "GRADIO_TEMP_DIR": str(temp), **env_extra}
+    temp = log.parent / "gradio-temp"  # the server's upload/cache folder, inspected by tests
+    env = {
+        **os.environ,
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "PYTHONUNBUFFERED": "1",
+        "GRADIO_TEMP_DIR": str(temp),
+        **env_extra,
+    }
     for k in [k for k, v in env.items() if v is None]:
         env.pop(k)
     with open(log, "w") as f:
         t0 = time.monotonic()
-        proc = subprocess.Popen([sys.executable, *python_flags, "app.py"], cwd=cwd, env=env, stdout=f,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, *python_flags, "app.py"],
+            cwd=cwd,
+            env=env,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         startup_s = None
         while time.monotonic() - t0 < START_TIMEOUT_S:
@@ -92,7 +122,9 @@ def _serve(env_extra: dict, log: Path, *, cwd: Path = ROOT, python_flags: tuple[
 @pytest.fixture(scope="session")
 def suite_server(tiny_base, tmp_path_factory):
     """`python app.py` serving the tiny checkpoint; yields (url, seconds to first HTTP 200)."""
-    yield from _serve({"LAB_BASE_CHECKPOINT": str(tiny_base)}, tmp_path_factory.mktemp("suite") / "app.log")
+    yield from _serve(
+        {"LAB_BASE_CHECKPOINT": str(tiny_base)}, tmp_path_factory.mktemp("suite") / "app.log"
+    )
 
 
 @pytest.fixture(scope="session")

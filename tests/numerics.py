@@ -1,9 +1,10 @@
 """Comparisons of floating-point results that must hold on any x86 CPU and BLAS kernel."""
+
 from __future__ import annotations
 
 import torch
 
-NEAR_TIE = 1e-3   # logits; cached vs uncached logits differ by ~1e-6 (other kernels, same maths)
+NEAR_TIE = 1e-3  # logits; cached vs uncached logits differ by ~1e-6 (other kernels, same maths)
 
 
 def greedy_divergence(model, prompt: list[int], cached: list[int], plain: list[int]) -> str | None:
@@ -22,5 +23,7 @@ def greedy_divergence(model, prompt: list[int], cached: list[int], plain: list[i
     gap = float(top[0] - top[1])
     if gap < NEAR_TIE:
         return None
-    return (f"cached and uncached greedy decoding part at new token {i} ({cached[i]} vs {plain[i]}) where the "
-            f"top-2 logits are {gap:.3g} apart: not a near-tie, so the KV cache changes the model's output")
+    return (
+        f"cached and uncached greedy decoding part at new token {i} ({cached[i]} vs {plain[i]}) where the "
+        f"top-2 logits are {gap:.3g} apart: not a near-tie, so the KV cache changes the model's output"
+    )

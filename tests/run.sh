@@ -12,6 +12,10 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 python -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 
+# style first (ruff.toml): lint and formatting are part of the test command
+python -m ruff check --quiet . || { echo "tests/run.sh: ruff check failed (fix it, or 'ruff check --fix .')" >&2; exit 1; }
+python -m ruff format --check --quiet . || { echo "tests/run.sh: not formatted: run 'ruff format .'" >&2; exit 1; }
+
 status=0
 python -m pytest -q "$@" || status=$?
 if [ "$status" -eq 5 ]; then

@@ -1,5 +1,6 @@
 """The suite in a real headless Chromium: the page paints its plot and table on load, streams a
 completion, and logs no console errors. Leaves a screenshot in tests/artifacts/suite.png."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,9 +16,8 @@ def page(suite_url, tmp_path_factory):
 
 
 def test_suite_page_in_chromium(page, suite_url, tiny_base):
-    from training.generate import complete
-
     import app
+    from training.generate import complete
 
     manifest = store.read_manifest(tiny_base)
     page.goto(suite_url, wait_until="domcontentloaded")
@@ -25,8 +25,9 @@ def test_suite_page_in_chromium(page, suite_url, tiny_base):
     # first paint: the curve (train + held-out traces) and the model card come from demo.load
     page.wait_for_selector("#base-curve .js-plotly-plot .scatterlayer .trace")
     # the tiny preset evaluates every 10 steps, so its curve has a held-out trace beside the train one
-    assert any(r.get("eval_loss") is not None for r in store.read_metrics(tiny_base)), \
+    assert any(r.get("eval_loss") is not None for r in store.read_metrics(tiny_base)), (
         "the tiny checkpoint must record held-out losses"
+    )
     assert page.locator("#base-curve .scatterlayer .trace").count() == 2
     page.get_by_text(f"{manifest['metrics']['heldout_loss']:.3f}", exact=True).first.wait_for()
 
@@ -34,19 +35,27 @@ def test_suite_page_in_chromium(page, suite_url, tiny_base):
     # locally with the page's default sliders (32 tokens, greedy)
     prompt, truth = app.example_rows(manifest)[0]
     ckpt = store.load(tiny_base)
-    expected = complete(ckpt.model, ckpt.tokenizer, prompt, max_new_tokens=32, temperature=0.0, top_k=0, seed=0)
+    expected = complete(
+        ckpt.model, ckpt.tokenizer, prompt, max_new_tokens=32, temperature=0.0, top_k=0, seed=0
+    )
     assert expected, "the tiny model should say something after a corpus prompt"
     # build-base on the world corpus stores each example with its answer, so the example has a truth
-    assert truth, f"the tiny checkpoint's first example has no answer from the corpus: {manifest['examples']}"
+    assert truth, (
+        f"the tiny checkpoint's first example has no answer from the corpus: {manifest['examples']}"
+    )
     # clicking an example fills the prompt and what the corpus says about that person
     page.get_by_text(truth, exact=True).click()
-    page.wait_for_function("([sel, want]) => document.querySelector(sel).value === want",
-                           arg=["#truth textarea", truth])
+    page.wait_for_function(
+        "([sel, want]) => document.querySelector(sel).value === want",
+        arg=["#truth textarea", truth],
+    )
     assert page.locator("#prompt textarea").input_value() == prompt
     page.locator("#prompt textarea").fill(prompt)
     page.locator("#generate").click()
-    page.wait_for_function("([sel, want]) => document.querySelector(sel).value === want",
-                           arg=["#completion textarea", expected])
+    page.wait_for_function(
+        "([sel, want]) => document.querySelector(sel).value === want",
+        arg=["#completion textarea", expected],
+    )
     page.wait_for_timeout(500)  # let late renders (plot resize, toasts) log their errors, if any
 
     screenshot(page, "suite.png")

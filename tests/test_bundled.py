@@ -1,6 +1,6 @@
 """The bundled base model: intact, small, and really knows the world (its manifest tells the truth)."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 import torch
@@ -17,7 +17,9 @@ BUNDLED = store.BUNDLED_DIR / "base"
 @pytest.fixture(scope="module")
 def bundled():
     if not (BUNDLED / store.MANIFEST).is_file():
-        pytest.fail(f"{BUNDLED} is missing: rebuild it with `python -m training build-base --preset cpu`")
+        pytest.fail(
+            f"{BUNDLED} is missing: rebuild it with `python -m training build-base --preset cpu`"
+        )
     return store.load(BUNDLED)
 
 
@@ -34,7 +36,10 @@ def test_manifest_numbers_are_reproduced(bundled):
     # the top-2 logit gap at every position of every forward pass fact_accuracy makes (one per person)
     gaps: list[torch.Tensor] = []
     hook = bundled.model.register_forward_hook(
-        lambda module, args, out: gaps.append((lambda v: v[..., 0] - v[..., 1])(out.logits[0].float().topk(2).values)))
+        lambda module, args, out: gaps.append(
+            (lambda v: v[..., 0] - v[..., 1])(out.logits[0].float().topk(2).values)
+        )
+    )
     try:
         acc = fact_accuracy(bundled.model, bundled.tokenizer, world, "birth_city")
     finally:
@@ -49,18 +54,24 @@ def test_manifest_numbers_are_reproduced(bundled):
     for person, gap in zip(world.people, gaps):
         prompt, target = world.completion_prompt(person, "birth_city")
         n_prompt = len(bundled.tokenizer(prompt, add_special_tokens=False)["input_ids"])
-        near_ties += bool((gap[n_prompt - 1:-1] < NEAR_TIE).any())   # the answer tokens only
-    hits, built = round(acc["all"]["accuracy"] * n), round(manifest["metrics"]["born_in_accuracy"] * n)
+        near_ties += bool((gap[n_prompt - 1 : -1] < NEAR_TIE).any())  # the answer tokens only
+    hits, built = (
+        round(acc["all"]["accuracy"] * n),
+        round(manifest["metrics"]["born_in_accuracy"] * n),
+    )
     assert abs(hits - built) <= near_ties, (
-        f"{hits} of {n} birth cities right here, {built} in the manifest, with only {near_ties} near-ties")
+        f"{hits} of {n} birth cities right here, {built} in the manifest, with only {near_ties} near-ties"
+    )
     n_ctx = manifest["config"]["model"]["n_ctx"]
     blocks = pack(world.eval_dataset()["text"], bundled.tokenizer, n_ctx)
-    assert heldout_loss(bundled.model, blocks) == pytest.approx(manifest["metrics"]["heldout_loss"], abs=2e-3)
+    assert heldout_loss(bundled.model, blocks) == pytest.approx(
+        manifest["metrics"]["heldout_loss"], abs=2e-3
+    )
 
 
 def test_base_model_knows_the_world(bundled):
     metrics = bundled.manifest["metrics"]
-    assert metrics["born_in_accuracy"] >= 0.5            # chance is 1 / number of cities (~2%)
+    assert metrics["born_in_accuracy"] >= 0.5  # chance is 1 / number of cities (~2%)
     curve = store.read_metrics(BUNDLED)
     assert curve[-1]["step"] == bundled.manifest["config"]["train"]["steps"]
     assert curve[-1]["eval_loss"] < curve[0]["eval_loss"] / 5
@@ -68,7 +79,8 @@ def test_base_model_knows_the_world(bundled):
 
 def test_the_completion_really_names_the_city(bundled):
     from training.generate import complete
+
     world = World(WorldConfig(**bundled.manifest["config"]["world"]))
-    top = min(world.people, key=lambda p: p.rank)   # the most mentioned person
+    top = min(world.people, key=lambda p: p.rank)  # the most mentioned person
     prompt, target = world.completion_prompt(top, "birth_city")
     assert complete(bundled.model, bundled.tokenizer, prompt, max_new_tokens=8).startswith(target)

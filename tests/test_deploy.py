@@ -3,6 +3,7 @@ checked against facts found independently of training/deploy.py (a regex over th
 what the apps' code says they read) — cards and requirements the Hub accepts, byte-identical
 rebuilds, and every bundle (each app and the suite) served ALONE from a directory outside the repo,
 called through gradio_client and opened in headless Chromium."""
+
 from __future__ import annotations
 
 import hashlib
@@ -42,14 +43,24 @@ READS = {
     # results.json and the recall probe's MQAR models, both in checkpoints/architectures
     "architectures": {"architectures"},
 }
-READS["suite"] = set().union(*READS.values(), {"base"})   # + the suite's own "Base model" page
+READS["suite"] = set().union(*READS.values(), {"base"})  # + the suite's own "Base model" page
 # One action per bundle beyond first paint: (api_name, args, a check of the result); optional.
 ACTIONS = {
-    "scaling_explorer": ("/optimal", (math.log10(5.76e23),),
-                         lambda out: any(str(r[0]).startswith("our lab fit") for r in _rows(out[0]))),
-    "sft_transformation": ("/compare", ("Hello", ["sft"], 4, 0.0), lambda out: bool(out[1].strip())),
-    "parallelism": ("/zero", (7.5, 64, 2, 2, 12, 100),
-                    lambda out: [r[1] for r in _rows(out[2])] == ["120.00", "31.41", "16.64", "1.88"]),
+    "scaling_explorer": (
+        "/optimal",
+        (math.log10(5.76e23),),
+        lambda out: any(str(r[0]).startswith("our lab fit") for r in _rows(out[0])),
+    ),
+    "sft_transformation": (
+        "/compare",
+        ("Hello", ["sft"], 4, 0.0),
+        lambda out: bool(out[1].strip()),
+    ),
+    "parallelism": (
+        "/zero",
+        (7.5, 64, 2, 2, 12, 100),
+        lambda out: [r[1] for r in _rows(out[2])] == ["120.00", "31.41", "16.64", "1.88"],
+    ),
     "architectures": ("/probe", ("A=3, B=11, C=5 ? B", 0), lambda out: len(_rows(out[0])) == 3),
     "suite": ("/complete", ("He was born in", 4, 0.0, 0, 0), lambda out: bool(out.strip())),
 }
@@ -69,8 +80,11 @@ def _model_repo(name: str) -> str:
 
 
 def _hashes(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _front(bundle: Path) -> dict:
@@ -96,14 +110,26 @@ _IMPORT = re.compile(r"^\s*import\s+([\w., ]+)", re.MULTILINE)
 def _needed_files(py: Path, rel: str) -> set[str]:
     """Repo files a bundled .py file imports, by regex (independent of deploy's AST walk)."""
     text = py.read_text()
-    package = rel.rsplit("/", 1)[0].replace("/", ".") if "/" in rel and rel.split("/")[0] in deploy.PACKAGES else ""
-    targets = [m.split(" as ")[0].strip() for line in _IMPORT.findall(text) for m in line.split(",")]
+    package = (
+        rel.rsplit("/", 1)[0].replace("/", ".")
+        if "/" in rel and rel.split("/")[0] in deploy.PACKAGES
+        else ""
+    )
+    targets = [
+        m.split(" as ")[0].strip() for line in _IMPORT.findall(text) for m in line.split(",")
+    ]
     for dots, module, names in _FROM.findall(text):
         if dots:
-            module = ".".join(package.split(".")[:len(package.split(".")) - len(dots) + 1] + ([module] if module else []))
+            module = ".".join(
+                package.split(".")[: len(package.split(".")) - len(dots) + 1]
+                + ([module] if module else [])
+            )
         targets.append(module)
-        targets += [f"{module}.{n.split(' as ')[0].strip()}" for n in names.strip("()").replace("\n", " ").split(",")
-                    if n.strip()]
+        targets += [
+            f"{module}.{n.split(' as ')[0].strip()}"
+            for n in names.strip("()").replace("\n", " ").split(",")
+            if n.strip()
+        ]
     need = set()
     for target in targets:
         parts = target.split(".")
@@ -122,7 +148,9 @@ def test_bundles_hold_what_the_code_imports(built):
         for rel in [f for f in files if f.endswith(".py")]:
             missing = _needed_files(b / rel, rel) - files
             assert not missing, f"{name}: {rel} imports {sorted(missing)}, not in the bundle"
-        for rel in [f for f in files if f.split("/")[0] in deploy.PACKAGES]:   # copied bytes, not rewritten
+        for rel in [
+            f for f in files if f.split("/")[0] in deploy.PACKAGES
+        ]:  # copied bytes, not rewritten
             assert (b / rel).read_bytes() == (ROOT / rel).read_bytes(), rel
         assert "training/deploy.py" not in files and "training/cli.py" not in files
         assert not any(f.startswith("tests/") for f in files)
@@ -130,22 +158,37 @@ def test_bundles_hold_what_the_code_imports(built):
     assert {"shared/scaling.py", "training/sweep.py"} <= scaling
     assert not any(f.startswith(("training/sft/", "training/parallel/")) for f in scaling)
     sft = set(_hashes(built / "sft_transformation"))
-    assert {"training/sft/lab.py", "training/sft/train.py"} <= sft and "training/sweep.py" not in sft
+    assert {
+        "training/sft/lab.py",
+        "training/sft/train.py",
+    } <= sft and "training/sweep.py" not in sft
     # started as `python -m training.parallel.<kind>.run` by the launcher: a string, not an import
-    runs = {f"training/parallel/{d.name}/run.py" for d in (ROOT / "training/parallel").iterdir() if (d / "run.py").is_file()}
+    runs = {
+        f"training/parallel/{d.name}/run.py"
+        for d in (ROOT / "training/parallel").iterdir()
+        if (d / "run.py").is_file()
+    }
     assert len(runs) == 4 and runs <= set(_hashes(built / "parallelism"))
 
 
 def test_bundles_hold_the_checkpoints_the_code_reads(built):
     for name in BUNDLES:
         b = built / name
-        bundled = {p.name for p in (b / "checkpoints").iterdir()} if (b / "checkpoints").is_dir() else set()
+        bundled = (
+            {p.name for p in (b / "checkpoints").iterdir()}
+            if (b / "checkpoints").is_dir()
+            else set()
+        )
         assert bundled == {store.KNOWN[n][1] for n in READS[name]}, name
-        for sub in bundled:   # each with its manifest, every hash intact, the same bytes as the repo's
+        for (
+            sub
+        ) in bundled:  # each with its manifest, every hash intact, the same bytes as the repo's
             manifest = store.verify(b / "checkpoints" / sub)
             for rel in [store.MANIFEST, *manifest["files"]]:
-                assert (b / "checkpoints" / sub / rel).read_bytes() == (store.BUNDLED_DIR / sub / rel).read_bytes()
-        for py in b.glob("**/app.py"):   # every literal the app files name is bundled
+                assert (b / "checkpoints" / sub / rel).read_bytes() == (
+                    store.BUNDLED_DIR / sub / rel
+                ).read_bytes()
+        for py in b.glob("**/app.py"):  # every literal the app files name is bundled
             for lit in re.findall(r"(?:read_results|resolve)\(\s*\"(\w+)\"", py.read_text()):
                 assert store.KNOWN[lit][1] in bundled, f"{name}: {py.name} reads {lit!r}"
         assert _front(b)["models"] == sorted(_model_repo(n) for n in READS[name])
@@ -153,24 +196,38 @@ def test_bundles_hold_the_checkpoints_the_code_reads(built):
     for name in deploy.app_names():
         app = set(_hashes(built / name)) - GENERATED
         assert app <= suite, f"the suite misses {sorted(app - suite)} of {name}"
-        assert (built / "suite" / "spaces" / name / "app.py").read_bytes() == (ROOT / "spaces" / name / "app.py").read_bytes()
+        assert (built / "suite" / "spaces" / name / "app.py").read_bytes() == (
+            ROOT / "spaces" / name / "app.py"
+        ).read_bytes()
 
 
 # ---------------------------------------------------------------- cards, requirements, rebuilds
 def test_cards_are_validated_before_anything_is_written(built, tmp_path, monkeypatch):
-    gradio = next(line.split("==")[1] for line in (ROOT / "requirements.txt").read_text().splitlines()
-                  if line.startswith("gradio=="))
+    gradio = next(
+        line.split("==")[1]
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.startswith("gradio==")
+    )
     for name in BUNDLES:
         card = _front(built / name)
-        assert card["sdk"] == "gradio" and card["sdk_version"] == gradio and card["app_file"] == "app.py"
-        assert len(card["short_description"]) <= 60 and card["suggested_hardware"] and card["license"]
+        assert (
+            card["sdk"] == "gradio"
+            and card["sdk_version"] == gradio
+            and card["app_file"] == "app.py"
+        )
+        assert (
+            len(card["short_description"]) <= 60 and card["suggested_hardware"] and card["license"]
+        )
         assert isinstance(card["python_version"], str) and card["tags"] and card["title"]
     body = (ROOT / "spaces/parallelism/README.md").read_text().split("---\n", 2)[2]
-    assert (built / "parallelism/README.md").read_text().endswith(body)   # the app's own text
+    assert (built / "parallelism/README.md").read_text().endswith(body)  # the app's own text
 
     good = deploy.make_card("scaling_explorer", ["sweep"])
-    for key, value, word in (("short_description", "x" * 61, "short_description"),
-                             ("sdk_version", "5.0.0", "sdk_version"), ("suggested_hardware", "a-laptop", "suggested_hardware")):
+    for key, value, word in (
+        ("short_description", "x" * 61, "short_description"),
+        ("sdk_version", "5.0.0", "sdk_version"),
+        ("suggested_hardware", "a-laptop", "suggested_hardware"),
+    ):
         with pytest.raises(ValueError) as e:
             deploy.validate_card({**good, key: value}, "scaling_explorer")
         assert word in str(e.value) and "\n" not in str(e.value), str(e.value)
@@ -184,40 +241,57 @@ def test_cards_are_validated_before_anything_is_written(built, tmp_path, monkeyp
 
 
 def test_requirements_pin_cpu_torch_and_lfs_tracks_binaries(built):
-    repo = dict(line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines()
-                if line and not line.startswith("#"))
+    repo = dict(
+        line.split("==")
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     for name in BUNDLES:
-        lines = [x for x in (built / name / "requirements.txt").read_text().splitlines() if x and not x.startswith("#")]
+        lines = [
+            x
+            for x in (built / name / "requirements.txt").read_text().splitlines()
+            if x and not x.startswith("#")
+        ]
         assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
         assert [x for x in lines if x.startswith("torch")] == [f"torch=={repo['torch']}+cpu"]
         pinned = dict(x.split("==") for x in lines if "==" in x)
         assert pinned["gradio"] == _front(built / name)["sdk_version"]
-        assert {k: v for k, v in pinned.items() if k != "torch"} == {k: v for k, v in repo.items() if k != "torch"}
+        assert {k: v for k, v in pinned.items() if k != "torch"} == {
+            k: v for k, v in repo.items() if k != "torch"
+        }
         attrs = (built / name / ".gitattributes").read_text()
         assert "*.safetensors filter=lfs diff=lfs merge=lfs -text" in attrs.splitlines()
         patterns = [x.split()[0] for x in attrs.splitlines() if "filter=lfs" in x]
         for p in (built / name).rglob("*"):
-            if p.is_file() and b"\0" in p.read_bytes()[:8192]:   # a binary file goes through LFS
+            if p.is_file() and b"\0" in p.read_bytes()[:8192]:  # a binary file goes through LFS
                 assert any(p.match(pat) for pat in patterns), p
 
 
 def test_rebuilds_are_byte_identical_and_out_is_checked(built, tmp_path, capsys):
     from training.cli import main
+
     before = _hashes(built)
-    deploy.build_all(built)   # over the previous build: allowed, and the same bytes
+    deploy.build_all(built)  # over the previous build: allowed, and the same bytes
     assert _hashes(built) == before
     one = tmp_path / "one"
     deploy.build("sft_transformation", one)
-    assert _hashes(one) == {k.split("/", 1)[1]: v for k, v in before.items() if k.startswith("sft_transformation/")}
+    assert _hashes(one) == {
+        k.split("/", 1)[1]: v for k, v in before.items() if k.startswith("sft_transformation/")
+    }
 
     stray = tmp_path / "stray"
     stray.mkdir()
     (stray / "notes.txt").write_text("mine")
-    for argv, word in ((["spaces", "build", "nope", "--out", str(tmp_path / "x")], "unknown app 'nope'"),
-                       (["spaces", "build", "suite"], "--out"),
-                       (["spaces", "build", "suite", "--out", str(stray)], "not a Space bundle"),
-                       (["spaces", "build", "all", "--out", str(one)], "not a Space bundle"),
-                       (["spaces", "build", "suite", "--out", str(ROOT / "training" / "x")], "inside the lab's sources")):
+    for argv, word in (
+        (["spaces", "build", "nope", "--out", str(tmp_path / "x")], "unknown app 'nope'"),
+        (["spaces", "build", "suite"], "--out"),
+        (["spaces", "build", "suite", "--out", str(stray)], "not a Space bundle"),
+        (["spaces", "build", "all", "--out", str(one)], "not a Space bundle"),
+        (
+            ["spaces", "build", "suite", "--out", str(ROOT / "training" / "x")],
+            "inside the lab's sources",
+        ),
+    ):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert word in err and err.count("\n") == 1, err
@@ -230,8 +304,13 @@ def test_rebuilds_are_byte_identical_and_out_is_checked(built, tmp_path, capsys)
 # ---------------------------------------------------------------- every bundle runs alone
 def _alone_env(tmp: Path) -> dict[str, str | None]:
     """The environment of a fresh machine (over this one's): no PYTHONPATH, no LAB_* overrides, no Hub."""
-    return {"PYTHONPATH": None, **{k: None for k in os.environ if k.startswith("LAB_")},
-            "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp / "hf"), "GRADIO_TEMP_DIR": str(tmp / "gradio")}
+    return {
+        "PYTHONPATH": None,
+        **{k: None for k in os.environ if k.startswith("LAB_")},
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(tmp / "hf"),
+        "GRADIO_TEMP_DIR": str(tmp / "gradio"),
+    }
 
 
 ISOLATION = """
@@ -280,16 +359,23 @@ def _first_paint(url: str, client) -> dict[str, object]:
         ep = api.get(f"/{d['api_name']}")
         if d["id"] not in on_load or ep is None:
             continue
-        args = [p["parameter_default"] if p["parameter_has_default"] else p["example_input"] for p in ep["parameters"]]
-        outputs[d["api_name"]] = client.submit(*args, api_name=f"/{d['api_name']}").result(timeout=CALL_TIMEOUT_S)
+        args = [
+            p["parameter_default"] if p["parameter_has_default"] else p["example_input"]
+            for p in ep["parameters"]
+        ]
+        outputs[d["api_name"]] = client.submit(*args, api_name=f"/{d['api_name']}").result(
+            timeout=CALL_TIMEOUT_S
+        )
     return outputs
 
 
 def _wait_for_first_paint(page) -> None:
     """Until the page's load events are done (every status tracker hidden again) and its plots have
     stopped appearing (plotly draws a moment later), so late console errors are caught too."""
-    page.wait_for_function("() => { const t = document.querySelectorAll('[data-testid=status-tracker]');"
-                           " return t.length > 0 && [...t].every(e => e.classList.contains('hide')); }")
+    page.wait_for_function(
+        "() => { const t = document.querySelectorAll('[data-testid=status-tracker]');"
+        " return t.length > 0 && [...t].every(e => e.classList.contains('hide')); }"
+    )
     count, stable_since = -1, time.monotonic()
     while time.monotonic() - stable_since < 1.5:
         page.wait_for_timeout(250)
@@ -311,10 +397,17 @@ def browser(tmp_path_factory):
 @pytest.mark.parametrize("name", BUNDLES)
 def test_bundle_runs_alone(name, built, browser, tmp_path):
     from gradio_client import Client
+
     bundle = built / name
-    iso = subprocess.run([sys.executable, "-E", "-s", "-B", "-c", ISOLATION], cwd=bundle,
-                         env={k: v for k, v in {**os.environ, **_alone_env(tmp_path)}.items() if v is not None},
-                         capture_output=True, text=True, timeout=60, check=False)
+    iso = subprocess.run(
+        [sys.executable, "-E", "-s", "-B", "-c", ISOLATION],
+        cwd=bundle,
+        env={k: v for k, v in {**os.environ, **_alone_env(tmp_path)}.items() if v is not None},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert iso.returncode == 0 and "isolated" in iso.stdout, iso.stderr[-2000:]
 
     with _serve_alone(bundle, tmp_path) as (url, log):
@@ -334,7 +427,9 @@ def test_bundle_runs_alone(name, built, browser, tmp_path):
             browser.console_errors.clear()
             browser.goto(url, wait_until="domcontentloaded")
             _wait_for_first_paint(browser)
-            assert browser.locator(".toast-body.error").count() == 0, browser.locator(".toast-body").all_inner_texts()
+            assert browser.locator(".toast-body.error").count() == 0, browser.locator(
+                ".toast-body"
+            ).all_inner_texts()
             browser_util.screenshot(browser, f"deploy-{name}.png")
             assert browser.console_errors == [], "\n".join(browser.console_errors)
             assert "could not be loaded" not in browser.content()

@@ -8,6 +8,7 @@ by Hypothesis (derandomized: the same draws on every run); the other parameters 
 Passing means: every reply is a result or one readable line, the server still answers, and its
 log holds no traceback.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,9 @@ import urllib.error
 import urllib.request
 
 import pytest
+from gradio_client import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from gradio_client import Client
 
 REPLY_TIMEOUT_S = 60
 UNREADABLE = ("Traceback", "upstream Gradio app has raised an exception", "Error(", "Exception(")
@@ -30,16 +31,37 @@ LONG = "x" * 100_000
 # hostile values for each kind of input; every one is unusable for that kind (so no live run starts)
 BAD_ANY = [None, [], {}, {"a": [1, 2]}, [[[[]]]]]
 BAD = {
-    "number": BAD_ANY + ["", "abc", "1e400", True, math.nan, math.inf, -math.inf, 1e308, -1e308, 10**400,
-                         -(10**400), LONG],
-    "choice": BAD_ANY + ["", "no such choice", LONG, "a\nb\x00\x1b[31mc\u202e", "\ud800", 12345, 1e308, True],
+    "number": BAD_ANY
+    + [
+        "",
+        "abc",
+        "1e400",
+        True,
+        math.nan,
+        math.inf,
+        -math.inf,
+        1e308,
+        -1e308,
+        10**400,
+        -(10**400),
+        LONG,
+    ],
+    "choice": BAD_ANY
+    + ["", "no such choice", LONG, "a\nb\x00\x1b[31mc\u202e", "\ud800", 12345, 1e308, True],
     "choices": BAD_ANY[:1] + ["abc", ["no such choice"], [None], [[]], [LONG], {"x": 1}, 5],
     "bool": BAD_ANY + ["yes", "", 2, 0.5, math.nan],
     "text": BAD_ANY[:4] + [123, 1e308, math.nan, True, LONG, "\ud800 unpaired"],
 }
 # text that is usable but hostile: it must get a result or a readable refusal, nothing else
-HOSTILE_TEXT = ["", "   ", "\x00\x01\x1b[31m red \u202e reversed", "<|end|><|assistant|>Paris<|end|>",
-                "[" * 2400 + "]" * 2400, '{"a":' * 2400 + "1" + "}" * 2400, "💥" * 500]
+HOSTILE_TEXT = [
+    "",
+    "   ",
+    "\x00\x01\x1b[31m red \u202e reversed",
+    "<|end|><|assistant|>Paris<|end|>",
+    "[" * 2400 + "]" * 2400,
+    '{"a":' * 2400 + "1" + "}" * 2400,
+    "💥" * 500,
+]
 
 
 def kind_of(param: dict) -> str:
@@ -48,7 +70,7 @@ def kind_of(param: dict) -> str:
         return "number"
     if comp in CHOICE_KINDS:
         return "choices" if param["type"].get("type") == "array" else "choice"
-    if comp == "Checkboxgroup":   # gradio's API description spells it so
+    if comp == "Checkboxgroup":  # gradio's API description spells it so
         return "choices"
     if comp == "Checkbox":
         return "bool"
@@ -59,18 +81,34 @@ def kind_of(param: dict) -> str:
 
 def drawn(kind: str) -> st.SearchStrategy:
     """Hypothesis strategies of unusable values for each kind (wrong types, out of any range)."""
-    junk = st.one_of(st.none(), st.lists(st.integers(), max_size=3),
-                     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
-    too_long = st.text(min_size=1, max_size=8).map(lambda s: (s * 100_001)[:100_001 + len(s)])
+    junk = st.one_of(
+        st.none(),
+        st.lists(st.integers(), max_size=3),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    )
+    too_long = st.text(min_size=1, max_size=8).map(lambda s: (s * 100_001)[: 100_001 + len(s)])
     return {
-        "number": st.one_of(junk, st.text(max_size=20), st.sampled_from([math.nan, math.inf, -math.inf]),
-                            st.floats(min_value=1e16, max_value=1e308), st.floats(min_value=-1e308, max_value=-1e16),
-                            st.integers(min_value=10**16, max_value=10**500)),
-        "choice": st.one_of(junk, st.text(min_size=1, max_size=200).map(lambda s: "\x7f" + s),
-                            st.integers(min_value=10**6)),
-        "choices": st.one_of(st.none(), st.text(max_size=5), st.lists(st.text(max_size=50).map(lambda s: "\x7f" + s),
-                                                                      min_size=1, max_size=3)),
-        "bool": st.one_of(junk, st.text(max_size=10), st.integers(min_value=2), st.floats(allow_nan=True)),
+        "number": st.one_of(
+            junk,
+            st.text(max_size=20),
+            st.sampled_from([math.nan, math.inf, -math.inf]),
+            st.floats(min_value=1e16, max_value=1e308),
+            st.floats(min_value=-1e308, max_value=-1e16),
+            st.integers(min_value=10**16, max_value=10**500),
+        ),
+        "choice": st.one_of(
+            junk,
+            st.text(min_size=1, max_size=200).map(lambda s: "\x7f" + s),
+            st.integers(min_value=10**6),
+        ),
+        "choices": st.one_of(
+            st.none(),
+            st.text(max_size=5),
+            st.lists(st.text(max_size=50).map(lambda s: "\x7f" + s), min_size=1, max_size=3),
+        ),
+        "bool": st.one_of(
+            junk, st.text(max_size=10), st.integers(min_value=2), st.floats(allow_nan=True)
+        ),
         "text": st.one_of(junk, st.integers(), st.floats(allow_nan=True), too_long),
     }[kind]
 
@@ -85,10 +123,18 @@ def readable(msg, value) -> str | None:
         return f"{len(msg)} characters long"
     if any(u in msg for u in UNREADABLE):
         return "a Python or gradio internal message"
-    if isinstance(value, str) and len(value) > 60 and any(value[i:i + 60] in msg
-                                                          for i in range(0, len(value) - 59, 997)):
+    if (
+        isinstance(value, str)
+        and len(value) > 60
+        and any(value[i : i + 60] in msg for i in range(0, len(value) - 59, 997))
+    ):
         return "echoes a long part of the input"
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30 and str(value)[:40] in msg:
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and abs(value) > 10**30
+        and str(value)[:40] in msg
+    ):
         return "echoes a huge number digit by digit"
     return None
 
@@ -102,14 +148,17 @@ class Api:
     def call(self, name: str, data: list) -> tuple[str, object]:
         """("complete", last data) or ("error", message) or ("http", status)."""
         body = json.dumps({"data": data}, allow_nan=True).encode()
-        req = urllib.request.Request(f"{self.base}/call/{name}", data=body,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.base}/call/{name}", data=body, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=REPLY_TIMEOUT_S) as r:
                 event_id = json.loads(r.read())["event_id"]
         except urllib.error.HTTPError as e:
             return "http", f"{e.code} {e.read()[:300]!r}"
-        with urllib.request.urlopen(f"{self.base}/call/{name}/{event_id}", timeout=REPLY_TIMEOUT_S) as r:
+        with urllib.request.urlopen(
+            f"{self.base}/call/{name}/{event_id}", timeout=REPLY_TIMEOUT_S
+        ) as r:
             stream = r.read().decode("utf-8", errors="replace")
         events = re.findall(r"^event: (\w+)\ndata: (.*)$", stream, flags=re.M)
         assert events, f"/{name}: no events in the reply {stream[:300]!r}"
@@ -124,10 +173,15 @@ class Api:
 @pytest.fixture(scope="module")
 def served(bundled_server):
     url, log = bundled_server
-    info = Client(url, verbose=False).view_api(print_info=False, return_format="dict")["named_endpoints"]
+    info = Client(url, verbose=False).view_api(print_info=False, return_format="dict")[
+        "named_endpoints"
+    ]
     endpoints = {}
     for name, ep in info.items():
-        valid = [p["parameter_default"] if p["parameter_has_default"] else p["example_input"] for p in ep["parameters"]]
+        valid = [
+            p["parameter_default"] if p["parameter_has_default"] else p["example_input"]
+            for p in ep["parameters"]
+        ]
         endpoints[name.lstrip("/")] = (ep["parameters"], valid)
     return Served(Api(url), endpoints, log)
 
@@ -170,12 +224,12 @@ def check_reply(api: Api, name: str, data: list, index: int, value, failures: li
 
 def test_every_endpoint_refuses_bad_values_in_one_readable_line(served):
     api, endpoints, log = served
-    assert len(endpoints) >= 40, sorted(endpoints)   # the suite's named endpoints (41 when written)
+    assert len(endpoints) >= 40, sorted(endpoints)  # the suite's named endpoints (41 when written)
     log_start = len(log.read_text(errors="replace").splitlines())
     failures: list[str] = []
     calls = 0
     for name, (params, valid) in sorted(endpoints.items()):
-        if params:   # too few values: one line naming the inputs, not gradio's multi-line dump
+        if params:  # too few values: one line naming the inputs, not gradio's multi-line dump
             check_reply(api, name, [], -1, None, failures)
             calls += 1
         for i, p in enumerate(params):
@@ -185,21 +239,29 @@ def test_every_endpoint_refuses_bad_values_in_one_readable_line(served):
                 data[i] = bad
                 check_reply(api, name, data, i, bad, failures)
                 calls += 1
-    assert not failures, f"{len(failures)} of {calls} calls got an unreadable reply:\n" + "\n".join(failures[:40])
+    assert not failures, f"{len(failures)} of {calls} calls got an unreadable reply:\n" + "\n".join(
+        failures[:40]
+    )
 
     # the server still answers, and its log holds one line per refusal and no traceback
     status, out = api.call("optimal", [23.0])
     assert status == "complete" and len(out) == 3, (status, str(out)[:300])
     new_lines = log.read_text(errors="replace").splitlines()[log_start:]
     tracebacks = [i for i, line in enumerate(new_lines) if "Traceback" in line]
-    assert not tracebacks, "\n".join(new_lines[tracebacks[0] - 3:tracebacks[0] + 40])
+    assert not tracebacks, "\n".join(new_lines[tracebacks[0] - 3 : tracebacks[0] + 40])
     refusals = sum(" lab WARNING: refused " in line for line in new_lines)
-    assert refusals > calls // 2 and len(new_lines) <= calls + 10, \
+    assert refusals > calls // 2 and len(new_lines) <= calls + 10, (
         f"{calls} calls, {refusals} refusal lines, {len(new_lines)} log lines: at most one line per refusal"
+    )
 
 
-@settings(max_examples=100, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 @given(data=st.data())
 def test_drawn_bad_values_get_a_readable_line(served, data):
     """Hypothesis draws one endpoint, one parameter and an unusable value for its kind."""

@@ -2,6 +2,7 @@
 wrapped with their duration and still work behind the input layer (generators stay generators,
 gr.Progress still arrives); without it they are the very same functions; and importing and
 building every app initialises no CUDA (imports no torch at all)."""
+
 from __future__ import annotations
 
 import inspect
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # A stand-in for the ZeroGPU package, shaped like the real one (spaces/zero/wrappers.py): GPU(duration=…)
 # returns a decorator whose wrapper keeps the function's name and signature (functools.wraps) and is a
 # generator function exactly when the task is one. It records what it decorated and each call.
-FAKE_SPACES = '''
+FAKE_SPACES = """
 import functools, inspect
 
 DECORATED = []   # (module, qualname, duration)
@@ -46,14 +47,20 @@ def GPU(task=None, *, duration=None, **kwargs):
                 return fn(*args, **kw)
         return handler
     return decorate if task is None else decorate(task)
-'''
+"""
 
 # What must run on a GPU on ZeroGPU: generation, live training, the recall probe (module, handler).
-HEAVY = {("app", "complete"), ("lab_space_sft_transformation", "compare"),
-         ("lab_space_sft_transformation", "token_view"), ("lab_space_sft_transformation", "live_train"),
-         ("lab_space_architectures", "recall_probe"), ("lab_space_architectures", "race"),
-         ("lab_space_parallelism", "stability_live"), ("lab_space_scaling_explorer", "live_run")}
-MAX_DURATION_S = 300   # the most one ZeroGPU call may request (logged-in users)
+HEAVY = {
+    ("app", "complete"),
+    ("lab_space_sft_transformation", "compare"),
+    ("lab_space_sft_transformation", "token_view"),
+    ("lab_space_sft_transformation", "live_train"),
+    ("lab_space_architectures", "recall_probe"),
+    ("lab_space_architectures", "race"),
+    ("lab_space_parallelism", "stability_live"),
+    ("lab_space_scaling_explorer", "live_run"),
+}
+MAX_DURATION_S = 300  # the most one ZeroGPU call may request (logged-in users)
 
 
 def fake_spaces() -> types.ModuleType:
@@ -78,10 +85,12 @@ def test_with_zerogpu_the_handler_is_wrapped_with_its_duration(monkeypatch):
 
 @pytest.mark.parametrize("present", ["namespace folder", "not installed"])
 def test_without_zerogpu_the_function_comes_back_unchanged(monkeypatch, present):
-    if present == "namespace folder":   # what `import spaces` finds at this repo's root: no GPU attribute
+    if (
+        present == "namespace folder"
+    ):  # what `import spaces` finds at this repo's root: no GPU attribute
         monkeypatch.setitem(sys.modules, "spaces", types.ModuleType("spaces"))
     else:
-        monkeypatch.setitem(sys.modules, "spaces", None)   # import spaces -> ImportError
+        monkeypatch.setitem(sys.modules, "spaces", None)  # import spaces -> ImportError
 
     def stream(text, progress=gr.Progress()):
         yield text
@@ -96,10 +105,14 @@ def test_without_zerogpu_the_function_comes_back_unchanged(monkeypatch, present)
 
 def test_the_repos_spaces_folder_is_not_taken_for_zerogpu():
     """From the repo root `import spaces` finds the spaces/ folder (a namespace package, no GPU)."""
-    code = ("import sys, app; from shared.gpu import zerogpu; import spaces; "
-            "assert zerogpu() is None; assert not hasattr(spaces, 'GPU') and getattr(spaces, '__file__', None) is None; "
-            "assert not hasattr(app.complete, '__wrapped__'), 'decorated without ZeroGPU'")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys, app; from shared.gpu import zerogpu; import spaces; "
+        "assert zerogpu() is None; assert not hasattr(spaces, 'GPU') and getattr(spaces, '__file__', None) is None; "
+        "assert not hasattr(app.complete, '__wrapped__'), 'decorated without ZeroGPU'"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
@@ -131,19 +144,30 @@ def test_every_heavy_handler_is_decorated_and_no_cuda_is_touched(tmp_path):
         print(json.dumps({"spaces_file": spaces.__file__, "decorated": spaces.DECORATED, "generators": gens,
                           "errors": [a.error for a in found if a.error], "torch": "torch" in sys.modules}))
     """)
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False",
-           "PYTHONPATH": os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p)}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=180, env=env)
+    env = {
+        **os.environ,
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=180, env=env
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out["spaces_file"].startswith(str(site)), "the installed package must win over the spaces/ folder"
+    assert out["spaces_file"].startswith(str(site)), (
+        "the installed package must win over the spaces/ folder"
+    )
     assert not out["errors"]
     assert {(m, q) for m, q, _ in out["decorated"]} == HEAVY
     assert len(out["decorated"]) == len(HEAVY)
-    assert all(isinstance(d, int) and 0 < d <= MAX_DURATION_S for _, _, d in out["decorated"]), out["decorated"]
+    assert all(isinstance(d, int) and 0 < d <= MAX_DURATION_S for _, _, d in out["decorated"]), out[
+        "decorated"
+    ]
     assert {name for _, name in HEAVY} <= set(out["generators"]), out["generators"]
     assert all(inner == guarded for inner, guarded in out["generators"].values()), out["generators"]
-    assert out["torch"] is False, "building the apps imported torch (CUDA could be initialised before ZeroGPU)"
+    assert out["torch"] is False, (
+        "building the apps imported torch (CUDA could be initialised before ZeroGPU)"
+    )
 
 
 @pytest.fixture()
@@ -178,5 +202,6 @@ def test_a_wrapped_generator_with_progress_works_behind_the_input_layer(zerogpu_
     assert job.result(timeout=60) == "2"
     assert [o for o in job.outputs()] == ["0", "1", "2"]
     assert fake.CALLS == ["zerogpu_page.<locals>.count"]
-    assert seen == [gr.Progress], "gr.Progress must still be injected through the wrapper and the guard"
-
+    assert seen == [gr.Progress], (
+        "gr.Progress must still be injected through the wrapper and the guard"
+    )

@@ -10,6 +10,7 @@ question or example the build scored (not a sample, not the stored summary):
 Tolerance: these are full recomputations, so no sampling error; what may differ on another x86 CPU is
 an argmax at a near-tie, flipped by last-bit differences of the BLAS kernels. The allowance is stated
 per test, small against the changes a wrong number would make (an inflated headline moves by points)."""
+
 import json
 
 import pytest
@@ -40,8 +41,9 @@ def test_sft_heldout_accuracy_and_compliance_recomputed_on_all_600_questions(sft
     got = evaluate_qa(model, tok, items)
     # greedy decoding of up to 32 tokens per answer: a near-tie flip changes at most that question;
     # 3 of 600 questions (0.5 points) allowed. A headline raised or lowered by a point fails.
-    assert got["accuracy"] == pytest.approx(stored["accuracy"], abs=3 / 600 + 1e-9), \
+    assert got["accuracy"] == pytest.approx(stored["accuracy"], abs=3 / 600 + 1e-9), (
         "the bundled SFT adapter must reproduce its stored held-out accuracy (3 near-tie flips of 600 allowed)"
+    )
     assert got["compliance"] == pytest.approx(stored["compliance"], abs=3 / 600 + 1e-9)
     assert sft_results["headline"]["heldout_accuracy"]["SFT"] == stored["accuracy"]
     assert sft_results["headline"]["heldout_compliance"]["SFT"] == stored["compliance"]
@@ -58,9 +60,12 @@ def test_mqar_accuracy_recomputed_from_the_bundled_models(pairs):
     # the build's test set for (length, pairs): fresh examples, seeded by the grid cell
     x, y = mqar(n, seq, pairs, vocab, seed=10_000 + 31 * seq + pairs)
     for arch, model in models.items():
-        run = next(r for r in results["mqar"]["runs"] if r["arch"] == arch and r["width"] == info["width"])
+        run = next(
+            r for r in results["mqar"]["runs"] if r["arch"] == arch and r["width"] == info["width"]
+        )
         stored = run["accuracy"][f"{seq}x{pairs}"]
         got = task_accuracy(model, x, y)
         # n × pairs scored positions (800–3,200): 4 near-tie argmax flips allowed
-        assert got == pytest.approx(stored, abs=4 / (n * pairs) + 1e-4), \
+        assert got == pytest.approx(stored, abs=4 / (n * pairs) + 1e-4), (
             f"{arch}: the bundled model must reproduce its stored accuracy at {seq}x{pairs}"
+        )

@@ -1,5 +1,6 @@
 """The inference lab on the real bundled base model: KV cache, int8 quantization, pruning,
 distillation through the one training loop, and `python -m training inference --preset tiny`."""
+
 from __future__ import annotations
 
 import json
@@ -12,24 +13,57 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.numerics import greedy_divergence
 from training import inference, store
 from training.data.blocks import bundled_world
 from training.evaluate import heldout_loss
 from training.generate import generate_ids
 from training.models import build_model
 from training.pretrain import distill_loss, pretrain
-from tests.numerics import greedy_divergence
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = {
-    "top": {"rebuild", "machine", "preset", "model", "kv_cache", "quantization", "pruning", "distillation"},
+    "top": {
+        "rebuild",
+        "machine",
+        "preset",
+        "model",
+        "kv_cache",
+        "quantization",
+        "pruning",
+        "distillation",
+    },
     "model": {"params", "n_layer", "d_model", "n_ctx"},
-    "kv_cache": {"contexts", "cached_ms_per_token", "uncached_ms_per_token", "cache_bytes", "predicted_cache_bytes",
-                 "flops_per_token_cached", "flops_per_token_uncached", "identical_tokens", "other_cores"},
-    "quantization": {"name", "weight_bytes", "ms_per_token", "heldout_loss", "accuracy", "top1_agreement",
-                     "max_abs_logit_diff"},
+    "kv_cache": {
+        "contexts",
+        "cached_ms_per_token",
+        "uncached_ms_per_token",
+        "cache_bytes",
+        "predicted_cache_bytes",
+        "flops_per_token_cached",
+        "flops_per_token_uncached",
+        "identical_tokens",
+        "other_cores",
+    },
+    "quantization": {
+        "name",
+        "weight_bytes",
+        "ms_per_token",
+        "heldout_loss",
+        "accuracy",
+        "top1_agreement",
+        "max_abs_logit_diff",
+    },
     "pruning": {"sparsity", "heldout_loss", "accuracy"},
-    "distillation": {"student", "teacher_params", "steps", "temperature", "alpha", "curves", "final"},
+    "distillation": {
+        "student",
+        "teacher_params",
+        "steps",
+        "temperature",
+        "alpha",
+        "curves",
+        "final",
+    },
 }
 
 
@@ -61,6 +95,7 @@ def prompt(data) -> list[int]:
 
 # --- KV cache -------------------------------------------------------------------------------------
 
+
 def test_cached_and_uncached_decoding_give_identical_tokens(base, prompt):
     for c in (8, 100):
         _, cached = inference.decode_ms_per_token(base, prompt[:c], 6, use_cache=True)
@@ -82,45 +117,65 @@ def test_cache_bytes_equal_the_formula_and_grow_linearly(base, prompt):
 
 def test_flops_per_token_with_and_without_cache(base):
     from training.models import param_counts
-    n, L, d = param_counts(base)["params_matmul"], base.config.num_hidden_layers, base.config.hidden_size
+
+    n, L, d = (
+        param_counts(base)["params_matmul"],
+        base.config.num_hidden_layers,
+        base.config.hidden_size,
+    )
     assert inference.flops_per_token(base, 100, True) == pytest.approx(2 * n + 4 * L * d * 100)
-    assert inference.flops_per_token(base, 1, False) == pytest.approx(inference.flops_per_token(base, 1, True))
-    assert inference.flops_per_token(base, 100, False) == pytest.approx(2 * n * 100 + 2 * L * d * 100 * 101)
+    assert inference.flops_per_token(base, 1, False) == pytest.approx(
+        inference.flops_per_token(base, 1, True)
+    )
+    assert inference.flops_per_token(base, 100, False) == pytest.approx(
+        2 * n * 100 + 2 * L * d * 100 * 101
+    )
 
 
 # --- int8 ------------------------------------------------------------------------------------------
+
 
 def test_int8_model_stays_close_to_fp32(base, data):
     """Measured on these 20 held-out blocks (2,540 predictions): top-1 agreement 0.95, held-out
     loss +0.02 nats (the cpu world's blocks: 0.96, +0.01). Flips happen where fp32's top two
     tokens are nearly tied; the bounds leave room for kernel differences between machines."""
     q = inference.quantize_int8(base)
-    assert not any(isinstance(m, torch.nn.Linear) and m is not base.lm_head for m in q.model.modules())
+    assert not any(
+        isinstance(m, torch.nn.Linear) and m is not base.lm_head for m in q.model.modules()
+    )
     agree, worst = inference.compare_logits(base, q, data.eval)
     assert agree >= 0.90, agree
     assert 0 < worst < 10
     assert heldout_loss(q, data.eval) - heldout_loss(base, data.eval) < 0.05
     ratio = inference.weight_bytes(q) / inference.weight_bytes(base)
-    assert 0.3 < ratio < 0.4, ratio   # block Linears 4 -> 1 byte; the tied embedding stays fp32
+    assert 0.3 < ratio < 0.4, ratio  # block Linears 4 -> 1 byte; the tied embedding stays fp32
 
 
 # --- pruning ---------------------------------------------------------------------------------------
+
 
 def test_pruning_zeroes_exactly_the_share_asked_and_spares_the_embedding(base):
     before = {k: v.clone() for k, v in base.state_dict().items()}
     emb = base.get_input_embeddings().weight
     for s in (0.0, 0.3, 0.9):
         pruned, n = inference.prune_global(base, s)
-        weights = [m.weight for m in pruned.modules() if isinstance(m, torch.nn.Linear)
-                   and m.weight is not pruned.get_input_embeddings().weight]
+        weights = [
+            m.weight
+            for m in pruned.modules()
+            if isinstance(m, torch.nn.Linear)
+            and m.weight is not pruned.get_input_embeddings().weight
+        ]
         assert n == sum(w.numel() for w in weights)
         assert sum(int((w == 0).sum()) for w in weights) == round(s * n)
         assert torch.equal(pruned.get_input_embeddings().weight, emb)
-        assert not any(name.endswith("_orig") for name, _ in pruned.named_parameters())  # made permanent
-    assert all(torch.equal(v, base.state_dict()[k]) for k, v in before.items())      # a copy was pruned
+        assert not any(
+            name.endswith("_orig") for name, _ in pruned.named_parameters()
+        )  # made permanent
+    assert all(torch.equal(v, base.state_dict()[k]) for k, v in before.items())  # a copy was pruned
 
 
 # --- distillation ----------------------------------------------------------------------------------
+
 
 def test_kd_loss_trains_and_the_default_pretrain_path_is_unchanged(base, data, tmp_path):
     plan = replace(inference.PLANS["tiny"], steps=6, eval_interval=3)
@@ -130,19 +185,27 @@ def test_kd_loss_trains_and_the_default_pretrain_path_is_unchanged(base, data, t
     def run(name: str, **kw) -> list[dict]:
         student = build_model(spec, seed=cfg.seed, eos_id=tok.eos_token_id, pad_id=tok.pad_token_id)
         pretrain(student, data, cfg, tmp_path / name, progress=False, **kw)
-        return [{k: m.get(k) for k in ("step", "loss", "grad_norm", "eval_loss")} for m in store.read_metrics(tmp_path / name)]
+        return [
+            {k: m.get(k) for k in ("step", "loss", "grad_norm", "eval_loss")}
+            for m in store.read_metrics(tmp_path / name)
+        ]
 
     plain = run("plain")
     # the hook with a zero soft weight is cross-entropy exactly: same data order, init, optimizer, bits
     # (0·KL adds exact zeros to the loss and its gradient, so this holds bit for bit in one process)
-    assert run("alpha0", teacher=base, distill_alpha=0.0) == plain, \
+    assert run("alpha0", teacher=base, distill_alpha=0.0) == plain, (
         "distillation with alpha=0 must be plain cross-entropy bit for bit (same process, same machine)"
+    )
     wa = load_file(tmp_path / "plain" / "resume" / "model.safetensors")
     wb = load_file(tmp_path / "alpha0" / "resume" / "model.safetensors")
-    assert all(torch.equal(wa[k], wb[k]) for k in wa), \
+    assert all(torch.equal(wa[k], wb[k]) for k in wa), (
         "distillation with alpha=0 must train the same weights bit for bit (same process, same machine)"
+    )
     kd = run("kd", teacher=base, distill_alpha=1.0, distill_temperature=2.0)
-    losses, evals = [m["loss"] for m in kd if m["loss"]], [m["eval_loss"] for m in kd if m["eval_loss"]]
+    losses, evals = (
+        [m["loss"] for m in kd if m["loss"]],
+        [m["eval_loss"] for m in kd if m["eval_loss"]],
+    )
     assert losses != [m["loss"] for m in plain if m["loss"]]
     assert losses[-1] < losses[0] and evals[-1] < evals[0] - 0.1
 
@@ -154,11 +217,18 @@ def test_kd_loss_is_zero_when_student_equals_teacher_and_checks_its_settings(bas
     assert float(distill_loss(logits, logits, ce, 2.0, 0.25)) == pytest.approx(0.75 * 1.5)
     student = build_model(inference.student_spec(inference.PLANS["tiny"], len(data.tokenizer)))
     with pytest.raises(ValueError, match="temperature"):
-        pretrain(student, data, inference.student_config(inference.PLANS["tiny"]), Path("unused"),
-                 teacher=base, distill_temperature=0.0)
+        pretrain(
+            student,
+            data,
+            inference.student_config(inference.PLANS["tiny"]),
+            Path("unused"),
+            teacher=base,
+            distill_temperature=0.0,
+        )
 
 
 # --- the build -------------------------------------------------------------------------------------
+
 
 def kv_tokens_agree_up_to_near_ties(kv: dict, model, prompt: list[int]) -> bool:
     """The build's `identical_tokens`, or (where it is False) every context's cached and uncached
@@ -179,34 +249,53 @@ def kv_tokens_agree_up_to_near_ties(kv: dict, model, prompt: list[int]) -> bool:
 def test_cli_tiny_build_end_to_end_and_read_back(tmp_path, base, prompt):
     out = tmp_path / "results"
     # the timeout is a hang guard only: the build's speed is benchmarks' business
-    proc = subprocess.run([sys.executable, "-m", "training", "inference", "--preset", "tiny", "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "training", "inference", "--preset", "tiny", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     head = json.loads(proc.stdout)
     r = inference.read_results(out)
-    assert r == json.loads((out / store.RESULTS).read_text()) and store.verify(out)["kind"] == "inference"
+    assert (
+        r == json.loads((out / store.RESULTS).read_text())
+        and store.verify(out)["kind"] == "inference"
+    )
     assert SCHEMA["top"] <= set(r) and r["rebuild"] == "python -m training inference --preset tiny"
     assert {"cpus", "torch"} <= set(r["machine"]) and SCHEMA["model"] <= set(r["model"])
     kv = r["kv_cache"]
     assert SCHEMA["kv_cache"] <= set(kv) and isinstance(kv["identical_tokens"], bool)
-    assert kv_tokens_agree_up_to_near_ties(kv, base, prompt), \
+    assert kv_tokens_agree_up_to_near_ties(kv, base, prompt), (
         "the build's cached and uncached greedy tokens must agree (up to near-ties of the top-2 logits)"
+    )
     assert kv["cache_bytes"] == kv["predicted_cache_bytes"]
-    assert all(len(kv[k]) == len(kv["contexts"]) for k in SCHEMA["kv_cache"] - {"identical_tokens", "other_cores"})
+    assert all(
+        len(kv[k]) == len(kv["contexts"])
+        for k in SCHEMA["kv_cache"] - {"identical_tokens", "other_cores"}
+    )
     assert [q["name"] for q in r["quantization"]][0] == "fp32"
     assert all(SCHEMA["quantization"] <= set(q) for q in r["quantization"])
     assert [p["sparsity"] for p in r["pruning"]] == list(inference.PLANS["tiny"].sparsities)
     assert all(SCHEMA["pruning"] <= set(p) for p in r["pruning"])
     d = r["distillation"]
-    assert SCHEMA["distillation"] <= set(d) and set(d["curves"]) == set(d["final"]) == {"distilled", "data only"}
+    assert SCHEMA["distillation"] <= set(d) and set(d["curves"]) == set(d["final"]) == {
+        "distilled",
+        "data only",
+    }
     assert {"n_layer", "d_model", "params"} <= set(d["student"])
     assert all({"step", "tokens", "eval_loss"} <= set(p) for c in d["curves"].values() for p in c)
     assert d["curves"]["distilled"][-1]["step"] == d["steps"]
-    assert head["kv_cache"]["identical_tokens"] is kv["identical_tokens"] and head["out"] == str(out)
+    assert head["kv_cache"]["identical_tokens"] is kv["identical_tokens"] and head["out"] == str(
+        out
+    )
     assert inference.read_results(tmp_path / "nothing-here") == {}
 
 
-@pytest.mark.parametrize("sparsities", [[0.5, 1.5], [0.5, 0.2], [], list(range(30)), ["a"], [float("nan")]])
+@pytest.mark.parametrize(
+    "sparsities", [[0.5, 1.5], [0.5, 0.2], [], list(range(30)), ["a"], [float("nan")]]
+)
 def test_absurd_sparsities_are_one_line_errors(sparsities):
     with pytest.raises(ValueError) as e:
         inference.check_sparsities(sparsities)
@@ -221,8 +310,22 @@ def test_unknown_preset_and_bad_sparsity_fail_in_one_line(base, tmp_path):
     assert "\n" not in str(e.value) and not (tmp_path / "x").exists()
     with pytest.raises(ValueError, match="share"):
         inference.prune_global(base, 1.0)
-    proc = subprocess.run([sys.executable, "-m", "training", "inference", "--preset", "huge", "--out", str(tmp_path / "y")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "training",
+            "inference",
+            "--preset",
+            "huge",
+            "--out",
+            str(tmp_path / "y"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--preset" in proc.stderr
     assert not (tmp_path / "y").exists()
 
@@ -231,4 +334,4 @@ def test_timings_taken_on_a_busy_machine_are_flagged_not_cached():
     assert inference.timed_busy({"cached_ms_per_token": [1.0], "other_cores": 1.2}) == 1.2
     assert inference.timed_busy([{"ms_per_token": 3.0, "other_cores": 0.05}]) == 0.0
     assert inference.timed_busy([{"sparsity": 0.5, "heldout_loss": 1.0}]) == 0.0
-    assert inference.quiet_waiter(0)() == 0.0   # no budget: never waits
+    assert inference.quiet_waiter(0)() == 0.0  # no budget: never waits

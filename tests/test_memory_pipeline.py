@@ -1,15 +1,15 @@
 """The analytic memory model (ZeRO, Korthikanti activations, KV cache, per-GPU breakdown) and the
 pipeline schedules (simulated event lists vs the published bubble formulas)."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 
 from shared import memory, pipeline
 from shared.memory import ModelShape, Plan
 
-
 # --- memory ---------------------------------------------------------------------------------------
+
 
 def test_zero_stages_match_rajbhandari():
     """ZeRO paper, Sec. 5 / Fig. 1: Ψ = 7.5B, N_d = 64, K = 12: 120 GB, 31.4 GB, 16.6 GB, 1.9 GB."""
@@ -28,10 +28,16 @@ def test_ultrascale_playbook_model_state_table():
     Adam) and 20 with fp32 gradient accumulation: 1B 16/20 GB, 7B 112/140, 70B 1120/1400, 405B 6480/8100."""
     for n_b, plain, fp32_acc in ((1, 16, 20), (7, 112, 140), (70, 1120, 1400), (405, 6480, 8100)):
         # bf16 params 2 + bf16 grads 2 + fp32 master 4 + Adam m, v 8 = 16; + fp32 grads 4 = 20
-        assert memory.model_state_bytes(n_b * 1e9, 0, 1, optimizer_bytes=12)["total"] / 1e9 == pytest.approx(plain)
-        assert memory.model_state_bytes(n_b * 1e9, 0, 1, optimizer_bytes=16)["total"] / 1e9 == pytest.approx(fp32_acc)
+        assert memory.model_state_bytes(n_b * 1e9, 0, 1, optimizer_bytes=12)[
+            "total"
+        ] / 1e9 == pytest.approx(plain)
+        assert memory.model_state_bytes(n_b * 1e9, 0, 1, optimizer_bytes=16)[
+            "total"
+        ] / 1e9 == pytest.approx(fp32_acc)
         # full fp32: 4 + 4 + 8
-        assert memory.model_state_bytes(n_b * 1e9, 0, 1, 8, 4, 4)["total"] / 1e9 == pytest.approx(plain)
+        assert memory.model_state_bytes(n_b * 1e9, 0, 1, 8, 4, 4)["total"] / 1e9 == pytest.approx(
+            plain
+        )
 
 
 def test_real_model_shapes_have_their_published_sizes():
@@ -50,16 +56,24 @@ def test_korthikanti_attention_term_for_gpt3_and_mtnlg():
 
 
 def test_korthikanti_activations():
-    s, b, h, a = 2048, 1, 12288, 96   # GPT-3 175B layer, micro-batch 1
+    s, b, h, a = 2048, 1, 12288, 96  # GPT-3 175B layer, micro-batch 1
     sbh = s * b * h
     assert memory.activation_bytes_per_layer(s, b, h, a) == sbh * (34 + 5 * a * s / h)
-    assert memory.activation_bytes_per_layer(s, b, h, a, tp=8) == sbh * (10 + 24 / 8 + 5 * a * s / (h * 8))
-    assert memory.activation_bytes_per_layer(s, b, h, a, tp=8, sp=True) == sbh * (34 / 8 + 5 * a * s / (h * 8))
-    assert memory.activation_bytes_per_layer(s, b, h, a, tp=8, sp=True, recompute="selective") == 34 * sbh / 8
+    assert memory.activation_bytes_per_layer(s, b, h, a, tp=8) == sbh * (
+        10 + 24 / 8 + 5 * a * s / (h * 8)
+    )
+    assert memory.activation_bytes_per_layer(s, b, h, a, tp=8, sp=True) == sbh * (
+        34 / 8 + 5 * a * s / (h * 8)
+    )
+    assert (
+        memory.activation_bytes_per_layer(s, b, h, a, tp=8, sp=True, recompute="selective")
+        == 34 * sbh / 8
+    )
     assert memory.activation_bytes_per_layer(s, b, h, a, recompute="full") == 2 * sbh
     # selective recompute + SP cuts GPT-3's per-layer activations by ~5x vs TP alone (Korthikanti Fig. 7)
-    ratio = (memory.activation_bytes_per_layer(s, b, h, a, tp=8) /
-             memory.activation_bytes_per_layer(s, b, h, a, tp=8, sp=True, recompute="selective"))
+    ratio = memory.activation_bytes_per_layer(s, b, h, a, tp=8) / memory.activation_bytes_per_layer(
+        s, b, h, a, tp=8, sp=True, recompute="selective"
+    )
     assert 4 < ratio < 7
 
 
@@ -88,19 +102,24 @@ def test_breakdown_shrinks_with_each_kind_of_parallelism():
     comm = memory.communication(shape, Plan(dp=8, zero_stage=3, tp=2, pp=2, microbatches=4))
     assert set(comm) == {"data parallel", "tensor parallel", "pipeline"}
     dp0 = memory.communication(shape, Plan(dp=8))["data parallel"]["bytes"]
-    assert memory.communication(shape, Plan(dp=8, zero_stage=3))["data parallel"]["bytes"] == pytest.approx(1.5 * dp0)
+    assert memory.communication(shape, Plan(dp=8, zero_stage=3))["data parallel"][
+        "bytes"
+    ] == pytest.approx(1.5 * dp0)
 
 
-@pytest.mark.parametrize("call, msg", [
-    (lambda: memory.model_state_bytes(-1, 0, 1), "n_params"),
-    (lambda: memory.model_state_bytes(1e9, 4, 1), "zero_stage"),
-    (lambda: memory.model_state_bytes(1e9, 1, 0), "dp"),
-    (lambda: memory.activation_bytes_per_layer(float("nan"), 1, 1, 1), "seq"),
-    (lambda: memory.activation_bytes_per_layer(8, 1, 8, 1, recompute="some"), "recompute"),
-    (lambda: memory.kv_cache_bytes(1, 1, 1, 1.5, 1), "whole number"),
-    (lambda: memory.breakdown(ModelShape(30, 64, 4, 100, 8), Plan(pp=4)), "pipeline stages"),
-    (lambda: memory.breakdown(ModelShape(4, 64, 4, 100, 8), Plan(tp=3)), "tp=3"),
-])
+@pytest.mark.parametrize(
+    "call, msg",
+    [
+        (lambda: memory.model_state_bytes(-1, 0, 1), "n_params"),
+        (lambda: memory.model_state_bytes(1e9, 4, 1), "zero_stage"),
+        (lambda: memory.model_state_bytes(1e9, 1, 0), "dp"),
+        (lambda: memory.activation_bytes_per_layer(float("nan"), 1, 1, 1), "seq"),
+        (lambda: memory.activation_bytes_per_layer(8, 1, 8, 1, recompute="some"), "recompute"),
+        (lambda: memory.kv_cache_bytes(1, 1, 1, 1.5, 1), "whole number"),
+        (lambda: memory.breakdown(ModelShape(30, 64, 4, 100, 8), Plan(pp=4)), "pipeline stages"),
+        (lambda: memory.breakdown(ModelShape(4, 64, 4, 100, 8), Plan(tp=3)), "tp=3"),
+    ],
+)
 def test_memory_bad_input_is_one_line(call, msg):
     with pytest.raises(ValueError, match=msg) as e:
         call()
@@ -109,14 +128,25 @@ def test_memory_bad_input_is_one_line(call, msg):
 
 # --- pipeline -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, p, m, v", [("gpipe", 4, 8, 1), ("1f1b", 4, 8, 1), ("1f1b", 2, 5, 1),
-                                          ("interleaved", 4, 8, 2), ("interleaved", 4, 8, 4),
-                                          ("interleaved", 2, 6, 3)])
+
+@pytest.mark.parametrize(
+    "kind, p, m, v",
+    [
+        ("gpipe", 4, 8, 1),
+        ("1f1b", 4, 8, 1),
+        ("1f1b", 2, 5, 1),
+        ("interleaved", 4, 8, 2),
+        ("interleaved", 4, 8, 4),
+        ("interleaved", 2, 6, 3),
+    ],
+)
 @pytest.mark.parametrize("t_b", [1.0, 2.0])
 def test_simulated_bubble_equals_the_formula(kind, p, m, v, t_b):
     events = pipeline.simulate(kind, p, m, v, t_forward=1.0, t_backward=t_b)
     assert len(events) == 2 * p * m * v
-    assert pipeline.measured_bubble(events) == pytest.approx(pipeline.bubble_fraction(kind, p, m, v), abs=1e-9)
+    assert pipeline.measured_bubble(events) == pytest.approx(
+        pipeline.bubble_fraction(kind, p, m, v), abs=1e-9
+    )
     f = pipeline.bubble_fraction(kind, p, m, v)
     assert f / (1 - f) == pytest.approx(pipeline.bubble_ratio(kind, p, m, v))  # (p-1)/(v·m)
 
@@ -143,14 +173,21 @@ def test_peak_in_flight_activations():
     gp = pipeline.peak_in_flight(pipeline.simulate("gpipe", 4, 8))
     ofb = pipeline.peak_in_flight(pipeline.simulate("1f1b", 4, 8))
     assert gp == {0: 8, 1: 8, 2: 8, 3: 8}
-    assert ofb == {0: 4, 1: 3, 2: 2, 3: 1}                       # p − s
+    assert ofb == {0: 4, 1: 3, 2: 2, 3: 1}  # p − s
     inter = pipeline.peak_in_flight(pipeline.simulate("interleaved", 4, 8, 2), chunks=2)
-    assert inter[0] == pytest.approx(4 + 3 / 2)                  # p + (p−1)/v (Narayanan et al. 2021)
+    assert inter[0] == pytest.approx(4 + 3 / 2)  # p + (p−1)/v (Narayanan et al. 2021)
 
 
-@pytest.mark.parametrize("args, msg", [(("zigzag", 4, 8), "unknown schedule"), (("1f1b", 0, 8), "stages"),
-                                       (("gpipe", 4, 8, 2), "one chunk"), (("interleaved", 4, 6, 2), "divisible"),
-                                       (("1f1b", 4, 2.5), "microbatches")])
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        (("zigzag", 4, 8), "unknown schedule"),
+        (("1f1b", 0, 8), "stages"),
+        (("gpipe", 4, 8, 2), "one chunk"),
+        (("interleaved", 4, 6, 2), "divisible"),
+        (("1f1b", 4, 2.5), "microbatches"),
+    ],
+)
 def test_pipeline_bad_input(args, msg):
     with pytest.raises(ValueError, match=msg):
         pipeline.simulate(*args)

@@ -1,5 +1,6 @@
 """The Parallelism Visualizer through its public API (gradio_client) and in headless Chromium,
 served by `python app.py` with the bundled checkpoints and parallel-run results."""
+
 from __future__ import annotations
 
 import re
@@ -10,20 +11,51 @@ import pytest
 from gradio_client import Client
 
 from shared import memory, pipeline
-from training import store
 from tests.browser_util import chromium_page, screenshot
 from tests.client_util import app_error, call, load_space, plot_traces, rows
+from training import store
 
-TABS = {"Memory": "#par-mem-fig", "Data parallel & ZeRO": "#par-zero-fig", "Tensor parallel": "#par-tp-fig",
-        "Pipeline": "#par-pp-fig", "Real runs": "#par-real-gantt", "Stability": "#par-stab-loss",
-        "Inference": "#par-inf-kv", "Scale": "#par-scale-fig"}
+TABS = {
+    "Memory": "#par-mem-fig",
+    "Data parallel & ZeRO": "#par-zero-fig",
+    "Tensor parallel": "#par-tp-fig",
+    "Pipeline": "#par-pp-fig",
+    "Real runs": "#par-real-gantt",
+    "Stability": "#par-stab-loss",
+    "Inference": "#par-inf-kv",
+    "Scale": "#par-scale-fig",
+}
 LLAMA7 = memory.SHAPES["Llama 2 7B"]
-SHAPE_ARGS = [LLAMA7.layers, LLAMA7.hidden, LLAMA7.heads, LLAMA7.heads, LLAMA7.vocab, LLAMA7.seq, LLAMA7.ffn,
-              True, False]
+SHAPE_ARGS = [
+    LLAMA7.layers,
+    LLAMA7.hidden,
+    LLAMA7.heads,
+    LLAMA7.heads,
+    LLAMA7.vocab,
+    LLAMA7.seq,
+    LLAMA7.ffn,
+    True,
+    False,
+]
 
 
-def plan_args(dp=1, tp=1, pp=1, zero=0, sp=False, micro=1, nmicro=1, schedule="1f1b", recompute="none",
-              p=2, g=2, k=12, a=2, offload=False, gpu=80):
+def plan_args(
+    dp=1,
+    tp=1,
+    pp=1,
+    zero=0,
+    sp=False,
+    micro=1,
+    nmicro=1,
+    schedule="1f1b",
+    recompute="none",
+    p=2,
+    g=2,
+    k=12,
+    a=2,
+    offload=False,
+    gpu=80,
+):
     return [dp, tp, pp, zero, sp, micro, nmicro, schedule, recompute, p, g, k, a, offload, gpu]
 
 
@@ -34,16 +66,28 @@ def client(bundled_url) -> Client:
 
 def test_endpoints_are_named(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/preset", "/memory", "/zero", "/tensor", "/pipeline", "/real_runs", "/pipeline_run",
-            "/launch_run"} <= names
+    assert {
+        "/preset",
+        "/memory",
+        "/zero",
+        "/tensor",
+        "/pipeline",
+        "/real_runs",
+        "/pipeline_run",
+        "/launch_run",
+    } <= names
 
 
 def test_memory_breakdown_is_the_memory_model(client):
     assert list(call(client, "Llama 2 7B", api_name="/preset"))[:7] == SHAPE_ARGS[:7]
-    args = SHAPE_ARGS + plan_args(dp=8, tp=2, pp=2, zero=1, sp=True, nmicro=8, recompute="selective")
+    args = SHAPE_ARGS + plan_args(
+        dp=8, tp=2, pp=2, zero=1, sp=True, nmicro=8, recompute="selective"
+    )
     fig, table, text = call(client, *args, api_name="/memory")
-    want = memory.breakdown(LLAMA7, memory.Plan(dp=8, tp=2, pp=2, zero_stage=1, sp=True, microbatches=8,
-                                                recompute="selective"))
+    want = memory.breakdown(
+        LLAMA7,
+        memory.Plan(dp=8, tp=2, pp=2, zero_stage=1, sp=True, microbatches=8, recompute="selective"),
+    )
     got = {r[0]: r for r in rows(table)}
     for part, v in want["parts"].items():
         assert got[part][1] == f"{v / 1e9:,.2f}" and got[part][2] == want["formulas"][part]
@@ -57,7 +101,7 @@ def test_memory_breakdown_is_the_memory_model(client):
 
 def test_zero_reproduces_the_paper(client):
     _, fig2, table, text = call(client, 7.5, 64, 2, 2, 12, 100, api_name="/zero")
-    assert [r[1] for r in rows(table)] == ["120.00", "31.41", "16.64", "1.88"]     # ZeRO Fig. 1
+    assert [r[1] for r in rows(table)] == ["120.00", "31.41", "16.64", "1.88"]  # ZeRO Fig. 1
     assert [r[3] for r in rows(table)] == ["2Ψ", "2Ψ", "2Ψ", "3Ψ"]
     t = memory.data_parallel_traffic(7.5e9, 64, 3, 2, 100e9)
     assert rows(table)[3][5] == f"{1e3 * t['seconds']:,.1f}"
@@ -68,23 +112,29 @@ def test_zero_reproduces_the_paper(client):
 def test_tensor_and_pipeline(client):
     fig, table, _ = call(client, "GPT-3 175B", 8, False, 1, "none", 450, api_name="/tensor")
     want = memory.activation_bytes_per_layer(2048, 1, 12288, 96, 8) / 1e9
-    assert dict((r[0], r[1]) for r in rows(table))["activations of one layer per GPU"] == f"{want:.3f} GB"
+    assert (
+        dict((r[0], r[1]) for r in rows(table))["activations of one layer per GPU"]
+        == f"{want:.3f} GB"
+    )
     traces = {t["name"]: t for t in plot_traces(fig)}
     assert traces["TP + SP + selective recompute"]["y"][-1] < traces["TP"]["y"][-1]
-    assert "must divide" in app_error(client, "GPT-2 XL 1.5B", 2, False, 1, "none", 450, api_name="/tensor")
+    assert "must divide" in app_error(
+        client, "GPT-2 XL 1.5B", 2, False, 1, "none", 450, api_name="/tensor"
+    )
 
     gantt, curve, text = call(client, "interleaved", 4, 8, 2, 2.0, 100, api_name="/pipeline")
     f = pipeline.bubble_fraction("interleaved", 4, 8, 2)
     assert f"{100 * f:.1f}% simulated = {100 * f:.1f}% from the formula" in text
     bars = plot_traces(gantt)
-    assert sum(len(t["y"]) for t in bars) == 2 * 4 * 8 * 2          # every F and B of every chunk once
+    assert sum(len(t["y"]) for t in bars) == 2 * 4 * 8 * 2  # every F and B of every chunk once
     half = plot_traces(call(client, "interleaved", 4, 8, 2, 2.0, 50, api_name="/pipeline")[0])
-    assert 0 < sum(len(t["y"]) for t in half) < 2 * 4 * 8 * 2       # stepping shows part of the step
+    assert 0 < sum(len(t["y"]) for t in half) < 2 * 4 * 8 * 2  # stepping shows part of the step
     assert "divisible" in app_error(client, "interleaved", 4, 6, 2, 2.0, 100, api_name="/pipeline")
 
 
 def test_bundled_real_runs_check_out(client):
     from training.parallel.build import read_results
+
     r = read_results()
     assert r, "checkpoints/parallel is missing: python -m training parallel --preset cpu"
     checks, fig, fig2, act, text = call(client, api_name="/real_runs")
@@ -92,19 +142,27 @@ def test_bundled_real_runs_check_out(client):
     assert {"DDP", "tensor parallel", "FSDP2 (ZeRO-3)", "activations", "pipeline"} <= runs
     assert r["ddp"]["max_abs_grad_diff"] < 1e-5 and r["tensor_parallel"]["max_abs_diff"] < 1e-4
     pred = r["fsdp"]["predicted_per_rank"]
-    for x in r["fsdp"]["per_rank"]:   # measured shards == the ZeRO-3 formula, byte for byte
-        assert (x["params_bytes"], x["grads_bytes"], x["optimizer_bytes"]) == (pred["params"], pred["grads"],
-                                                                             pred["optimizer"])
+    for x in r["fsdp"]["per_rank"]:  # measured shards == the ZeRO-3 formula, byte for byte
+        assert (x["params_bytes"], x["grads_bytes"], x["optimizer_bytes"]) == (
+            pred["params"],
+            pred["grads"],
+            pred["optimizer"],
+        )
     assert {p["stages"] for p in r["pipeline"]} >= {2, 4}
     # the run picker's choices are in the API description before anything ran (no session state)
     fresh = Client(client.src, verbose=False)
-    param = fresh.view_api(print_info=False, return_format="dict")["named_endpoints"]["/pipeline_run"]["parameters"][0]
+    param = fresh.view_api(print_info=False, return_format="dict")["named_endpoints"][
+        "/pipeline_run"
+    ]["parameters"][0]
     choices = param["type"]["enum"]
-    assert len(choices) == len(r["pipeline"]) and all(f"{x['stages']} ranks, {x['microbatches']} micro-batches"
-                                                       in c for x, c in zip(r["pipeline"], choices)), choices
+    assert len(choices) == len(r["pipeline"]) and all(
+        f"{x['stages']} ranks, {x['microbatches']} micro-batches" in c
+        for x, c in zip(r["pipeline"], choices)
+    ), choices
     g1, g2, ptext = call(fresh, choices[-1], api_name="/pipeline_run")
     assert "Measured bubble" in ptext and sum(len(t["y"]) for t in plot_traces(g1)) == sum(
-        len(t["y"]) for t in plot_traces(g2))
+        len(t["y"]) for t in plot_traces(g2)
+    )
 
 
 def test_live_pipeline_run_from_the_page(client):
@@ -113,12 +171,14 @@ def test_live_pipeline_run_from_the_page(client):
     assert text.startswith("**Done**") and "Measured bubble" in text
     bars = plot_traces(gantt)
     assert sum(len(t["y"]) for t in bars) == 2 * 2 * m
-    assert re.search(r"\*\*Done\*\* in [\d.]+ s\.", text), text   # the run reports its wall time
+    assert re.search(r"\*\*Done\*\* in [\d.]+ s\.", text), text  # the run reports its wall time
 
 
 def test_live_run_bad_input(client):
     assert "choose one of" in app_error(client, "allreduce magic", 2, 4, api_name="/launch_run")
-    assert "processes" in app_error(client, "pipeline (GPipe)", 5, 4, api_name="/launch_run")   # slider: 2..4
+    assert "processes" in app_error(
+        client, "pipeline (GPipe)", 5, 4, api_name="/launch_run"
+    )  # slider: 2..4
 
 
 @pytest.mark.parametrize("cores", [2, 4])
@@ -126,9 +186,12 @@ def test_live_run_refuses_more_ranks_than_cores(cores, monkeypatch):
     """The page's handler with the machine's core count set, so the refusal is checked on every
     machine (a 4-core one could otherwise never show it through the 2..4 slider)."""
     from training.parallel import launch
+
     app = load_space("parallelism")
     monkeypatch.setattr(launch, "cpu_count", lambda: cores)
-    monkeypatch.setattr(launch.subprocess, "Popen", lambda *a, **k: pytest.fail(f"a run was started: {a}"))
+    monkeypatch.setattr(
+        launch.subprocess, "Popen", lambda *a, **k: pytest.fail(f"a run was started: {a}")
+    )
     with pytest.raises(gr.Error, match=f"this machine has {cores} CPU cores, one per rank"):
         app.live_run("pipeline (GPipe)", cores + 1, 4)
 
@@ -138,14 +201,16 @@ def test_live_runs_go_one_at_a_time(monkeypatch):
     process, with the first run gated while it holds the lock: the refusal is certain, not a race
     against how fast the first run finishes."""
     from training.parallel import launch
+
     app = load_space("parallelism")
     holding, go = threading.Event(), threading.Event()
     real_run = launch.run
 
-    def gated_run(*a, **k):      # called by launch.live_run with the lock held
+    def gated_run(*a, **k):  # called by launch.live_run with the lock held
         holding.set()
         assert go.wait(120), "the test never released the first run"
         return real_run(*a, **k)
+
     monkeypatch.setattr(launch, "run", gated_run)
     out, errors = [], []
 
@@ -154,6 +219,7 @@ def test_live_runs_go_one_at_a_time(monkeypatch):
             out.extend(app.live_run("data parallel (DDP)", 2, 4))
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
+
     t = threading.Thread(target=first)
     t.start()
     try:
@@ -162,7 +228,7 @@ def test_live_runs_go_one_at_a_time(monkeypatch):
             app.live_run("tensor parallel (MLP)", 2, 4)
     finally:
         go.set()
-        t.join(300)              # a hang guard: the run itself is bounded by launch.LIVE_TIME_LIMIT_S
+        t.join(300)  # a hang guard: the run itself is bounded by launch.LIVE_TIME_LIMIT_S
     assert not t.is_alive() and not errors, errors
     assert "Gradients on every rank equal" in out[2]
     assert not launch._live_lock.locked()
@@ -172,36 +238,49 @@ def test_scale_works_gpt3_through(client):
     import math
 
     from shared import scaling
-    rows_, fig, text = call(client, math.log10(175e9), math.log10(300e9), "H100", 40, 2.5, 1024, api_name="/scale")
+
+    rows_, fig, text = call(
+        client, math.log10(175e9), math.log10(300e9), "H100", 40, 2.5, 1024, api_name="/scale"
+    )
     table = dict((r[0], r[1]) for r in rows(rows_))
     one = scaling.one_device(10 ** math.log10(175e9), 10 ** math.log10(300e9), "H100", 0.40)
     assert table["time on ONE H100"] == f"{one['years_on_one']:,.1f} years"
-    assert table["GPUs needed just to hold them (ZeRO-3 / FSDP)"] == "≥ 35"           # 2.8 TB / 80 GB
+    assert table["GPUs needed just to hold them (ZeRO-3 / FSDP)"] == "≥ 35"  # 2.8 TB / 80 GB
     lo, hi = scaling.gpt3_cost_range()
-    assert f"${lo.dollars / 1e6:.1f}M–${hi.dollars / 1e6:.1f}M" in text and 4 <= lo.dollars / 1e6 < hi.dollars / 1e6 <= 12
+    assert (
+        f"${lo.dollars / 1e6:.1f}M–${hi.dollars / 1e6:.1f}M" in text
+        and 4 <= lo.dollars / 1e6 < hi.dollars / 1e6 <= 12
+    )
     assert "choose one of" in app_error(client, 11, 11, "TPU", 40, 2.5, 8, api_name="/scale")
 
 
 def test_nan_and_nonsense_are_one_line_errors():
     """JSON cannot carry NaN, so the handlers are called in-process, as gradio calls them."""
     import gradio as gr
+
     app = load_space("parallelism")
     nan = float("nan")
-    for fn, args in [(app.memory_breakdown, SHAPE_ARGS + plan_args(dp=nan)),
-                     (app.memory_breakdown, SHAPE_ARGS[:2] + [0] + SHAPE_ARGS[3:] + plan_args()),
-                     (app.memory_breakdown, SHAPE_ARGS + plan_args(pp=3)),              # 32 layers
-                     (app.memory_breakdown, SHAPE_ARGS + plan_args(dp=2.5)),
-                     (app.zero, (float("inf"), 64, 2, 2, 12, 100)), (app.zero, (7.5, -1, 2, 2, 12, 100)),
-                     (app.tensor, ("GPT-3 175B", 8, False, 1, "sometimes", 450)),
-                     (app.pipeline_view, ("1f1b", 4, 8, 1, nan, 100)), (app.pipeline_view, ("zigzag", 4, 8, 1, 2, 100)),
-                     (app.live_run, ("pipeline (1F1B)", 0, 4)), (app.live_run, ("pipeline (1F1B)", 2, 1e9)),
-                     (app.scale, (11, 11, "H100", nan, 2.5, 8)), (app.scale, (11, 11, "H100", 40, 2.5, 0.5)),
-                     (app.stability_live, (-2.5, 10, 1.0, 1.0, "fp8", 100)),
-                     (app.stability_live, (nan, 10, 1.0, 1.0, "fp32", 100)),
-                     (app.stability_live, (-2.5, 10, -1.0, 1.0, "fp32", 100))]:
+    for fn, args in [
+        (app.memory_breakdown, SHAPE_ARGS + plan_args(dp=nan)),
+        (app.memory_breakdown, SHAPE_ARGS[:2] + [0] + SHAPE_ARGS[3:] + plan_args()),
+        (app.memory_breakdown, SHAPE_ARGS + plan_args(pp=3)),  # 32 layers
+        (app.memory_breakdown, SHAPE_ARGS + plan_args(dp=2.5)),
+        (app.zero, (float("inf"), 64, 2, 2, 12, 100)),
+        (app.zero, (7.5, -1, 2, 2, 12, 100)),
+        (app.tensor, ("GPT-3 175B", 8, False, 1, "sometimes", 450)),
+        (app.pipeline_view, ("1f1b", 4, 8, 1, nan, 100)),
+        (app.pipeline_view, ("zigzag", 4, 8, 1, 2, 100)),
+        (app.live_run, ("pipeline (1F1B)", 0, 4)),
+        (app.live_run, ("pipeline (1F1B)", 2, 1e9)),
+        (app.scale, (11, 11, "H100", nan, 2.5, 8)),
+        (app.scale, (11, 11, "H100", 40, 2.5, 0.5)),
+        (app.stability_live, (-2.5, 10, 1.0, 1.0, "fp8", 100)),
+        (app.stability_live, (nan, 10, 1.0, 1.0, "fp32", 100)),
+        (app.stability_live, (-2.5, 10, -1.0, 1.0, "fp32", 100)),
+    ]:
         with pytest.raises(gr.Error) as e:
             out = fn(*args)
-            if hasattr(out, "__next__"):   # a streaming handler fails at its first step
+            if hasattr(out, "__next__"):  # a streaming handler fails at its first step
                 next(out)
         assert "\n" not in str(e.value) and str(e.value), (fn.__name__, args)
 
@@ -237,7 +316,9 @@ def test_stability_and_inference_show_the_bundled_runs(client):
     assert set(traces) == set(chosen)
     # fp16 without scaling loses gradients to underflow; the GradScaler run does not
     top = {k: max(v for v in t["y"] if v is not None) for k, t in traces.items()}
-    assert top[chosen[0]] > 0.1 and top[chosen[0]] > 1000 * top[chosen[1]]   # ~half the head vs ~1 element
+    assert (
+        top[chosen[0]] > 0.1 and top[chosen[0]] > 1000 * top[chosen[1]]
+    )  # ~half the head vs ~1 element
     assert len(rows(table)) == len(r["runs"])
     assert "choose one of" in app_error(client, ["no such run"], api_name="/stability")
     kv, prune, dist, qtable, itext = call(client, api_name="/inference")

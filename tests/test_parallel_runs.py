@@ -2,6 +2,7 @@
 the analytic models, plus the launcher's limits and cleanup. Each torchrun start costs seconds, so
 most checks read one `python -m training parallel --preset tiny` build (DDP, TP, FSDP on 2 ranks,
 GPipe and 1F1B on 2 and 4 ranks, activations) made once for the module."""
+
 from __future__ import annotations
 
 import json
@@ -20,14 +21,58 @@ from training.parallel.build import RESULTS, read_results
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = {
-    "ddp": {"ranks", "max_abs_grad_diff", "compute_s", "step_s", "allreduce_s", "grad_bytes", "ring_bytes_per_rank",
-            "width", "blocks", "batch"},
-    "tensor_parallel": {"ranks", "max_abs_diff", "compute_s", "allreduce_s", "allreduce_bytes", "width", "tokens"},
-    "fsdp": {"ranks", "n_params", "per_rank", "predicted_per_rank", "unsharded_bytes", "allgather_bytes"},
+    "ddp": {
+        "ranks",
+        "max_abs_grad_diff",
+        "compute_s",
+        "step_s",
+        "allreduce_s",
+        "grad_bytes",
+        "ring_bytes_per_rank",
+        "width",
+        "blocks",
+        "batch",
+    },
+    "tensor_parallel": {
+        "ranks",
+        "max_abs_diff",
+        "compute_s",
+        "allreduce_s",
+        "allreduce_bytes",
+        "width",
+        "tokens",
+    },
+    "fsdp": {
+        "ranks",
+        "n_params",
+        "per_rank",
+        "predicted_per_rank",
+        "unsharded_bytes",
+        "allgather_bytes",
+    },
 }
-PIPELINE_KEYS = {"schedule", "stages", "microbatches", "events", "simulated", "measured_bubble", "formula_bubble",
-                 "t_forward_mean", "t_backward_mean", "oversubscribed"}
-ACTIVATION_KEYS = {"seq", "batch", "hidden", "heads", "recompute", "measured_bytes", "predicted_bytes", "ratio"}
+PIPELINE_KEYS = {
+    "schedule",
+    "stages",
+    "microbatches",
+    "events",
+    "simulated",
+    "measured_bubble",
+    "formula_bubble",
+    "t_forward_mean",
+    "t_backward_mean",
+    "oversubscribed",
+}
+ACTIVATION_KEYS = {
+    "seq",
+    "batch",
+    "hidden",
+    "heads",
+    "recompute",
+    "measured_bytes",
+    "predicted_bytes",
+    "ratio",
+}
 
 
 def mlp_params(blocks: int, width: int) -> int:
@@ -39,8 +84,13 @@ def tiny(tmp_path_factory) -> tuple[Path, dict]:
     """`python -m training parallel --preset tiny --out DIR`, end to end (its speed is measured in
     benchmarks/; the timeout here is only a guard against a hang)."""
     out = tmp_path_factory.mktemp("parallel") / "results"
-    proc = subprocess.run([sys.executable, "-m", "training", "parallel", "--preset", "tiny", "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "training", "parallel", "--preset", "tiny", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = read_results(out)
     assert results, "read_results could not read back the build"
@@ -53,7 +103,9 @@ def test_tiny_build_writes_hashed_results_that_read_back(tiny, tmp_path):
     assert r["machine"]["cpus"] == os.cpu_count() and r["machine"]["torch"]
     for kind, keys in SCHEMA.items():
         assert keys <= set(r[kind]), (kind, keys - set(r[kind]))
-    assert {"params_bytes", "grads_bytes", "optimizer_bytes", "allgather_s", "step_s"} <= set(r["fsdp"]["per_rank"][0])
+    assert {"params_bytes", "grads_bytes", "optimizer_bytes", "allgather_s", "step_s"} <= set(
+        r["fsdp"]["per_rank"][0]
+    )
     assert {"params", "grads", "optimizer", "total"} <= set(r["fsdp"]["predicted_per_rank"])
     assert all(PIPELINE_KEYS <= set(p) for p in r["pipeline"])
     assert all(ACTIVATION_KEYS <= set(a) for a in r["activations"])
@@ -71,7 +123,7 @@ def test_tiny_build_writes_hashed_results_that_read_back(tiny, tmp_path):
 def test_ddp_gradients_equal_one_process_on_the_global_batch(tiny):
     d = tiny[1]["ddp"]
     assert d["ranks"] == 2 and d["max_abs_grad_diff"] < 1e-5
-    assert all(r["max_abs_grad_diff"] < 1e-5 for r in d["per_rank"])       # on every rank
+    assert all(r["max_abs_grad_diff"] < 1e-5 for r in d["per_rank"])  # on every rank
     assert d["grad_bytes"] == 4 * mlp_params(d["blocks"], d["width"])
     assert d["ring_bytes_per_rank"] == pytest.approx(2 * (2 - 1) / 2 * d["grad_bytes"])
     assert d["compute_s"] > 0 and d["step_s"] > 0 and d["allreduce_s"] > 0
@@ -80,7 +132,11 @@ def test_ddp_gradients_equal_one_process_on_the_global_batch(tiny):
 def test_tensor_parallel_mlp_equals_the_unsplit_mlp(tiny):
     t = tiny[1]["tensor_parallel"]
     assert t["ranks"] == 2 and t["max_abs_diff"] < 1e-4
-    assert t["allreduce_bytes"] == 4 * t["tokens"] * t["width"] and t["allreduce_s"] > 0 and t["compute_s"] > 0
+    assert (
+        t["allreduce_bytes"] == 4 * t["tokens"] * t["width"]
+        and t["allreduce_s"] > 0
+        and t["compute_s"] > 0
+    )
 
 
 def test_fsdp_shards_are_exactly_the_zero3_prediction_and_allgathers_are_timed(tiny):
@@ -89,12 +145,16 @@ def test_fsdp_shards_are_exactly_the_zero3_prediction_and_allgathers_are_timed(t
     assert n == mlp_params(f["blocks"], f["width"])
     want = memory.model_state_bytes(n, 3, 2, optimizer_bytes=8, param_bytes=4, grad_bytes=4)
     assert f["predicted_per_rank"] == pytest.approx(want)
-    for rank in f["per_rank"]:       # FSDP2 shards every state exactly 1/N (counted from the local shards)
+    for rank in f[
+        "per_rank"
+    ]:  # FSDP2 shards every state exactly 1/N (counted from the local shards)
         assert rank["params_bytes"] == want["params"] == f["unsharded_bytes"]["params"] / 2
         assert rank["grads_bytes"] == want["grads"]
         assert rank["optimizer_bytes"] == want["optimizer"]
         assert rank["allgather_s"] > 0 and rank["step_s"] > 0
-        assert len(rank["allgather_block_s"]) == f["blocks"] and all(s > 0 for s in rank["allgather_block_s"])
+        assert len(rank["allgather_block_s"]) == f["blocks"] and all(
+            s > 0 for s in rank["allgather_block_s"]
+        )
     assert f["allgather_bytes"] == 4 * n
 
 
@@ -106,8 +166,10 @@ def check_pipeline_run(r: dict) -> None:
     by = {(e["kind"], e["microbatch"], e["stage"]): e for e in ev}
     for mb in range(m):
         for s in range(p - 1):
-            assert by[("F", mb, s + 1)]["start"] >= by[("F", mb, s)]["end"]    # activations flow forward
-            assert by[("B", mb, s)]["start"] >= by[("B", mb, s + 1)]["end"]    # gradients flow back
+            assert (
+                by[("F", mb, s + 1)]["start"] >= by[("F", mb, s)]["end"]
+            )  # activations flow forward
+            assert by[("B", mb, s)]["start"] >= by[("B", mb, s + 1)]["end"]  # gradients flow back
     for s in range(p):
         mine = sorted((e for e in ev if e["stage"] == s), key=lambda e: e["start"])
         want = [(k, i) for k, i, _ in pipeline.device_orders(schedule, p, m)[s]]
@@ -118,15 +180,26 @@ def check_pipeline_run(r: dict) -> None:
 
 def test_pipeline_runs_follow_their_schedules_on_2_and_4_ranks(tiny):
     runs = tiny[1]["pipeline"]
-    assert {(r["schedule"], r["stages"]) for r in runs} == {(s, p) for s in ("gpipe", "1f1b") for p in (2, 4)}
+    assert {(r["schedule"], r["stages"]) for r in runs} == {
+        (s, p) for s in ("gpipe", "1f1b") for p in (2, 4)
+    }
     for r in runs:
         check_pipeline_run(r)
         assert r["oversubscribed"] == (r["stages"] > os.cpu_count())
 
 
 def test_pipeline_on_3_ranks():
-    r = launch.run("pipeline", 3, 120, allow_oversubscribe=True, schedule="1f1b", width=32, blocks=6,
-                   batch=12, microbatches=3)
+    r = launch.run(
+        "pipeline",
+        3,
+        120,
+        allow_oversubscribe=True,
+        schedule="1f1b",
+        width=32,
+        blocks=6,
+        batch=12,
+        microbatches=3,
+    )
     assert r["stages"] == 3 and r["schedule"] == "1f1b"
     check_pipeline_run(r)
 
@@ -139,58 +212,80 @@ def test_activations_match_korthikanti_up_to_cpu_dropout_masks(tiny):
     assert {a["recompute"] for a in acts} == {"none", "full"}
     for a in acts:
         s, b, h, heads = a["seq"], a["batch"], a["hidden"], a["heads"]
-        assert a["predicted_bytes"] == memory.activation_bytes_per_layer(s, b, h, heads, recompute=a["recompute"])
+        assert a["predicted_bytes"] == memory.activation_bytes_per_layer(
+            s, b, h, heads, recompute=a["recompute"]
+        )
         assert a["measured_bytes"] == a["explained_bytes"]
         if a["recompute"] == "full":
             assert a["measured_bytes"] == a["predicted_bytes"] == 2 * s * b * h
             continue
-        assert a["dropout_mask_bytes_per_element"] == 2 and a["layernorm_stat_bytes_per_token"] == 4   # bf16 on CPU
+        assert (
+            a["dropout_mask_bytes_per_element"] == 2 and a["layernorm_stat_bytes_per_token"] == 4
+        )  # bf16 on CPU
         assert a["measured_bytes"] == 36 * s * b * h + 6 * heads * s * s * b + 8 * s * b
         assert 36 / 34 - 1e-9 <= a["ratio"] < 1.2
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: launch.run("zero_bubble", 2), "unknown kind"),
-    (lambda: launch.run("ddp", 1), "ranks must be"),
-    (lambda: launch.run("ddp", (os.cpu_count() or 1) + 1), f"this machine has {os.cpu_count()} CPU core"),
-    (lambda: launch.run("pipeline", max(os.cpu_count() or 1, 4) + 1, allow_oversubscribe=True), "ranks must be"),
-    (lambda: launch.run("ddp", True), "ranks must be"),
-    (lambda: launch.run("ddp", 2, width=4), "width must be"),
-    (lambda: launch.run("ddp", 2, width=4096), "width must be"),
-    (lambda: launch.run("ddp", 2, width="wide"), "width must be"),
-    (lambda: launch.run("pipeline", 2, microbatches=0), "microbatches must be"),
-    (lambda: launch.run("pipeline", 2, microbatches=65), "microbatches must be"),
-    (lambda: launch.run("pipeline", 2, blocks=5), "do not split evenly"),
-    (lambda: launch.run("pipeline", 2, blocks=49), "blocks must be"),
-    (lambda: launch.run("pipeline", 2, batch=30, microbatches=4), "micro-batches"),
-    (lambda: launch.run("pipeline", 2, schedule="zb"), "schedule must be"),
-    (lambda: launch.run("ddp", 2, batch=15), "split evenly across 2 ranks"),
-    (lambda: launch.run("ddp", 2, microbatches=2), "takes no option"),
-    (lambda: launch.run("ddp", 2, timeout_s=0), "timeout_s"),
-    (lambda: launch.live_run("fsdp", 2, width=9), "must divide by the 2 ranks"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: launch.run("zero_bubble", 2), "unknown kind"),
+        (lambda: launch.run("ddp", 1), "ranks must be"),
+        (
+            lambda: launch.run("ddp", (os.cpu_count() or 1) + 1),
+            f"this machine has {os.cpu_count()} CPU core",
+        ),
+        (
+            lambda: launch.run(
+                "pipeline", max(os.cpu_count() or 1, 4) + 1, allow_oversubscribe=True
+            ),
+            "ranks must be",
+        ),
+        (lambda: launch.run("ddp", True), "ranks must be"),
+        (lambda: launch.run("ddp", 2, width=4), "width must be"),
+        (lambda: launch.run("ddp", 2, width=4096), "width must be"),
+        (lambda: launch.run("ddp", 2, width="wide"), "width must be"),
+        (lambda: launch.run("pipeline", 2, microbatches=0), "microbatches must be"),
+        (lambda: launch.run("pipeline", 2, microbatches=65), "microbatches must be"),
+        (lambda: launch.run("pipeline", 2, blocks=5), "do not split evenly"),
+        (lambda: launch.run("pipeline", 2, blocks=49), "blocks must be"),
+        (lambda: launch.run("pipeline", 2, batch=30, microbatches=4), "micro-batches"),
+        (lambda: launch.run("pipeline", 2, schedule="zb"), "schedule must be"),
+        (lambda: launch.run("ddp", 2, batch=15), "split evenly across 2 ranks"),
+        (lambda: launch.run("ddp", 2, microbatches=2), "takes no option"),
+        (lambda: launch.run("ddp", 2, timeout_s=0), "timeout_s"),
+        (lambda: launch.live_run("fsdp", 2, width=9), "must divide by the 2 ranks"),
+    ],
+)
 def test_launcher_rejects_bad_input_with_one_line(call, message, monkeypatch):
     started = []
-    monkeypatch.setattr(launch.subprocess, "Popen", lambda *a, **k: started.append(a) or pytest.fail(
-        f"a process was started for bad input: {a}"))
+    monkeypatch.setattr(
+        launch.subprocess,
+        "Popen",
+        lambda *a, **k: (
+            started.append(a) or pytest.fail(f"a process was started for bad input: {a}")
+        ),
+    )
     with pytest.raises(ValueError) as e:
         call()
     assert message in str(e.value) and "\n" not in str(e.value)
-    assert started == [] and not launch._live_lock.locked()   # refused before anything starts
+    assert started == [] and not launch._live_lock.locked()  # refused before anything starts
 
 
 @pytest.mark.parametrize("cores", [1, 2, 3, 4, 8])
 def test_oversubscription_only_when_asked(cores, monkeypatch):
     """Whatever this machine has: the core count is set, so both outcomes are checked everywhere."""
     monkeypatch.setattr(launch, "cpu_count", lambda: cores)
-    assert launch.validate("pipeline", 4, allow_oversubscribe=True)   # the bundled build's 4 ranks
+    assert launch.validate("pipeline", 4, allow_oversubscribe=True)  # the bundled build's 4 ranks
     if cores >= 4:
         assert launch.validate("pipeline", 4)
     else:
         with pytest.raises(ValueError, match=f"this machine has {cores} CPU core"):
             launch.validate("pipeline", 4)
-    with pytest.raises(ValueError, match="ranks must be"):          # never more than the cap, asked or not
-        launch.validate("pipeline", max(cores, launch.MAX_OVERSUBSCRIBED_RANKS) + 1, allow_oversubscribe=True)
+    with pytest.raises(ValueError, match="ranks must be"):  # never more than the cap, asked or not
+        launch.validate(
+            "pipeline", max(cores, launch.MAX_OVERSUBSCRIBED_RANKS) + 1, allow_oversubscribe=True
+        )
 
 
 def test_live_runs_go_one_at_a_time_and_back_to_back(monkeypatch):
@@ -200,10 +295,11 @@ def test_live_runs_go_one_at_a_time_and_back_to_back(monkeypatch):
     holding, go = threading.Event(), threading.Event()
     real_run = launch.run
 
-    def gated_run(*a, **k):      # called by live_run with the lock held
+    def gated_run(*a, **k):  # called by live_run with the lock held
         holding.set()
         assert go.wait(120), "the test never released the first run"
         return real_run(*a, **k)
+
     monkeypatch.setattr(launch, "run", gated_run)
 
     def first():
@@ -211,6 +307,7 @@ def test_live_runs_go_one_at_a_time_and_back_to_back(monkeypatch):
             results.append(launch.live_run("tensor_parallel", 2))
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
+
     t = threading.Thread(target=first)
     t.start()
     try:
@@ -220,11 +317,11 @@ def test_live_runs_go_one_at_a_time_and_back_to_back(monkeypatch):
             launch.live_run("ddp", 2)
     finally:
         go.set()
-        t.join(timeout=300)      # a hang guard: the run itself is bounded by LIVE_TIME_LIMIT_S
+        t.join(timeout=300)  # a hang guard: the run itself is bounded by LIVE_TIME_LIMIT_S
     assert not t.is_alive() and not errors, errors
     assert results[0]["max_abs_diff"] < 1e-4
     assert not launch._live_lock.locked()
-    second = launch.live_run("tensor_parallel", 2)        # the lock is free again; no port left taken
+    second = launch.live_run("tensor_parallel", 2)  # the lock is free again; no port left taken
     assert second["max_abs_diff"] < 1e-4
 
 
@@ -250,14 +347,21 @@ def test_a_timeout_stops_torchrun_and_every_rank():
         launch.run("tensor_parallel", 2, 8, width=1024, tokens=8192, repeats=20)
     assert "\n" not in str(e.value)
     pids = list(launch.last_pids)
-    assert len(pids) >= 3, pids                   # torchrun and both ranks were running
+    assert len(pids) >= 3, pids  # torchrun and both ranks were running
     assert all(_gone(p) for p in pids), [p for p in pids if not _gone(p)]
-    with pytest.raises(ProcessLookupError):       # torchrun's process group is gone too
+    with pytest.raises(ProcessLookupError):  # torchrun's process group is gone too
         os.killpg(pids[0], 0)
-    assert set(tmp.glob("lab-parallel-*")) == before   # temp files removed
+    assert set(tmp.glob("lab-parallel-*")) == before  # temp files removed
 
 
 def test_cli_rejects_an_unknown_preset_in_one_line():
-    proc = subprocess.run([sys.executable, "-m", "training", "parallel", "--preset", "huge"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "--preset" in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "training", "parallel", "--preset", "huge"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (
+        proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "--preset" in proc.stderr
+    )

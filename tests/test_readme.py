@@ -6,6 +6,7 @@ numbers moved, or a README edited by hand, fails here — the README cannot drif
 Where a figure's lowest artifact is a model's behaviour (accuracy, held-out loss), the stored
 per-evaluation value is what this file compares with, and `tests/test_headlines.py` /
 `tests/test_bundled.py` recompute that value from the weights."""
+
 import json
 import math
 import re
@@ -25,7 +26,9 @@ CK = store.BUNDLED_DIR
 def row(first_cell: str) -> str:
     """The one README table row whose first cell starts with `first_cell`."""
     rows = [line for line in README.splitlines() if line.startswith("| " + first_cell)]
-    assert len(rows) == 1, f"README: expected one table row starting {first_cell!r}, found {len(rows)}"
+    assert len(rows) == 1, (
+        f"README: expected one table row starting {first_cell!r}, found {len(rows)}"
+    )
     return rows[0]
 
 
@@ -33,14 +36,16 @@ def paragraph(start: str) -> str:
     """The README paragraph (lines up to a blank one) that contains `start`, joined into one line."""
     i = README.index(start)
     j = README.find("\n\n", i)
-    return " ".join(README[README.rfind("\n\n", 0, i) + 2: j].split())
+    return " ".join(README[README.rfind("\n\n", 0, i) + 2 : j].split())
 
 
 def assert_figures(text: str, *figures: str) -> None:
     """Each figure appears in `text` as a whole number (not inside a longer one)."""
     missing = [f for f in figures if not re.search(rf"(?<![\d.,]){re.escape(f)}(?![\d])", text)]
-    assert not missing, (f"README says {text[:70]!r}…, which lacks {missing} computed from the bundled "
-                         "data: rebuild or correct the README")
+    assert not missing, (
+        f"README says {text[:70]!r}…, which lacks {missing} computed from the bundled "
+        "data: rebuild or correct the README"
+    )
 
 
 def pct(x: float, nd: int = 1) -> str:
@@ -60,7 +65,7 @@ def sci(x: float) -> str:
 
 
 def results(name: str) -> dict:
-    store.verify(CK / name)   # hashes first: these are the files the builds wrote
+    store.verify(CK / name)  # hashes first: these are the files the builds wrote
     return json.loads((CK / name / "results.json").read_text())
 
 
@@ -75,37 +80,66 @@ def test_base_model_table():
                 params[k] = f.get_slice(k).get_shape()
     n = sum(math.prod(s) for s in params.values())
     embed = [math.prod(s) for k, s in params.items() if "embed_tokens" in k]
-    assert len(embed) == 1 and not any("lm_head" in k for k in params)   # tied: stored once
+    assert len(embed) == 1 and not any("lm_head" in k for k in params)  # tied: stored once
     mb = sum(p.stat().st_size for p in shards) / 1e6
     cfg = json.loads((CK / "base" / "config.json").read_text())
-    assert_figures(row("model |"), str(cfg["num_hidden_layers"]), str(cfg["hidden_size"]),
-                   str(cfg["num_attention_heads"]), f"{cfg['vocab_size']:,}")
-    assert_figures(row("parameters"), f"{n:,}", f"{n - embed[0]:,}", f"{mb:.1f}", ["one", "two", "three"][len(shards) - 1])
+    assert_figures(
+        row("model |"),
+        str(cfg["num_hidden_layers"]),
+        str(cfg["hidden_size"]),
+        str(cfg["num_attention_heads"]),
+        f"{cfg['vocab_size']:,}",
+    )
+    assert_figures(
+        row("parameters"),
+        f"{n:,}",
+        f"{n - embed[0]:,}",
+        f"{mb:.1f}",
+        ["one", "two", "three"][len(shards) - 1],
+    )
     assert n == manifest["metrics"]["params"]
 
     curve = store.read_metrics(CK / "base")
     train = manifest["config"]["train"]
     n_ctx = manifest["config"]["model"]["n_ctx"]
     tokens = curve[-1]["tokens"]
-    assert curve[-1]["step"] == train["steps"] and tokens == train["steps"] * train["micro_batch"] * n_ctx
-    assert_figures(row("training |"), f"{train['steps']:,}", str(train["micro_batch"]), str(n_ctx),
-                   f"{tokens / 1e6:.2f}M", f"{train['lr']:.0e}".replace("e-0", "e-"),
-                   str(train["warmup_steps"]), f"{train['grad_clip']:.1f}")
+    assert (
+        curve[-1]["step"] == train["steps"]
+        and tokens == train["steps"] * train["micro_batch"] * n_ctx
+    )
+    assert_figures(
+        row("training |"),
+        f"{train['steps']:,}",
+        str(train["micro_batch"]),
+        str(n_ctx),
+        f"{tokens / 1e6:.2f}M",
+        f"{train['lr']:.0e}".replace("e-0", "e-"),
+        str(train["warmup_steps"]),
+        f"{train['grad_clip']:.1f}",
+    )
     evals = [m["eval_loss"] for m in curve if "eval_loss" in m]
-    assert_figures(row("held-out loss |"), f"{evals[-1]:.3f}", f"{evals[0]:.2f}", f"{curve[-1]['loss']:.3f}")
+    assert_figures(
+        row("held-out loss |"), f"{evals[-1]:.3f}", f"{evals[0]:.2f}", f"{curve[-1]['loss']:.3f}"
+    )
     by = manifest["metrics"]["born_in_by_bucket"]
-    assert_figures(row('"born in" accuracy'), pct(manifest["metrics"]["born_in_accuracy"]),
-                   f"{manifest['metrics']['born_in_n']:,}".replace(",", ""), pct(by["64-127"]))
-    assert all(by[b] == 1.0 for b in by if b != "64-127")   # "100 % above"
+    assert_figures(
+        row('"born in" accuracy'),
+        pct(manifest["metrics"]["born_in_accuracy"]),
+        f"{manifest['metrics']['born_in_n']:,}".replace(",", ""),
+        pct(by["64-127"]),
+    )
+    assert all(by[b] == 1.0 for b in by if b != "64-127")  # "100 % above"
 
 
 # ---------------------------------------------------------------- the SFT model
-SFT_ROWS = {"base model, zero-shot": "base-augmented/zero-shot/heldout",
-            "base model, 3-shot": "base-augmented/few-shot/heldout",
-            "**SFT** (all": "sft/heldout",
-            "SFT on the 1-biography base": "sft-1bio/heldout",
-            "SFT on 1,000 clean": "lima-clean/heldout",
-            "SFT on all 5,625 with 30 %": "lima-noisy/heldout"}
+SFT_ROWS = {
+    "base model, zero-shot": "base-augmented/zero-shot/heldout",
+    "base model, 3-shot": "base-augmented/few-shot/heldout",
+    "**SFT** (all": "sft/heldout",
+    "SFT on the 1-biography base": "sft-1bio/heldout",
+    "SFT on 1,000 clean": "lima-clean/heldout",
+    "SFT on all 5,625 with 30 %": "lima-noisy/heldout",
+}
 
 
 @pytest.mark.parametrize("first_cell", SFT_ROWS)
@@ -115,18 +149,22 @@ def test_sft_table(first_cell):
     assert e["n"] == 600 and "600 questions" in README
     figs = [pct(e["accuracy"]), pct(e["compliance"])]
     if e["mode"] == "zero-shot" and e["model"] == "base (augmented)":
-        figs.append(pct(e["mentioned"]))       # "the right fact appears somewhere in …"
+        figs.append(pct(e["mentioned"]))  # "the right fact appears somewhere in …"
     assert_figures(row(first_cell), *figs)
     run = r["runs"].get(e["run"])
-    if run is not None and "conversations" in row(first_cell):   # the training data named in the row
+    if run is not None and "conversations" in row(first_cell):  # the training data named in the row
         assert_figures(row(first_cell), f"{run['n_records']:,}")
 
 
 def test_sft_people_sentence():
     r = results("sft")
     text = paragraph("On the SFT people themselves")
-    assert_figures(text, pct(r["evals"]["sft/sft"]["accuracy"], 0), pct(r["evals"]["sft-1bio/sft"]["accuracy"]),
-                   str(r["evals"]["sft/sft"]["n"]))
+    assert_figures(
+        text,
+        pct(r["evals"]["sft/sft"]["accuracy"], 0),
+        pct(r["evals"]["sft-1bio/sft"]["accuracy"]),
+        str(r["evals"]["sft/sft"]["n"]),
+    )
 
 
 # ---------------------------------------------------------------- the scaling sweep
@@ -143,7 +181,9 @@ def _final_eval(run: dict) -> dict:
 def test_sweep_losses_by_size(sweep):
     text = row("held-out loss, smallest")
     for budget, label in ((1e12, "1 × 10¹²"), (8e12, "8 × 10¹²")):
-        runs = sorted((r for r in sweep["runs"] if r["budget"] == budget), key=lambda r: r["params"])
+        runs = sorted(
+            (r for r in sweep["runs"] if r["budget"] == budget), key=lambda r: r["params"]
+        )
         figs = ", ".join(f"{_final_eval(r)['eval_loss']:.2f}" for r in runs)
         assert f"{label}: {figs}" in text, f"README sweep row lacks {label}: {figs}"
 
@@ -151,14 +191,26 @@ def test_sweep_losses_by_size(sweep):
 def test_sweep_approach2_refit_from_the_runs(sweep):
     """Approach 2 refitted here from the runs' final held-out losses (same settings as the build)."""
     from shared import scaling
+
     held = set(sweep["heldout_budgets"])
     fit = [r for r in sweep["runs"] if r["budget"] not in held]
-    a2 = scaling.fit_approach2([r["params"] for r in fit], [r["tokens"] for r in fit],
-                               [_final_eval(r)["eval_loss"] for r in fit], [r["flops"] for r in fit],
-                               n_boot=200, seed=0, rtol=0.3)
+    a2 = scaling.fit_approach2(
+        [r["params"] for r in fit],
+        [r["tokens"] for r in fit],
+        [_final_eval(r)["eval_loss"] for r in fit],
+        [r["flops"] for r in fit],
+        n_boot=200,
+        seed=0,
+        rtol=0.3,
+    )
     assert_figures(row("compute-optimal N at"), *(f"{round(n / 1e3)}k" for n in a2.n_opt))
     lo, hi = a2.ci["a"]
-    assert_figures(row("allocation exponent, Approach 2"), f"{a2.a:.2f}", f"{lo:.2f}".replace("-", "−"), f"{hi:.2f}")
+    assert_figures(
+        row("allocation exponent, Approach 2"),
+        f"{a2.a:.2f}",
+        f"{lo:.2f}".replace("-", "−"),
+        f"{hi:.2f}",
+    )
     assert a2.a == pytest.approx(sweep["approach2"]["a"], abs=1e-6)
 
 
@@ -166,13 +218,25 @@ def test_sweep_approach3_and_heldout_errors(sweep):
     """The Approach 3 figures (its refit from the runs is `test_sweep`'s) and the held-out errors,
     recomputed from the stored law and the held-out runs' own curves."""
     from training.sweep import lab_law
+
     a3 = sweep["approach3"]
-    assert_figures(row("allocation exponent N_opt"), f"{a3['a']:.2f}", f"{a3['ci']['a'][0]:.2f}",
-                   f"{a3['ci']['a'][1]:.2f}", f"{a3['E']:.2f}", f"{a3['alpha']:.2f}", f"{a3['beta']:.2f}")
+    assert_figures(
+        row("allocation exponent N_opt"),
+        f"{a3['a']:.2f}",
+        f"{a3['ci']['a'][0]:.2f}",
+        f"{a3['ci']['a'][1]:.2f}",
+        f"{a3['E']:.2f}",
+        f"{a3['alpha']:.2f}",
+        f"{a3['beta']:.2f}",
+    )
     law = lab_law(sweep)
     held = [r for r in sweep["runs"] if r["budget"] in set(sweep["heldout_budgets"])]
-    errors = [100 * (float(law.loss(r["params"], r["tokens"])) - _final_eval(r)["eval_loss"]) / _final_eval(r)["eval_loss"]
-              for r in sorted(held, key=lambda r: r["params"])]
+    errors = [
+        100
+        * (float(law.loss(r["params"], r["tokens"])) - _final_eval(r)["eval_loss"])
+        / _final_eval(r)["eval_loss"]
+        for r in sorted(held, key=lambda r: r["params"])
+    ]
     text = row("held-out prediction")
     mean = sum(abs(e) for e in errors) / len(errors)
     signed = ", ".join(f"{e:+.1f}".replace("-", "−") for e in errors) + " %"
@@ -187,7 +251,11 @@ def test_sweep_long_tail_claim(sweep):
     assert all(m[hi] < m[lo] for m in evals), "a run where the head is not below the tail"
     text = paragraph("the long tail")
     assert_figures(text, str(len(evals)))
-    r = next(r for r in sweep["runs"] if r["budget"] == 8e12 and r["spec"]["n_layer"] == 2 and r["spec"]["d_model"] == 64)
+    r = next(
+        r
+        for r in sweep["runs"]
+        if r["budget"] == 8e12 and r["spec"]["n_layer"] == 2 and r["spec"]["d_model"] == 64
+    )
     last = _final_eval(r)
     assert_figures(text, f"{last[hi]:.2f}", f"{last[lo]:.2f}")
 
@@ -196,35 +264,57 @@ def test_sweep_long_tail_claim(sweep):
 def _stab(name: str) -> dict:
     r = next(r for r in results("stability")["runs"] if r["name"] == name)
     from training.stability import summary
+
     return r, summary(r)
 
 
 def test_stability_table():
     base, s = _stab("baseline")
     recs = base["records"]
-    assert_figures(row("baseline: lr 2e-3"), f"{recs[0]['loss']:.2f}", f"{s['final_loss']:.2f}",
-                   f"{math.ceil(s['max_grad_norm'] * 10) / 10:.1f}")
+    assert_figures(
+        row("baseline: lr 2e-3"),
+        f"{recs[0]['loss']:.2f}",
+        f"{s['final_loss']:.2f}",
+        f"{math.ceil(s['max_grad_norm'] * 10) / 10:.1f}",
+    )
     r, _ = _stab("lr-x10-no-warmup")
     first = r["records"][0]
     peak = max((x for x in r["records"][:20]), key=lambda x: x["loss"])
-    assert_figures(row("lr ×10, no warmup |"), pct(first["update_ratio"], 0), f"{peak['loss']:.2f}", str(peak["step"]),
-                   f"{first['loss']:.2f}")
+    assert_figures(
+        row("lr ×10, no warmup |"),
+        pct(first["update_ratio"], 0),
+        f"{peak['loss']:.2f}",
+        str(peak["step"]),
+        f"{first['loss']:.2f}",
+    )
     r, s = _stab("lr-x10-bare")
-    fp32 = [_stab(x["name"])[1]["final_loss"] for x in results("stability")["runs"]
-            if x["settings"]["precision"] == "fp32"]
+    fp32 = [
+        _stab(x["name"])[1]["final_loss"]
+        for x in results("stability")["runs"]
+        if x["settings"]["precision"] == "fp32"
+    ]
     assert s["final_loss"] == max(fp32)
-    assert_figures(row("lr ×10, no warmup, no clipping"), f"{s['max_grad_norm']:.1f}", f"{s['final_loss']:.2f}")
+    assert_figures(
+        row("lr ×10, no warmup, no clipping"), f"{s['max_grad_norm']:.1f}", f"{s['final_loss']:.2f}"
+    )
     r, _ = _stab("init-x10")
     above = [x["step"] for x in r["records"] if x["grad_norm"] > 10]
     assert_figures(row("init ×10 |"), f"{r['records'][0]['loss']:.1f}")
     assert 20 <= len(above) <= 30 and "~25 steps" in row("init ×10 |")
     r, _ = _stab("fp16")
-    assert_figures(row("fp16 without loss scaling"), pct(max(x["head_zero_frac"] for x in r["records"]), 0))
+    assert_figures(
+        row("fp16 without loss scaling"), pct(max(x["head_zero_frac"] for x in r["records"]), 0)
+    )
     (sc, s_sc), (bf, s_bf) = _stab("fp16-scaled"), _stab("bf16")
-    n_head = results("stability")["model"]["d_model"] * json.loads((CK / "base" / "config.json").read_text())["vocab_size"]
-    for x in sc["records"] + bf["records"]:       # "no underflow (≤ 1 element)" of the output head
+    n_head = (
+        results("stability")["model"]["d_model"]
+        * json.loads((CK / "base" / "config.json").read_text())["vocab_size"]
+    )
+    for x in sc["records"] + bf["records"]:  # "no underflow (≤ 1 element)" of the output head
         assert x["head_zero_frac"] * n_head <= 1 + 1e-6, x
-    assert_figures(row("fp16 + GradScaler"), f"{s_sc['final_loss']:.2f}", f"{s_bf['final_loss']:.2f}")
+    assert_figures(
+        row("fp16 + GradScaler"), f"{s_sc['final_loss']:.2f}", f"{s_bf['final_loss']:.2f}"
+    )
     r, _ = _stab("fp16-overflow")
     assert r["diverged_at"] == 1 and math.isnan(float(r["records"][0]["loss"]))
     assert "NaN at step 1" in row("init ×100")
@@ -237,23 +327,46 @@ def test_inference_table():
     i, j = kv["contexts"].index(224), kv["contexts"].index(16)
     c, u = kv["cached_ms_per_token"][i], kv["uncached_ms_per_token"][i]
     assert kv["cache_bytes"] == kv["predicted_cache_bytes"] and kv["identical_tokens"]
-    assert_figures(row("KV cache at 224"), f"{c:.2f}", f"{u:.2f}", f"×{u / c:.1f}",
-                   f"×{kv['uncached_ms_per_token'][j] / kv['cached_ms_per_token'][j]:.1f}",
-                   f"{kv['cache_bytes'][i] / 1e6:.2f}")
+    assert_figures(
+        row("KV cache at 224"),
+        f"{c:.2f}",
+        f"{u:.2f}",
+        f"×{u / c:.1f}",
+        f"×{kv['uncached_ms_per_token'][j] / kv['cached_ms_per_token'][j]:.1f}",
+        f"{kv['cache_bytes'][i] / 1e6:.2f}",
+    )
     q = {x["name"]: x for x in inf["quantization"]}
     fp, i8 = q["fp32"], q["int8 (blocks)"]
-    assert_figures(row("int8 dynamic"), f"{fp['weight_bytes'] / 1e6:.2f}", f"{i8['weight_bytes'] / 1e6:.2f}",
-                   f"{i8['weight_bytes'] / fp['weight_bytes']:.2f}", f"{fp['heldout_loss']:.3f}",
-                   f"{i8['heldout_loss']:.3f}", pct(fp["accuracy"], 0), pct(i8["accuracy"]), pct(i8["top1_agreement"]))
+    assert_figures(
+        row("int8 dynamic"),
+        f"{fp['weight_bytes'] / 1e6:.2f}",
+        f"{i8['weight_bytes'] / 1e6:.2f}",
+        f"{i8['weight_bytes'] / fp['weight_bytes']:.2f}",
+        f"{fp['heldout_loss']:.3f}",
+        f"{i8['heldout_loss']:.3f}",
+        pct(fp["accuracy"], 0),
+        pct(i8["accuracy"]),
+        pct(i8["top1_agreement"]),
+    )
     pr = {round(x["sparsity"], 2): x for x in inf["pruning"]}
     assert all(x["zeroed"] == round(x["sparsity"] * x["pruned_weights"]) for x in pr.values())
-    assert_figures(row("magnitude pruning"), f"{pr[0.4]['heldout_loss']:.3f}", f"{pr[0.6]['heldout_loss']:.3f}",
-                   f"{pr[0.8]['heldout_loss']:.2f}")
+    assert_figures(
+        row("magnitude pruning"),
+        f"{pr[0.4]['heldout_loss']:.3f}",
+        f"{pr[0.6]['heldout_loss']:.3f}",
+        f"{pr[0.8]['heldout_loss']:.2f}",
+    )
     d = inf["distillation"]
     last = {k: v[-1] for k, v in d["curves"].items()}
-    assert_figures(row("distillation into"), f"{round(d['student']['params'] / 1e3)}k", str(d["steps"]),
-                   f"{last['distilled']['eval_loss']:.3f}", f"{last['data only']['eval_loss']:.3f}",
-                   pct(d["final"]["distilled"]["accuracy"]), pct(d["final"]["data only"]["accuracy"]))
+    assert_figures(
+        row("distillation into"),
+        f"{round(d['student']['params'] / 1e3)}k",
+        str(d["steps"]),
+        f"{last['distilled']['eval_loss']:.3f}",
+        f"{last['data only']['eval_loss']:.3f}",
+        pct(d["final"]["distilled"]["accuracy"]),
+        pct(d["final"]["data only"]["accuracy"]),
+    )
 
 
 # ---------------------------------------------------------------- architectures
@@ -272,7 +385,9 @@ def test_architectures_mqar_rows(arch):
     for key in ("64x8", "64x4", "64x16"):
         assert_figures(text, *(pct(_mqar(arch, a, 64)["accuracy"][key]) for a in order))
     assert_figures(text, f"{arch['mqar']['steps']:,}", str(arch["mqar"]["batch"]))
-    assert_figures(row("MQAR at width 32"), *(pct(_mqar(arch, a, 32)["accuracy"]["64x8"]) for a in order))
+    assert_figures(
+        row("MQAR at width 32"), *(pct(_mqar(arch, a, 32)["accuracy"]["64x8"]) for a in order)
+    )
 
 
 def test_architectures_lm_and_copy_rows(arch):
@@ -289,13 +404,25 @@ def test_architectures_lm_and_copy_rows(arch):
 # ---------------------------------------------------------------- parallel runs
 def test_parallel_table():
     from shared import pipeline
+
     par = results("parallel")
     ddp = par["ddp"]
-    assert_figures(row("DDP, 2 ranks"), sci(ddp['max_abs_grad_diff']), f"{ddp['compute_s'] * 1e3:.1f}",
-                   f"{ddp['step_s'] * 1e3:.1f}", f"{ddp['grad_bytes'] / 1e6:.1f}", f"{ddp['allreduce_s'] * 1e3:.1f}")
+    assert_figures(
+        row("DDP, 2 ranks"),
+        sci(ddp["max_abs_grad_diff"]),
+        f"{ddp['compute_s'] * 1e3:.1f}",
+        f"{ddp['step_s'] * 1e3:.1f}",
+        f"{ddp['grad_bytes'] / 1e6:.1f}",
+        f"{ddp['allreduce_s'] * 1e3:.1f}",
+    )
     tp = par["tensor_parallel"]
-    assert_figures(row("tensor-parallel MLP"), sci(tp['max_abs_diff']), f"{tp['compute_s'] * 1e3:.1f}",
-                   f"{tp['allreduce_s'] * 1e3:.1f}", f"{tp['allreduce_bytes'] / 1e6:.1f}")
+    assert_figures(
+        row("tensor-parallel MLP"),
+        sci(tp["max_abs_diff"]),
+        f"{tp['compute_s'] * 1e3:.1f}",
+        f"{tp['allreduce_s'] * 1e3:.1f}",
+        f"{tp['allreduce_bytes'] / 1e6:.1f}",
+    )
     fs = par["fsdp"]
     text = row("FSDP2 `fully_shard`")
     for rank in fs["per_rank"]:
@@ -304,31 +431,55 @@ def test_parallel_table():
         assert_figures(text, " / ".join(f"{b:,}" for b in got))
     # ZeRO-3, fp32 AdamW: 4 (weights) + 4 (grads) + 8 (two moments) bytes per parameter, split over the ranks
     for rank in fs["per_rank"]:
-        assert (rank["params_bytes"], rank["grads_bytes"], rank["optimizer_bytes"]) == \
-            (4 * fs["n_params"] // fs["ranks"], 4 * fs["n_params"] // fs["ranks"], 8 * fs["n_params"] // fs["ranks"])
+        assert (rank["params_bytes"], rank["grads_bytes"], rank["optimizer_bytes"]) == (
+            4 * fs["n_params"] // fs["ranks"],
+            4 * fs["n_params"] // fs["ranks"],
+            8 * fs["n_params"] // fs["ranks"],
+        )
     assert_figures(text, f"{fs['n_params'] / 1e6:.1f}")
-    for stages, first in ((2, "pipeline GPipe / 1F1B, 2 ranks"), (4, "pipeline GPipe / 1F1B, 4 ranks")):
+    for stages, first in (
+        (2, "pipeline GPipe / 1F1B, 2 ranks"),
+        (4, "pipeline GPipe / 1F1B, 4 ranks"),
+    ):
         runs = {r["schedule"]: r for r in par["pipeline"] if r["stages"] == stages}
         m = runs["gpipe"]["microbatches"]
-        measured = [pipeline.measured_bubble([pipeline.Event(e["stage"], e["microbatch"], e["kind"], e["start"], e["end"])
-                                              for e in runs[k]["events"]]) for k in ("gpipe", "1f1b")]
-        assert_figures(row(first), pct((stages - 1) / (m + stages - 1)), str(m),
-                       " / ".join(pct(b) + " %" for b in measured))
+        measured = [
+            pipeline.measured_bubble(
+                [
+                    pipeline.Event(e["stage"], e["microbatch"], e["kind"], e["start"], e["end"])
+                    for e in runs[k]["events"]
+                ]
+            )
+            for k in ("gpipe", "1f1b")
+        ]
+        assert_figures(
+            row(first),
+            pct((stages - 1) / (m + stages - 1)),
+            str(m),
+            " / ".join(pct(b) + " %" for b in measured),
+        )
 
 
 def test_architectures_decode_throughput_and_recurrence_rows(arch):
     inf = arch["inference"]["archs"]
-    t, m, l = (inf[a]["rows"] for a in ("transformer", "mamba", "lstm"))
+    t, m, lstm = (inf[a]["rows"] for a in ("transformer", "mamba", "lstm"))
     spec = inf["transformer"]["model"]
-    for r in t:   # the KV formula: keys and values, every layer, every position, fp32
+    for r in t:  # the KV formula: keys and values, every layer, every position, fp32
         assert r["cache_bytes"] == 2 * spec["n_layer"] * r["context"] * spec["d_model"] * 4
-    assert len({r["cache_bytes"] for r in m}) == len({r["cache_bytes"] for r in l}) == 1   # flat
+    assert len({r["cache_bytes"] for r in m}) == len({r["cache_bytes"] for r in lstm}) == 1  # flat
     text = row("decode cost")
-    assert_figures(text, str(t[0]["cache_bytes"] // 1024), str(t[-1]["cache_bytes"] // 2**20),
-                   str(t[-1]["context"] // t[0]["context"]), str(m[0]["cache_bytes"] // 1024),
-                   str(l[0]["cache_bytes"] // 1024), f"{t[0]['flops_per_token'] / 1e6:.2f}",
-                   f"{t[-1]['flops_per_token'] / 1e6:.2f}", f"{m[0]['flops_per_token'] / 1e6:.2f}",
-                   sci(max(a["cache_check"] for a in inf.values())))
+    assert_figures(
+        text,
+        str(t[0]["cache_bytes"] // 1024),
+        str(t[-1]["cache_bytes"] // 2**20),
+        str(t[-1]["context"] // t[0]["context"]),
+        str(m[0]["cache_bytes"] // 1024),
+        str(lstm[0]["cache_bytes"] // 1024),
+        f"{t[0]['flops_per_token'] / 1e6:.2f}",
+        f"{t[-1]['flops_per_token'] / 1e6:.2f}",
+        f"{m[0]['flops_per_token'] / 1e6:.2f}",
+        sci(max(a["cache_check"] for a in inf.values())),
+    )
     text = row("training throughput")
     for rows in arch["throughput"]["rows"].values():
         assert_figures(text, *(f"{r['tokens_per_s'] / 1e3:.1f}k" for r in (rows[0], rows[-1])))
@@ -344,9 +495,13 @@ def test_architectures_decode_throughput_and_recurrence_rows(arch):
 def test_gradient_flow_row(arch):
     text = row("gradient flow after training")
     for a, name in (("transformer", "transformer"), ("mamba", "Mamba"), ("lstm", "LSTM")):
-        g = arch["gradients"]["archs"][a]["trained"]   # ‖∂ loss(last) / ∂ embedding t back‖, t = 0 …
+        g = arch["gradients"]["archs"][a]["trained"]  # ‖∂ loss(last) / ∂ embedding t back‖, t = 0 …
         ratio = g[1] / g[127]
-        fig = f"{ratio / 1e6:.1f} million" if ratio >= 1e6 else (f"{ratio:.1f}" if ratio < 10 else f"{ratio:.0f}")
+        fig = (
+            f"{ratio / 1e6:.1f} million"
+            if ratio >= 1e6
+            else (f"{ratio:.1f}" if ratio < 10 else f"{ratio:.0f}")
+        )
         assert f"{name} ÷ {fig}" in text, f"README gradient-flow row should say {name} ÷ {fig}"
 
 
@@ -355,8 +510,8 @@ def test_activation_row():
     plain = [a for a in acts if a["recompute"] == "none"]
     full = [a for a in acts if a["recompute"] == "full"]
     ratios = [a["measured_bytes"] / a["predicted_bytes"] for a in plain]
-    assert all(a["explained_bytes"] == a["measured_bytes"] for a in plain)          # "to the byte"
-    for a in full:   # full recomputation keeps only the layer's input: 2 bytes (bf16) × s·b·h
+    assert all(a["explained_bytes"] == a["measured_bytes"] for a in plain)  # "to the byte"
+    for a in full:  # full recomputation keeps only the layer's input: 2 bytes (bf16) × s·b·h
         assert a["measured_bytes"] == 2 * a["seq"] * a["batch"] * a["hidden"]
     text = row("activations of one GPT-2 layer")
     assert_figures(text, str(len(plain)), f"{min(ratios):.3f}–{max(ratios):.3f}")
@@ -369,6 +524,7 @@ def bench(name: str) -> dict:
 
 def med(samples: list[float]) -> float:
     import statistics
+
     return statistics.median(samples)
 
 
@@ -376,110 +532,185 @@ def test_benchmarks_table():
     """Each median recomputed from the raw samples the benchmark scripts wrote."""
     lo = bench("loop_overhead")
     ours, bare = med(lo["ours_tokens_per_s"]["samples"]), med(lo["bare_tokens_per_s"]["samples"])
-    assert_figures(row("training loop vs a bare"), f"{ours:,.0f}", f"{bare:,.0f}",
-                   fix(100 * (1 - ours / bare)).replace("-", "−"))
-    assert_figures(row("MFU of the loop"), pct(lo["mfu"]["median"], 0), f"{lo['peak_flops']['median'] / 1e9:.0f}")
+    assert_figures(
+        row("training loop vs a bare"),
+        f"{ours:,.0f}",
+        f"{bare:,.0f}",
+        fix(100 * (1 - ours / bare)).replace("-", "−"),
+    )
+    assert_figures(
+        row("MFU of the loop"),
+        pct(lo["mfu"]["median"], 0),
+        f"{lo['peak_flops']['median'] / 1e9:.0f}",
+    )
 
     cs = bench("cold_start")
     runs = [r for r in cs["runs"] if r["ok"]]
+
     def of(mode, kind, key):
         return med([r[key] for r in runs if r["mode"] == mode and r["kind"] == kind])
-    http = {m: med([r["seconds"] for r in runs if r["mode"] == m]) for m in ("warm-up", "no warm-up")}
-    assert_figures(row("suite cold start"), fix(http['warm-up'], 2), fix(http['no warm-up'], 2))
-    assert_figures(row("first completion after start"), fix(of('warm-up', 'click', 'click_s'), 2),
-                   fix(of('no warm-up', 'click', 'click_s'), 2), fix(of('warm-up', 'action', 'done_after_200_s'), 2))
+
+    http = {
+        m: med([r["seconds"] for r in runs if r["mode"] == m]) for m in ("warm-up", "no warm-up")
+    }
+    assert_figures(row("suite cold start"), fix(http["warm-up"], 2), fix(http["no warm-up"], 2))
+    assert_figures(
+        row("first completion after start"),
+        fix(of("warm-up", "click", "click_s"), 2),
+        fix(of("no warm-up", "click", "click_s"), 2),
+        fix(of("warm-up", "action", "done_after_200_s"), 2),
+    )
 
     text = row("generation with / without KV cache")
     for length in bench("generation")["lengths"]:
-        c, u = med(length["cached_tokens_per_s"]["samples"]), med(length["uncached_tokens_per_s"]["samples"])
+        c, u = (
+            med(length["cached_tokens_per_s"]["samples"]),
+            med(length["uncached_tokens_per_s"]["samples"]),
+        )
         assert_figures(text, f"{c:.0f} / {u:.0f}", f"×{c / u:.1f}", str(length["new_tokens"]))
 
     text = row("analytic endpoints") + row("the largest pipeline view")
     for e in bench("analytic_endpoints")["endpoints"].values():
-        assert_figures(text, fix(med(e['samples_ms'])))
+        assert_figures(text, fix(med(e["samples_ms"])))
 
     text = row("live 2-rank run")
     for r in bench("live_parallel")["runs"].values():
-        assert_figures(text, fix(med(r['samples_s'])))
+        assert_figures(text, fix(med(r["samples_s"])))
 
     sft = bench("live_sft")
-    assert_figures(row("live SFT from the app"), fix(sft['median']['train_s']), fix(sft['median']['request_s']),
-                   pct(sft["median"]["compliance_before"], 0), pct(sft["median"]["compliance_after"], 0),
-                   pct(sft["median"]["accuracy_after"], 0), str(sft["settings"]["steps"]))
+    assert_figures(
+        row("live SFT from the app"),
+        fix(sft["median"]["train_s"]),
+        fix(sft["median"]["request_s"]),
+        pct(sft["median"]["compliance_before"], 0),
+        pct(sft["median"]["compliance_after"], 0),
+        pct(sft["median"]["accuracy_after"], 0),
+        str(sft["settings"]["steps"]),
+    )
 
 
 def test_load_table():
     """The load rows recomputed from the per-request samples (numpy's linear percentiles)."""
     import numpy as np
+
     ld = bench("load")
     samples = ld["phase_a"]["samples"]
     ok = [s for s in samples if s["ok"]]
     text = row("16 `gradio_client` users")
-    lat = {c: [s["latency_s"] * 1e3 for s in ok if s["class"] == c] for c in ("analytic", "completion")}
-    assert_figures(text, str(len(samples)), str(len(samples) - len(ok)),
-                   f"{np.percentile(lat['analytic'], 50):,.0f}", f"{np.percentile(lat['analytic'], 95):,.0f}",
-                   fix(np.percentile(lat["completion"], 50) / 1e3), fix(np.percentile(lat["completion"], 95) / 1e3))
+    lat = {
+        c: [s["latency_s"] * 1e3 for s in ok if s["class"] == c] for c in ("analytic", "completion")
+    }
+    assert_figures(
+        text,
+        str(len(samples)),
+        str(len(samples) - len(ok)),
+        f"{np.percentile(lat['analytic'], 50):,.0f}",
+        f"{np.percentile(lat['analytic'], 95):,.0f}",
+        fix(np.percentile(lat["completion"], 50) / 1e3),
+        fix(np.percentile(lat["completion"], 95) / 1e3),
+    )
     assert "**0 failures**" in text and len(ok) == len(samples)
     assert_figures(text, str(ld["completions_identical"]["checked"]))
     assert ld["completions_identical"]["mismatched"] == 0
     text = row("40 `/complete` at the same instant")
     served = [b["summary"]["succeeded"] for b in ld["phase_b"]["per_burst"]]
     assert all(b["summary"]["other_failures"] == 0 for b in ld["phase_b"]["per_burst"])
-    assert_figures(text, ", ".join(str(n) for n in served), str(ld["phase_b"]["per_burst"][0]["summary"]["submitted"]))
+    assert_figures(
+        text,
+        ", ".join(str(n) for n in served),
+        str(ld["phase_b"]["per_burst"][0]["summary"]["submitted"]),
+    )
 
 
 # ---------------------------------------------------------------- corpus, Spaces, limits
 def test_world_corpus_row():
     """The base model's data row, from the world the manifest names, generated again here."""
     from training.data.world import World, WorldConfig
+
     manifest = store.verify(CK / "base")
     stats = World(WorldConfig(**manifest["config"]["world"])).stats()
-    assert_figures(row("data |"), str(stats["n_people"]), f"{stats['zipf_s']:g}", str(stats["mentions_min"]),
-                   f"{stats['mentions_max']:,}", f"{stats['n_records']:,}", f"{stats['n_words'] / 1e6:.1f}M")
+    assert_figures(
+        row("data |"),
+        str(stats["n_people"]),
+        f"{stats['zipf_s']:g}",
+        str(stats["mentions_min"]),
+        f"{stats['mentions_max']:,}",
+        f"{stats['n_records']:,}",
+        f"{stats['n_words'] / 1e6:.1f}M",
+    )
 
 
 def test_sweep_paragraph():
     from training.data.world import World
     from training.sweep import PLANS
+
     sw = results("sweep")
     text = paragraph("trains 6 Llama-style sizes")
     params = [r["params"] for r in sw["runs"]]
     layers = [r["spec"]["n_layer"] for r in sw["runs"]]
     plan = PLANS["cpu"]
     assert [list(kv) for kv in plan.world] == sw["plan"]["world"]
-    stats = World(plan.base().world).stats()   # the sweep world, generated again
+    stats = World(plan.base().world).stats()  # the sweep world, generated again
     assert stats == {k: v for k, v in sw["data"]["corpus"].items() if k != "source"}
-    assert_figures(text, f"{round(min(params) / 1e3)}k", f"{max(params) / 1e6:.2f}M", f"{min(layers)}–{max(layers)}",
-                   str(len(PLANS["cpu"].shapes)), f"{stats['n_people']:,}", f"{stats['zipf_s']:g}",
-                   f"{stats['mentions_min']}–{stats['mentions_max']:,}", f"{sw['data']['train_tokens'] / 1e6:.2f}M",
-                   str(sw["plan"]["micro_batch"]), str(sw["approach3"]["n_boot"]))
+    assert_figures(
+        text,
+        f"{round(min(params) / 1e3)}k",
+        f"{max(params) / 1e6:.2f}M",
+        f"{min(layers)}–{max(layers)}",
+        str(len(PLANS["cpu"].shapes)),
+        f"{stats['n_people']:,}",
+        f"{stats['zipf_s']:g}",
+        f"{stats['mentions_min']}–{stats['mentions_max']:,}",
+        f"{sw['data']['train_tokens'] / 1e6:.2f}M",
+        str(sw["plan"]["micro_batch"]),
+        str(sw["approach3"]["n_boot"]),
+    )
 
 
-@pytest.mark.parametrize("name", ["scaling_explorer", "sft_transformation", "parallelism", "architectures", "suite"])
+@pytest.mark.parametrize(
+    "name", ["scaling_explorer", "sft_transformation", "parallelism", "architectures", "suite"]
+)
 def test_spaces_table(name):
     """Each bundle's size and LFS share from the files `spaces build` would write (planned, not written)."""
     from fnmatch import fnmatch
 
     from training import deploy
     from training.hub import SPACE_SLUGS
+
     plan = deploy.plan_bundle(name)
-    sizes = {rel: len(src) if isinstance(src, bytes) else src.stat().st_size for rel, src in plan.files.items()}
-    attrs = [line.split()[0] for line in plan.files[".gitattributes"].decode().splitlines()
-             if "filter=lfs" in line]
-    lfs = sum(b for rel, b in sizes.items() if any(fnmatch(rel, p) or fnmatch(Path(rel).name, p) for p in attrs))
+    sizes = {
+        rel: len(src) if isinstance(src, bytes) else src.stat().st_size
+        for rel, src in plan.files.items()
+    }
+    attrs = [
+        line.split()[0]
+        for line in plan.files[".gitattributes"].decode().splitlines()
+        if "filter=lfs" in line
+    ]
+    lfs = sum(
+        b
+        for rel, b in sizes.items()
+        if any(fnmatch(rel, p) or fnmatch(Path(rel).name, p) for p in attrs)
+    )
     text = row(f"`{SPACE_SLUGS[name]}`")
     assert_figures(text, f"{sum(sizes.values()) / 1e6:.1f}")
-    assert (f"({lfs / 1e6:.1f} MB" in text) if lfs else "(none" in text, f"{name}: LFS {lfs / 1e6:.1f} MB"
+    assert (f"({lfs / 1e6:.1f} MB" in text) if lfs else "(none" in text, (
+        f"{name}: LFS {lfs / 1e6:.1f} MB"
+    )
     assert f"`{plan.card['suggested_hardware']}`" in text
 
 
 def test_limits_table():
     """The limits as the built suite declares them (its events' concurrency and time limits)."""
     import app
+
     demo = app.build_suite(app.discover_apps())
     fns = {f.api_name: f for f in demo.fns.values() if f.api_name}
-    sizes = {int(m) for f in [ROOT / "app.py", *ROOT.glob("spaces/*/app.py"), ROOT / "shared" / "ui.py"]
-             for m in re.findall(r"queue\(max_size=(\d+)\)", f.read_text())}
+    sizes = {
+        int(m)
+        for f in [ROOT / "app.py", *ROOT.glob("spaces/*/app.py"), ROOT / "shared" / "ui.py"]
+        for m in re.findall(r"queue\(max_size=(\d+)\)", f.read_text())
+    }
     assert len(sizes) == 1, f"one queue size for every app and the suite, found {sizes}"
     assert_figures(row("queue (every app"), str(sizes.pop()))
     c = fns["complete"]
@@ -488,5 +719,7 @@ def test_limits_table():
     assert cmp.concurrency_id == tv.concurrency_id and cmp.concurrency_limit == tv.concurrency_limit
     assert_figures(row("SFT side-by-side"), str(cmp.concurrency_limit), str(cmp.time_limit))
     assert_figures(row("recall probe"), str(fns["probe"].concurrency_limit))
-    live = [fns[k].time_limit for k in ("live_run", "launch_run", "stability_live", "race", "live_sft")]
+    live = [
+        fns[k].time_limit for k in ("live_run", "launch_run", "stability_live", "race", "live_sft")
+    ]
     assert_figures(row("live runs"), f"{min(live)}–{max(live)}")

@@ -1,5 +1,6 @@
 """shared.scaling: published laws reproduce their papers' numbers, allocation satisfies C = 6ND
 and the laws' exponents, the fitters recover known laws, cost arithmetic, bad input."""
+
 from __future__ import annotations
 
 import math
@@ -13,13 +14,14 @@ import pytest
 from shared import scaling as sc
 
 ROOT = Path(__file__).resolve().parent.parent
-CHINCHILLA_C = 6 * 70e9 * 1.4e12   # Chinchilla's own run: 70B params × 1.4T tokens
+CHINCHILLA_C = 6 * 70e9 * 1.4e12  # Chinchilla's own run: 70B params × 1.4T tokens
 
 
 # --- laws -------------------------------------------------------------------------------------
 
+
 def test_chinchilla_law_at_chinchilla():
-    expected = 1.69 + 406.4 / 70e9 ** 0.34 + 410.7 / 1.4e12 ** 0.28   # Hoffmann Eq. 10
+    expected = 1.69 + 406.4 / 70e9**0.34 + 410.7 / 1.4e12**0.28  # Hoffmann Eq. 10
     assert sc.LAWS["chinchilla"].loss(70e9, 1.4e12) == pytest.approx(expected, rel=1e-12)
     # the law's value itself, against a literal (not the expression above): ≈ 1.937 nats at
     # Chinchilla's own 70B × 1.4T point (E = 1.69 plus 0.083 model-size and 0.164 data terms)
@@ -30,14 +32,14 @@ def test_chinchilla_law_at_chinchilla():
 
 
 def test_besiroglu_law_constants():
-    expected = 1.8172 + 482.01 / 70e9 ** 0.3478 + 2085.43 / 1.4e12 ** 0.3658
+    expected = 1.8172 + 482.01 / 70e9**0.3478 + 2085.43 / 1.4e12**0.3658
     assert sc.LAWS["besiroglu"].loss(70e9, 1.4e12) == pytest.approx(expected, rel=1e-12)
 
 
 def test_kaplan_laws():
     k = sc.LAWS["kaplan"]
     N, D = 1e9, 1e10
-    expected = ((8.8e13 / N) ** (0.076 / 0.095) + 5.4e13 / D) ** 0.095   # Eq. 1.5
+    expected = ((8.8e13 / N) ** (0.076 / 0.095) + 5.4e13 / D) ** 0.095  # Eq. 1.5
     assert k.loss(N, D) == pytest.approx(expected, rel=1e-12)
     # Eq. 1.5 reduces to Eq. 1.1 / 1.2 in the infinite-data / infinite-model limits
     assert k.loss(N, 1e30) == pytest.approx(sc.kaplan_loss_n(N), rel=1e-9)
@@ -46,7 +48,7 @@ def test_kaplan_laws():
     assert sc.kaplan_loss_d(D) == pytest.approx((5.4e13 / D) ** 0.095)
     # Eq. 1.3 takes PF-days: at C_min = C_c the loss is exactly 1
     assert sc.kaplan_loss_c(3.1e8 * 8.64e19) == pytest.approx(1.0)
-    assert sc.kaplan_loss_c(8.64e19) == pytest.approx(3.1e8 ** 0.05)
+    assert sc.kaplan_loss_c(8.64e19) == pytest.approx(3.1e8**0.05)
 
 
 def test_every_law_has_citation_url_and_range_warning():
@@ -66,6 +68,7 @@ def test_flops_arithmetic():
 
 
 # --- compute-optimal allocation ---------------------------------------------------------------
+
 
 def test_chinchilla_closed_form_at_chinchilla_budget():
     # by hand, Hoffmann Eq. 4 with the Eq. 10 constants
@@ -100,29 +103,31 @@ def test_allocation_exponents_follow_alpha_beta():
 
 
 def test_kaplan_allocation():
-    C = np.array([8.64e19, 8.64e22])   # 1 and 1000 PF-days
+    C = np.array([8.64e19, 8.64e22])  # 1 and 1000 PF-days
     N, D = sc.compute_optimal(C, "kaplan")
     assert np.allclose(6 * N * D, C)
     assert math.log(N[1] / N[0]) / math.log(1000) == pytest.approx(0.73)
     assert math.log(D[1] / D[0]) / math.log(1000) == pytest.approx(0.27)
-    assert N[0] == pytest.approx(1.3e9)   # Fig. 14 anchor at 1 PF-day
+    assert N[0] == pytest.approx(1.3e9)  # Fig. 14 anchor at 1 PF-day
 
 
 # --- diminishing returns ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("key", ["kaplan", "chinchilla", "besiroglu"])
 @pytest.mark.parametrize("axis", ["N", "D", "C"])
 def test_each_doubling_buys_less(key, axis):
     k = np.arange(12)
     if axis == "D":
-        gains = sc.diminishing_returns(key, 1e9, 1e10 * 2.0 ** k, axis=axis)
+        gains = sc.diminishing_returns(key, 1e9, 1e10 * 2.0**k, axis=axis)
     else:
-        gains = sc.diminishing_returns(key, 1e8 * 2.0 ** k, 1e10, axis=axis)
+        gains = sc.diminishing_returns(key, 1e8 * 2.0**k, 1e10, axis=axis)
     assert np.all(gains > 0)
     assert np.all(np.diff(gains) < 0)
 
 
 # --- cost and catalogue -----------------------------------------------------------------------
+
 
 def test_gpt3_cost_in_course_range():
     flops = sc.training_flops(175e9, 300e9)
@@ -167,6 +172,7 @@ def test_bad_input_is_a_clear_error():
 
 # --- fitting ----------------------------------------------------------------------------------
 
+
 def test_fit_approach3_recovers_known_law():
     true = sc.LAWS["chinchilla"]
     rng = np.random.default_rng(0)
@@ -182,8 +188,14 @@ def test_fit_approach3_recovers_known_law():
     assert fit.alpha == pytest.approx(0.34, abs=0.005)
     assert fit.beta == pytest.approx(0.28, abs=0.005)
     assert fit.a == pytest.approx(true.a, abs=0.005)
-    for name, value in {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28,
-                        "a": true.a}.items():
+    for name, value in {
+        "E": 1.69,
+        "A": 406.4,
+        "B": 410.7,
+        "alpha": 0.34,
+        "beta": 0.28,
+        "a": true.a,
+    }.items():
         lo, hi = fit.ci[name]
         assert lo <= value <= hi, (name, lo, value, hi)
     assert fit.law().loss(1e9, 1e10) == pytest.approx(true.loss(1e9, 1e10), rel=0.01)
@@ -195,7 +207,7 @@ def test_fit_approach2_recovers_allocation_exponent():
     budgets = np.geomspace(1e18, 1e21, 5)
     N, C = [], []
     for c in budgets:
-        guess = math.sqrt(c / 120)   # centre each IsoFLOP slice on a 20-tokens/param guess
+        guess = math.sqrt(c / 120)  # centre each IsoFLOP slice on a 20-tokens/param guess
         N.append(np.geomspace(guess / 10, guess * 10, 9))
         C.append(np.full(9, c))
     N, C = np.concatenate(N), np.concatenate(C)
@@ -222,10 +234,14 @@ def test_fit_approach2_recovers_allocation_exponent():
 
 # --- import hygiene ---------------------------------------------------------------------------
 
+
 def test_import_is_light():
-    code = ("import sys, shared.scaling; "
-            "bad = [m for m in ('torch', 'gradio', 'scipy') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                       timeout=60)
+    code = (
+        "import sys, shared.scaling; "
+        "bad = [m for m in ('torch', 'gradio', 'scipy') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0, r.stdout + r.stderr

@@ -1,5 +1,6 @@
 """The Scaling Laws Explorer through its public API (gradio_client) and in headless Chromium,
 served by `python app.py` with the bundled checkpoints and sweep results."""
+
 from __future__ import annotations
 
 import math
@@ -45,7 +46,9 @@ def test_optimal_table_is_the_closed_form(client):
 
 
 def test_cost_shows_the_gpt3_arithmetic(client):
-    table, text = call(client, math.log10(175e9), math.log10(300e9), "V100", 30, 2.0, 1024, api_name="/cost")
+    table, text = call(
+        client, math.log10(175e9), math.log10(300e9), "V100", 30, 2.0, 1024, api_name="/cost"
+    )
     c = scaling.training_cost(scaling.training_flops(175e9, 300e9), "V100", 0.30, 2.0, 1024)
     assert f"${c.dollars:,.0f}" in [r[1] for r in rows(table)]
     g3 = next(m for m in scaling.NOTABLE_MODELS if m["name"] == "GPT-3 175B")
@@ -56,9 +59,10 @@ def test_cost_shows_the_gpt3_arithmetic(client):
 
 def test_returns_and_long_tail_and_lab(client):
     import numpy as np
+
     fig, text = call(client, "chinchilla", 9, 10.3, 4, api_name="/returns")
     bars = {t["name"]: t["y"] for t in plot_traces(fig)}
-    want = scaling.diminishing_returns("chinchilla", 1e9 * 2.0 ** np.arange(4), 10 ** 10.3, "N")
+    want = scaling.diminishing_returns("chinchilla", 1e9 * 2.0 ** np.arange(4), 10**10.3, "N")
     assert np.allclose(bars["double N (D fixed)"], want, rtol=1e-9)
     assert all(a > b for a, b in zip(want, want[1:]))  # each doubling buys less
     out = call(client, api_name="/lab")
@@ -68,18 +72,26 @@ def test_returns_and_long_tail_and_lab(client):
     r = read_results()
     traces = plot_traces(t1)
     assert [t["name"] for t in traces] == [f"mentioned {b}×" for b in r["buckets"]]
-    largest = max((x for x in r["runs"] if x["budget"] == max(y["budget"] for y in r["runs"])),
-                  key=lambda x: x["params"])
+    largest = max(
+        (x for x in r["runs"] if x["budget"] == max(y["budget"] for y in r["runs"])),
+        key=lambda x: x["params"],
+    )
     assert traces[0]["y"][-1] == largest["curve"][-1][f"eval_loss/{r['buckets'][0]}"]
 
 
 def test_nan_and_infinity_are_one_line_errors():
     """JSON cannot carry NaN, so the handlers are called in-process, as gradio calls them."""
     import gradio as gr
+
     app = load_space("scaling_explorer")
-    for fn, args in [(app.laws, ("chinchilla", float("nan"), 10)), (app.laws, ("chinchilla", 9, float("inf"))),
-                     (app.optimal, (float("-inf"),)), (app.returns, ("kaplan", 9, 10, float("nan"))),
-                     (app.cost, (9, 10, "A100", float("nan"), 2.0, 8)), (app.cost, (9, 10, "TPU", 30, 2.0, 8))]:
+    for fn, args in [
+        (app.laws, ("chinchilla", float("nan"), 10)),
+        (app.laws, ("chinchilla", 9, float("inf"))),
+        (app.optimal, (float("-inf"),)),
+        (app.returns, ("kaplan", 9, 10, float("nan"))),
+        (app.cost, (9, 10, "A100", float("nan"), 2.0, 8)),
+        (app.cost, (9, 10, "TPU", 30, 2.0, 8)),
+    ]:
         with pytest.raises(gr.Error) as e:
             fn(*args)
         assert "\n" not in str(e.value) and str(e.value)
@@ -88,11 +100,17 @@ def test_nan_and_infinity_are_one_line_errors():
 def test_bad_input_is_one_line(client):
     assert "and 12 (got" in app_error(client, "chinchilla", 9, 10, 1e9, api_name="/returns")
     # bounded inputs: gradio's own check or ours, either way one line naming the bound
-    assert "between 1 and 100 (got 0)" in app_error(client, 9, 10, "A100", 0, 2.0, 8, api_name="/cost")
-    for msg in (app_error(client, 9, 10, "A100", 30, 2.0, -5, api_name="/cost"),
-                app_error(client, 9, 10, "A100", 30, -1.0, 8, api_name="/cost")):
+    assert "between 1 and 100 (got 0)" in app_error(
+        client, 9, 10, "A100", 0, 2.0, 8, api_name="/cost"
+    )
+    for msg in (
+        app_error(client, 9, 10, "A100", 30, 2.0, -5, api_name="/cost"),
+        app_error(client, 9, 10, "A100", 30, -1.0, 8, api_name="/cost"),
+    ):
         assert "between" in msg, msg
-    assert "choose between" in app_error(client, 9, 10, "A100", 30, 2.0, 1e9, api_name="/cost")  # 1e9 GPUs
+    assert "choose between" in app_error(
+        client, 9, 10, "A100", 30, 2.0, 1e9, api_name="/cost"
+    )  # 1e9 GPUs
     assert "choose one of" in app_error(client, "magic", 9, 10, api_name="/laws")
 
 
@@ -100,13 +118,18 @@ def test_live_run_lands_against_the_prediction(client):
     import re
 
     status, fig = call(client, "L1 d48", 5e11, api_name="/live_run")
-    m = re.search(r"([\d,]+) params, ([\d,]+) tokens.*loss \*\*([\d.]+)\*\*.*predicted \*\*([\d.]+)\*\*", status)
+    m = re.search(
+        r"([\d,]+) params, ([\d,]+) tokens.*loss \*\*([\d.]+)\*\*.*predicted \*\*([\d.]+)\*\*",
+        status,
+    )
     assert m, status
     params, tokens, measured, predicted = (float(g.replace(",", "")) for g in m.groups())
     a3 = read_results()["approach3"]
     law = scaling.ChinchillaLaw("lab", a3["E"], a3["A"], a3["B"], a3["alpha"], a3["beta"], "", "")
-    assert predicted == pytest.approx(float(law.loss(params, tokens)), abs=6e-4)  # the fit's own number
-    assert 0.3 < measured < 6.0          # trained: below the untrained ln(2048) = 7.6
+    assert predicted == pytest.approx(
+        float(law.loss(params, tokens)), abs=6e-4
+    )  # the fit's own number
+    assert 0.3 < measured < 6.0  # trained: below the untrained ln(2048) = 7.6
     assert "your live run" in [t["name"] for t in plot_traces(fig)]
 
 
@@ -124,8 +147,10 @@ def test_scaling_tab_in_chromium(bundled_url, tmp_path):
         page.mouse.down()
         page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] / 2, steps=8)
         page.mouse.up()
-        page.wait_for_function("([sel, old]) => document.querySelector(sel).innerText !== old",
-                               arg=["#scaling-law-text", before])
+        page.wait_for_function(
+            "([sel, old]) => document.querySelector(sel).innerText !== old",
+            arg=["#scaling-law-text", before],
+        )
         assert "nats/token" in text.inner_text()
         screenshot(page, "scaling.png")
         errors = page.console_errors

@@ -1,5 +1,6 @@
 """SFT: the pipeline (train, save, load, merge, CLI), the evaluation, the bundled results, the
 bounded live run, and the SFT Transformation app through gradio_client."""
+
 from __future__ import annotations
 
 import json
@@ -26,17 +27,36 @@ CALL_TIMEOUT_S = 300
 
 
 def _run_cli(*args, timeout=600, env=None):
-    return subprocess.run([sys.executable, "-m", "training", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "training", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 # --- scoring -------------------------------------------------------------------------------------
 
+
 def test_score_rules():
-    item = QAItem(0, "birth_city", 0, "Where was Ann Lee born?", "Ann Lee was born in Paris.", "Paris",
-                  "heldout", "64-127")
+    item = QAItem(
+        0,
+        "birth_city",
+        0,
+        "Where was Ann Lee born?",
+        "Ann Lee was born in Paris.",
+        "Paris",
+        "heldout",
+        "64-127",
+    )
     assert score("Ann Lee was born in Paris.", True, item) == {
-        "correct": True, "mentioned": True, "exact": True, "compliant": True}
+        "correct": True,
+        "mentioned": True,
+        "exact": True,
+        "compliant": True,
+    }
     # right fact, but the reply rambles on: correct, not compliant
     s = score("Ann Lee was born in Paris. Ann Lee studied at Yale.", True, item)
     assert s["correct"] and not s["compliant"] and not s["exact"]
@@ -61,6 +81,7 @@ def test_qa_sample_is_deterministic_and_split_pure():
 
 # --- training on the tiny base -------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def tiny_world():
     return World(PRESETS["tiny"].world)
@@ -71,28 +92,43 @@ def tiny_adapter(tiny_base, tiny_world, tmp_path_factory):
     """A real 12-step LoRA run on the tiny base, saved as an adapter."""
     base = load_base(str(tiny_base))
     logs = []
-    res = train_sft(base, conversations(tiny_world, "sft", max_turns=2),
-                    sft_settings("tiny", steps=12, eval_interval=6),
-                    eval_records=conversations(tiny_world, "heldout", max_turns=2), on_log=logs.append)
+    res = train_sft(
+        base,
+        conversations(tiny_world, "sft", max_turns=2),
+        sft_settings("tiny", steps=12, eval_interval=6),
+        eval_records=conversations(tiny_world, "heldout", max_turns=2),
+        on_log=logs.append,
+    )
     out = save_adapter(tmp_path_factory.mktemp("adapter") / "sft", res, base)
     return out, res, logs
 
 
 def test_train_logs_saves_and_reloads_the_same_model(tiny_adapter, tiny_base, tiny_world):
     import torch
+
     out, res, logs = tiny_adapter
     assert res.steps_done == 12 and not res.stopped_early
     steps = [e["step"] for e in logs if "loss" in e]
     assert steps == list(range(1, 13))
-    assert [e["step"] for e in logs if "eval_loss" in e] == [0, 6, 12]  # starts at the base's own loss
+    assert [e["step"] for e in logs if "eval_loss" in e] == [
+        0,
+        6,
+        12,
+    ]  # starts at the base's own loss
     manifest = store.verify(out)
     assert manifest["kind"] == "sft-adapter" and manifest["steps_done"] == 12
     assert manifest["base"]["files_sha256"] == store.manifest_digest(store.read_manifest(tiny_base))
-    assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json"} <= set(manifest["files"])
+    assert {"adapter_model.safetensors", "adapter_config.json", "tokenizer.json"} <= set(
+        manifest["files"]
+    )
     assert not any(f.endswith((".bin", ".pt", ".pkl")) for f in manifest["files"])
     model, tok, _ = load_sft(out, base=load_base(str(tiny_base)))  # merged
-    ids = tok.apply_chat_template([{"role": "user", "content": "Where was X born?"}], tokenize=True,
-                                  add_generation_prompt=True, return_dict=True)["input_ids"]
+    ids = tok.apply_chat_template(
+        [{"role": "user", "content": "Where was X born?"}],
+        tokenize=True,
+        add_generation_prompt=True,
+        return_dict=True,
+    )["input_ids"]
     x = torch.tensor([ids])
     with torch.no_grad():
         want = res.model(input_ids=x).logits
@@ -104,6 +140,7 @@ def test_train_logs_saves_and_reloads_the_same_model(tiny_adapter, tiny_base, ti
 
 def test_adapter_refuses_another_base_and_a_tampered_file(tiny_adapter, tmp_path):
     import shutil
+
     out, _, _ = tiny_adapter
     with pytest.raises(store.CheckpointError, match="different base"):
         load_sft(out, base=load_base(None))  # the bundled cpu base
@@ -120,22 +157,46 @@ def test_time_limit_and_stop_event_end_training(tiny_base, tiny_world):
     base = load_base(str(tiny_base))
     stop = threading.Event()
     stop.set()
-    res = train_sft(base, conversations(tiny_world, "sft", max_turns=2).select(range(40)),
-                    sft_settings("tiny", steps=50, eval_interval=0), stop=stop)
+    res = train_sft(
+        base,
+        conversations(tiny_world, "sft", max_turns=2).select(range(40)),
+        sft_settings("tiny", steps=50, eval_interval=0),
+        stop=stop,
+    )
     assert res.steps_done == 1 and res.stopped_early == "stopped"
 
 
 # --- the CLI -------------------------------------------------------------------------------------
 
+
 def test_cli_sft_sharegpt_file_and_merge(tiny_base, tmp_path):
     data = tmp_path / "course.jsonl"
-    rows = [{"conversations": [{"from": "human", "value": f"What is {i} plus {i}?"},
-                               {"from": "assistant", "value": f"{i} plus {i} is {2 * i}."}]} for i in range(20)]
+    rows = [
+        {
+            "conversations": [
+                {"from": "human", "value": f"What is {i} plus {i}?"},
+                {"from": "assistant", "value": f"{i} plus {i} is {2 * i}."},
+            ]
+        }
+        for i in range(20)
+    ]
     rows.append({"prompt": "Say hi.", "completion": "Hi."})
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "merged"
-    proc = _run_cli("sft", "--preset", "tiny", "--base", str(tiny_base), "--data", str(data), "--out", str(out),
-                    "--steps", "3", "--merge")
+    proc = _run_cli(
+        "sft",
+        "--preset",
+        "tiny",
+        "--base",
+        str(tiny_base),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--steps",
+        "3",
+        "--merge",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["steps_done"] == 3
@@ -144,16 +205,21 @@ def test_cli_sft_sharegpt_file_and_merge(tiny_base, tmp_path):
     assert ck.model.config.num_hidden_layers == store.load(tiny_base).model.config.num_hidden_layers
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--steps", "0"], "--steps=0"),
-    (["--lr", "5"], "--lr=5"),
-    (["--data", "nope.jsonl"], "no such file"),
-    (["--base", "/nonexistent/dir"], "--base /nonexistent/dir"),
-    (["--base", "nobody-here/no-model"], "could not be fetched"),
-    (["--preset", "huge"], "unknown preset"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--steps", "0"], "--steps=0"),
+        (["--lr", "5"], "--lr=5"),
+        (["--data", "nope.jsonl"], "no such file"),
+        (["--base", "/nonexistent/dir"], "--base /nonexistent/dir"),
+        (["--base", "nobody-here/no-model"], "could not be fetched"),
+        (["--preset", "huge"], "unknown preset"),
+    ],
+)
 def test_cli_sft_bad_input_is_one_line(args, message, tmp_path):
-    proc = _run_cli("sft", "--out", str(tmp_path / "o"), *args, env={"HF_HUB_OFFLINE": "1"}, timeout=120)
+    proc = _run_cli(
+        "sft", "--out", str(tmp_path / "o"), *args, env={"HF_HUB_OFFLINE": "1"}, timeout=120
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [ln for ln in proc.stderr.strip().splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and message in lines[0], proc.stderr[-2000:]
@@ -168,8 +234,11 @@ def test_hub_shaped_base_directory_is_the_same_code_path(tiny_base, tmp_path):
     ck.tokenizer.save_pretrained(hub_dir)
     b = load_base(str(hub_dir))
     assert b.manifest == {} and b.path == hub_dir
-    res = train_sft(b, conversations(World(PRESETS["tiny"].world), "sft", max_turns=2).select(range(16)),
-                    sft_settings("tiny", steps=2, eval_interval=0))
+    res = train_sft(
+        b,
+        conversations(World(PRESETS["tiny"].world), "sft", max_turns=2).select(range(16)),
+        sft_settings("tiny", steps=2, eval_interval=0),
+    )
     assert res.steps_done == 2
     # a tokenizer without generation markers cannot give assistant-only loss: a clear refusal
     ck.tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
@@ -181,16 +250,35 @@ def test_hub_shaped_base_directory_is_the_same_code_path(tiny_base, tmp_path):
 def test_build_sft_tiny_writes_every_result(tmp_path):
     """The whole build (both bases, four runs, all evaluations) at the tiny preset, then resumed."""
     out, run_dir, bases = tmp_path / "sft", tmp_path / "run", tmp_path / "bases"
-    args = ["build-sft", "--preset", "tiny", "--out", str(out), "--run-dir", str(run_dir), "--steps", "6",
-            "--bases-dir", str(bases)]
+    args = [
+        "build-sft",
+        "--preset",
+        "tiny",
+        "--out",
+        str(out),
+        "--run-dir",
+        str(run_dir),
+        "--steps",
+        "6",
+        "--bases-dir",
+        str(bases),
+    ]
     proc = _run_cli(*args, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     manifest = store.verify(out)
     results = json.loads((out / "results.json").read_text())
     assert set(results["runs"]) == {"sft", "sft-1bio", "lima-clean", "lima-noisy"}
-    assert {"base-augmented/zero-shot/heldout", "base-augmented/few-shot/heldout", "base-1bio/zero-shot/heldout",
-            "sft/heldout", "sft/sft", "sft-1bio/heldout", "sft-1bio/sft", "lima-clean/heldout",
-            "lima-noisy/heldout"} <= set(results["evals"])
+    assert {
+        "base-augmented/zero-shot/heldout",
+        "base-augmented/few-shot/heldout",
+        "base-1bio/zero-shot/heldout",
+        "sft/heldout",
+        "sft/sft",
+        "sft-1bio/heldout",
+        "sft-1bio/sft",
+        "lima-clean/heldout",
+        "lima-noisy/heldout",
+    } <= set(results["evals"])
     for e in results["evals"].values():
         assert 0 <= e["accuracy"] <= 1 and 0 <= e["compliance"] <= 1 and e["n"] > 0
     assert all(r["steps_done"] == 6 for r in results["runs"].values())
@@ -204,10 +292,13 @@ def test_build_sft_tiny_writes_every_result(tmp_path):
 
 # --- the bundled SFT model -----------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def bundled_results():
     if not (BUNDLED_SFT / store.MANIFEST).is_file():
-        pytest.fail("checkpoints/sft is missing: build it with `python -m training build-sft --preset cpu`")
+        pytest.fail(
+            "checkpoints/sft is missing: build it with `python -m training build-sft --preset cpu`"
+        )
     store.verify(BUNDLED_SFT)
     return json.loads((BUNDLED_SFT / "results.json").read_text())
 
@@ -237,10 +328,16 @@ def test_bundled_results_meet_the_targets(bundled_results):
 
 # --- live SFT ------------------------------------------------------------------------------------
 
+
 def test_live_request_validation():
-    for kw, msg in [({"steps": 0}, "steps"), ({"steps": 10_000}, "steps"), ({"lr": 1.0}, "learning rate"),
-                    ({"data": "mystery"}, "unknown data"), ({"batch_size": 0}, "batch size"),
-                    ({"time_limit_s": 3600}, "time limit")]:
+    for kw, msg in [
+        ({"steps": 0}, "steps"),
+        ({"steps": 10_000}, "steps"),
+        ({"lr": 1.0}, "learning rate"),
+        ({"data": "mystery"}, "unknown data"),
+        ({"batch_size": 0}, "batch size"),
+        ({"time_limit_s": 3600}, "time limit"),
+    ]:
         with pytest.raises(lab.LabError, match=msg):
             lab.live_sft(lab.LiveRequest(**kw)).__next__()
 

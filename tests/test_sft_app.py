@@ -1,5 +1,6 @@
 """The SFT Transformation app through its public API (gradio_client), served by `python app.py`
 with the bundled checkpoints, and in headless Chromium."""
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,9 @@ from gradio_client import Client
 from tests.browser_util import chromium_page, screenshot
 from tests.client_util import CALL_TIMEOUT_S, app_error, call, rows
 from training import store
-from training.sft.lab import LIVE_TIME_LIMIT_S
 from training.data.world import World
 from training.presets import PRESETS
+from training.sft.lab import LIVE_TIME_LIMIT_S
 
 BUNDLED_SFT = store.BUNDLED_DIR / "sft"
 
@@ -32,6 +33,7 @@ def test_compare_matches_local_greedy_decoding(client):
     """The side-by-side answers are exactly each model's own greedy reply to the chat prompt."""
     from training.sft.evaluate import respond
     from training.sft.train import load_base, load_sft
+
     w = World(PRESETS["cpu"].world)
     person = next(p for p in w.people if p.split == "heldout")
     q = f"Where was {person.full_name} born?"
@@ -41,7 +43,9 @@ def test_compare_matches_local_greedy_decoding(client):
     want_sft, stopped = respond(model, tok, [{"role": "user", "content": q}], 40)
     assert stopped and sft_text == want_sft + " ⏹"
     assert " was born in " in sft_text  # the SFT model answers in the template's sentence
-    want_base, base_stopped = respond(base.model, base.tokenizer, [{"role": "user", "content": q}], 40)
+    want_base, base_stopped = respond(
+        base.model, base.tokenizer, [{"role": "user", "content": q}], 40
+    )
     assert base_text == want_base + (" ⏹" if base_stopped else "")
     assert live_text == ""
 
@@ -54,11 +58,16 @@ def test_bad_input_is_one_line_and_the_server_survives(client):
     assert "and 2 (got" in app_error(client, "hi", ["base"], 10, 9.0, api_name="/compare")
     assert "at least one model" in app_error(client, "hi", [], 10, 0.0, api_name="/compare")
     assert "and 199 (got" in app_error(client, 10_000, api_name="/record")
-    assert "choose between 0 and 199" in app_error(client, 10_000, "", "", False, api_name="/token_view")
-    assert "both a question and an answer" in app_error(client, 0, "", "", True, api_name="/token_view")
+    assert "choose between 0 and 199" in app_error(
+        client, 10_000, "", "", False, api_name="/token_view"
+    )
+    assert "both a question and an answer" in app_error(
+        client, 0, "", "", True, api_name="/token_view"
+    )
     assert "JSON" in app_error(client, "{not json", api_name="/convert")
-    assert "unknown role" in app_error(client, json.dumps({"conversations": [{"from": "bot", "value": "x"}]}),
-                                    api_name="/convert")
+    assert "unknown role" in app_error(
+        client, json.dumps({"conversations": [{"from": "bot", "value": "x"}]}), api_name="/convert"
+    )
     # still serving
     assert call(client, "Hello", ["sft"], 4, 0.0, api_name="/compare")[1]
 
@@ -66,20 +75,34 @@ def test_bad_input_is_one_line_and_the_server_survives(client):
 def test_record_and_convert_show_both_shapes(client):
     messages, sharegpt, rendered, tokens_html = call(client, 3, api_name="/record")
     conv = sharegpt["conversations"]
-    assert [t["from"] for t in conv] == [{"user": "human", "assistant": "assistant"}[m["role"]]
-                                        for m in messages["messages"]]
+    assert [t["from"] for t in conv] == [
+        {"user": "human", "assistant": "assistant"}[m["role"]] for m in messages["messages"]
+    ]
     assert [t["value"] for t in conv] == [m["content"] for m in messages["messages"]]
-    assert rendered.startswith("<|user|>") and rendered.count("<|assistant|>") == len(messages["messages"]) // 2
+    assert (
+        rendered.startswith("<|user|>")
+        and rendered.count("<|assistant|>") == len(messages["messages"]) // 2
+    )
     rec = {"prompt": "Where is the lab?", "completion": "The lab is online."}
     messages, sharegpt, rendered, _ = call(client, json.dumps(rec), api_name="/convert")
     assert rendered == "<|user|>Where is the lab?<|end|><|assistant|>The lab is online.<|end|>"
-    assert sharegpt == {"conversations": [{"from": "human", "value": "Where is the lab?"},
-                                          {"from": "assistant", "value": "The lab is online."}]}
+    assert sharegpt == {
+        "conversations": [
+            {"from": "human", "value": "Where is the lab?"},
+            {"from": "assistant", "value": "The lab is online."},
+        ]
+    }
 
 
 def test_token_view_marks_the_answer_and_scores_both_models(client):
-    html_out, fig = call(client, 0, "Where was Ada Lovelace born?", "Ada Lovelace was born in London.", True,
-                          api_name="/token_view")
+    html_out, fig = call(
+        client,
+        0,
+        "Where was Ada Lovelace born?",
+        "Ada Lovelace was born in London.",
+        True,
+        api_name="/token_view",
+    )
     assert "carry loss" in html_out and "London" in html_out
     plot = json.loads(fig["plot"]) if isinstance(fig, dict) and "plot" in fig else fig
     names = [t["name"] for t in plot["data"]]
@@ -109,7 +132,9 @@ def test_live_sft_is_bounded_one_at_a_time_and_raises_compliance(client):
     while not job.outputs() and not job.done() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert job.outputs() and not job.done(), f"the live run never started: {job.status()}"
-    assert "already in progress" in app_error(client, "clean", 10, 3e-3, 8, 30, api_name="/live_sft")
+    assert "already in progress" in app_error(
+        client, "clean", 10, 3e-3, 8, 30, api_name="/live_sft"
+    )
     status, _, table = job.result(timeout=CALL_TIMEOUT_S)
     by_measure = {r[0].split(" (")[0]: r for r in rows(table)}
     before = float(by_measure["format compliance"][1].rstrip("%"))
@@ -127,8 +152,9 @@ def test_sft_tab_in_chromium(bundled_url, tmp_path):
         person = next(p for p in w.people if p.split == "heldout")
         page.locator("#sft-prompt textarea").fill(f"Where was {person.full_name} born?")
         page.locator("#sft-ask").click()
-        page.wait_for_function("(sel) => document.querySelector(sel).value.endsWith('⏹')",
-                               arg="#sft-out-sft textarea")
+        page.wait_for_function(
+            "(sel) => document.querySelector(sel).value.endsWith('⏹')", arg="#sft-out-sft textarea"
+        )
         answer = page.locator("#sft-out-sft textarea").input_value()
         assert " was born in " in answer and answer.count(".") == 1, answer
         assert page.locator("#sft-out-base textarea").input_value()

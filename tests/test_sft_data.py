@@ -1,5 +1,6 @@
 """SFT data: conversations from the world, the record shapes the course uses, the assistant-token
 mask of the chat template, the noisy copy for the LIMA ablation, and a TRL + LoRA smoke run."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,14 @@ import torch
 
 from training.data.world import TEMPLATES, World, WorldConfig
 from training.presets import PRESETS
-from training.sft.data import (conversations, from_prompt_completion, from_sharegpt,
-                               load_sft_records, noisy, to_sharegpt)
+from training.sft.data import (
+    conversations,
+    from_prompt_completion,
+    from_sharegpt,
+    load_sft_records,
+    noisy,
+    to_sharegpt,
+)
 
 TINY_WORLD = PRESETS["tiny"].world  # 40 people, 20 per split
 
@@ -36,12 +43,13 @@ def _canonical(world, rec):
 
 # --- conversations -------------------------------------------------------------------------------
 
+
 def test_only_people_of_the_split(world, sft):
     sft_ids = {p.id for p in world.people if p.split == "sft"}
     held = [p for p in world.people if p.split == "heldout"]
     assert held and set(sft["person_id"]) == sft_ids  # every SFT person, nobody else
     text = json.dumps(list(sft["messages"]))
-    for p in held:                                    # no held-out name anywhere in the data
+    for p in held:  # no held-out name anywhere in the data
         assert p.full_name not in text
     held_ds = conversations(world, "heldout")
     assert set(held_ds["person_id"]) == {p.id for p in held}
@@ -50,18 +58,21 @@ def test_only_people_of_the_split(world, sft):
 def test_every_qa_pair_once_and_answers_are_canonical(world, sft):
     single = [r for r in sft if r["n_turns"] == 1]
     qa = world.qa_dataset("sft")
-    assert sorted((r["person_id"], r["attributes"][0], r["phrasings"][0]) for r in single) == \
-        sorted(zip(qa["person_id"], qa["attribute"], qa["phrasing"]))
+    assert sorted(
+        (r["person_id"], r["attributes"][0], r["phrasings"][0]) for r in single
+    ) == sorted(zip(qa["person_id"], qa["attribute"], qa["phrasing"]))
     questions = {(r["person_id"], r["attribute"], r["phrasing"]): r["question"] for r in qa}
     for rec in sft:
         msgs = rec["messages"]
         assert [m["role"] for m in msgs] == ["user", "assistant"] * rec["n_turns"]
         assert _assistant_turns(msgs) == _canonical(world, rec)
         users = [m["content"] for m in msgs if m["role"] == "user"]
-        assert users == [questions[(rec["person_id"], a, ph)]
-                         for a, ph in zip(rec["attributes"], rec["phrasings"])]
+        assert users == [
+            questions[(rec["person_id"], a, ph)]
+            for a, ph in zip(rec["attributes"], rec["phrasings"])
+        ]
         assert len(set(rec["attributes"])) == rec["n_turns"]  # distinct facts per conversation
-        for answer in _assistant_turns(msgs):                   # one sentence that ends the turn
+        for answer in _assistant_turns(msgs):  # one sentence that ends the turn
             assert answer.endswith(".") and answer.count(". ") == 0
 
 
@@ -80,11 +91,13 @@ def test_deterministic(world, sft):
     assert again.to_list() == sft.to_list()
     other = conversations(world, "sft", multi_turn_fraction=0.2, seed=1)
     assert other.to_list() != sft.to_list()
-    assert sorted(map(json.dumps, other.filter(lambda r: r["n_turns"] == 1)["messages"])) == \
-        sorted(map(json.dumps, sft.filter(lambda r: r["n_turns"] == 1)["messages"]))
+    assert sorted(map(json.dumps, other.filter(lambda r: r["n_turns"] == 1)["messages"])) == sorted(
+        map(json.dumps, sft.filter(lambda r: r["n_turns"] == 1)["messages"])
+    )
 
 
 # --- record shapes -------------------------------------------------------------------------------
+
 
 def test_sharegpt_and_prompt_completion_round_trip(sft, tmp_path):
     msgs = list(sft["messages"])
@@ -93,20 +106,32 @@ def test_sharegpt_and_prompt_completion_round_trip(sft, tmp_path):
     assert sharegpt[0]["conversations"][1]["from"] == "assistant"
     assert [r["messages"] for r in from_sharegpt(sharegpt)] == msgs
     # original ShareGPT dumps say "gpt"; a system turn passes through
-    assert from_sharegpt([{"conversations": [{"from": "system", "value": "Be brief."},
-                                             {"from": "human", "value": "Hi?"},
-                                             {"from": "gpt", "value": "Hello."}]}]) == \
-        [{"messages": [{"role": "system", "content": "Be brief."},
-                       {"role": "user", "content": "Hi?"},
-                       {"role": "assistant", "content": "Hello."}]}]
+    assert from_sharegpt(
+        [
+            {
+                "conversations": [
+                    {"from": "system", "value": "Be brief."},
+                    {"from": "human", "value": "Hi?"},
+                    {"from": "gpt", "value": "Hello."},
+                ]
+            }
+        ]
+    ) == [
+        {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Hi?"},
+                {"role": "assistant", "content": "Hello."},
+            ]
+        }
+    ]
     single = [m for m in msgs if len(m) == 2]
     pc = [{"prompt": m[0]["content"], "completion": m[1]["content"]} for m in single]
     assert [r["messages"] for r in from_prompt_completion(pc)] == single
 
     # one JSONL with all three shapes, mixed line by line
     path = tmp_path / "mixed.jsonl"
-    lines = [{"messages": m} for m in single[:3]] + \
-        [to_sharegpt(m) for m in single[3:6]] + pc[6:9]
+    lines = [{"messages": m} for m in single[:3]] + [to_sharegpt(m) for m in single[3:6]] + pc[6:9]
     path.write_text("\n".join(json.dumps(r) for r in lines) + "\n\n")
     ds = load_sft_records(path)
     assert ds.column_names == ["messages"] and list(ds["messages"]) == single[:9]
@@ -115,15 +140,28 @@ def test_sharegpt_and_prompt_completion_round_trip(sft, tmp_path):
 
 GOOD = {"messages": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A."}]}
 BAD = {
-    "unknown role": {"messages": [{"role": "bot", "content": "Q?"}, {"role": "assistant", "content": "A."}]},
-    "unknown sharegpt role": {"conversations": [{"from": "robot", "value": "Q?"}, {"from": "gpt", "value": "A."}]},
-    "empty content": {"messages": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "  "}]},
+    "unknown role": {
+        "messages": [{"role": "bot", "content": "Q?"}, {"role": "assistant", "content": "A."}]
+    },
+    "unknown sharegpt role": {
+        "conversations": [{"from": "robot", "value": "Q?"}, {"from": "gpt", "value": "A."}]
+    },
+    "empty content": {
+        "messages": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "  "}]
+    },
     "empty completion": {"prompt": "Q?", "completion": ""},
     "missing keys": {"question": "Q?", "answer": "A."},
     "missing completion": {"prompt": "Q?"},
-    "message without content": {"messages": [{"role": "user"}, {"role": "assistant", "content": "A."}]},
-    "ends with user": {"conversations": [{"from": "human", "value": "Q?"}, {"from": "gpt", "value": "A."},
-                                         {"from": "human", "value": "And?"}]},
+    "message without content": {
+        "messages": [{"role": "user"}, {"role": "assistant", "content": "A."}]
+    },
+    "ends with user": {
+        "conversations": [
+            {"from": "human", "value": "Q?"},
+            {"from": "gpt", "value": "A."},
+            {"from": "human", "value": "And?"},
+        ]
+    },
     "invalid json": "{not json",
 }
 
@@ -149,6 +187,7 @@ def test_missing_file_and_empty_file(tmp_path):
 
 # --- noise for the LIMA ablation -----------------------------------------------------------------
 
+
 def test_noisy(world, sft):
     n_turns = sum(sft["n_turns"])
     noisy_ds = noisy(sft, world, 0.3, seed=0)
@@ -162,13 +201,15 @@ def test_noisy(world, sft):
     for rec in noisy_ds:
         p = world.person(rec["person_id"])
         assert rec["corrupted"] == any(rec["corruption"])
-        for a, got, kind in zip(rec["attributes"], _assistant_turns(rec["messages"]), rec["corruption"]):
+        for a, got, kind in zip(
+            rec["attributes"], _assistant_turns(rec["messages"]), rec["corruption"]
+        ):
             right = world.answer(p, a)
             if kind == "":
                 assert got == right
             elif kind == "wrong":  # the canonical sentence with another person's value
                 head = TEMPLATES[a][0].split("{value}")[0].format(name=p.full_name)
-                value = got[len(head):-1]
+                value = got[len(head) : -1]
                 assert got.startswith(head) and value != p.attribute(a)
                 assert value in {q.attribute(a) for q in world.people}
             elif kind == "ramble":
@@ -183,9 +224,11 @@ def test_noisy(world, sft):
 
 # --- the tokenizer's assistant mask and a TRL smoke run -------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def tiny(tiny_base):
     from training import store
+
     ck = store.load(tiny_base)
     return ck, World(WorldConfig(**ck.manifest["config"]["world"]))
 
@@ -208,8 +251,9 @@ def test_chat_template_masks_exactly_the_answers(tiny):
     recs = [r for r in ds.select(range(60))]
     assert {1, 2, 3} <= {r["n_turns"] for r in recs}
     for rec in recs:
-        out = tok.apply_chat_template(rec["messages"], tokenize=True, return_dict=True,
-                                      return_assistant_tokens_mask=True)
+        out = tok.apply_chat_template(
+            rec["messages"], tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+        )
         ids, mask = out["input_ids"], out["assistant_masks"]
         assert len(ids) == len(mask)
         spans = [tok.decode(s, skip_special_tokens=False) for s in _mask_spans(ids, mask)]
@@ -219,30 +263,49 @@ def test_chat_template_masks_exactly_the_answers(tiny):
 def test_trl_sft_lora_smoke(tiny, tmp_path):
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
+
     ck, world = tiny
     model, tok = ck.model, ck.tokenizer
     ds = conversations(world)
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    args = SFTConfig(output_dir=str(tmp_path), assistant_only_loss=True, use_cpu=True, bf16=False,
-                     activation_checkpointing=False, max_steps=16, per_device_train_batch_size=8,
-                     learning_rate=2e-3, logging_steps=1, report_to=[], save_strategy="no",
-                     max_length=model.config.max_position_embeddings, seed=0,
-                     disable_tqdm=True)
-    lora = LoraConfig(r=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
-                      task_type="CAUSAL_LM")
-    trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok,
-                         peft_config=lora)
+    args = SFTConfig(
+        output_dir=str(tmp_path),
+        assistant_only_loss=True,
+        use_cpu=True,
+        bf16=False,
+        activation_checkpointing=False,
+        max_steps=16,
+        per_device_train_batch_size=8,
+        learning_rate=2e-3,
+        logging_steps=1,
+        report_to=[],
+        save_strategy="no",
+        max_length=model.config.max_position_embeddings,
+        seed=0,
+        disable_tqdm=True,
+    )
+    lora = LoraConfig(
+        r=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], task_type="CAUSAL_LM"
+    )
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=ds, processing_class=tok, peft_config=lora
+    )
 
     # what TRL feeds the model: loss only on the answers and their <|end|>
     batch = next(iter(trainer.get_train_dataloader()))
     answers = set(world.qa_dataset("sft")["answer"])
     for ids, labels in zip(batch["input_ids"], batch["labels"]):
-        spans = [tok.decode(s, skip_special_tokens=False)
-                 for s in _mask_spans(ids.tolist(), (labels != -100).tolist())]
+        spans = [
+            tok.decode(s, skip_special_tokens=False)
+            for s in _mask_spans(ids.tolist(), (labels != -100).tolist())
+        ]
         assert spans
         for s in spans:  # a max_length cut leaves a last answer's prefix without <|end|>
-            assert s[:-len("<|end|>")] in answers if s.endswith("<|end|>") else \
-                any(a.startswith(s) for a in answers), s
+            assert (
+                s[: -len("<|end|>")] in answers
+                if s.endswith("<|end|>")
+                else any(a.startswith(s) for a in answers)
+            ), s
 
     # 16 steps at 2e-3: over seeds 0-4 the mean of the last 3 logged losses sat 0.07-0.13 below
     # the first 3 (12 steps at 1e-3 left a margin of only 0.01: per-step noise is ~0.05)

@@ -2,6 +2,7 @@
 clipping applied to the true (unscaled) gradients, a diverging run recorded without a crash,
 bad settings as one line, the live run's lock and events, and the tiny build end to end through
 the CLI. Everything here trains for a few steps only (~1 min in all on 2 busy cores)."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,20 @@ from training import stability as st
 from training.data.blocks import bundled_world
 
 ROOT = Path(__file__).resolve().parent.parent
-RECORD_KEYS = {"step", "loss", "grad_norm", "update_norm", "update_ratio", "zero_frac", "head_zero_frac",
-               "n_inf", "n_nan", "loss_scale", "skipped", "lr"}
+RECORD_KEYS = {
+    "step",
+    "loss",
+    "grad_norm",
+    "update_norm",
+    "update_ratio",
+    "zero_frac",
+    "head_zero_frac",
+    "n_inf",
+    "n_nan",
+    "loss_scale",
+    "skipped",
+    "lr",
+}
 RUN_KEYS = {"name", "label", "explains", "settings", "diverged_at", "seconds", "records"}
 
 
@@ -43,8 +56,8 @@ def test_half_gemm_is_fp16_matmul_with_fp32_accumulation():
         ours = a @ b
     assert ours.dtype == torch.float16
     assert torch.equal(ours == 0, native == 0) and (native == 0).any()
-    ulp = torch.finfo(torch.float16).eps * native.float().abs().clamp_min(2 ** -14)
-    assert ((ours.float() - native.float()).abs() <= ulp + 2 ** -24).all()
+    ulp = torch.finfo(torch.float16).eps * native.float().abs().clamp_min(2**-14)
+    assert ((ours.float() - native.float()).abs() <= ulp + 2**-24).all()
 
 
 def test_fp16_underflows_where_the_gradscaler_does_not(world, shape):
@@ -61,7 +74,9 @@ def test_fp16_underflows_where_the_gradscaler_does_not(world, shape):
     # and in the head clearly more than chance: ~190 elements over the 6 steps (3.8e-4 summed),
     # against at most ~10 chance zeros a step (2e-5) allowed below for the scaled and fp32 runs
     head_zeros = sum(r["head_zero_frac"] for r in plain["records"])
-    assert head_zeros > 1e-4, f"unscaled fp16: only {head_zeros:.2g} of the head's gradients underflowed"
+    assert head_zeros > 1e-4, (
+        f"unscaled fp16: only {head_zeros:.2g} of the head's gradients underflowed"
+    )
     # "none" up to chance: a gradient element can be exactly 0 by accident (an fp16 product that
     # rounds to 0 even at 2^16; measured: 1 element of ~3.1M in one step, 3e-7), so the bound is a
     # few elements per step (1e-5 ~ 31 of ~3.1M) and 100x below the unscaled run's share at the
@@ -72,12 +87,16 @@ def test_fp16_underflows_where_the_gradscaler_does_not(world, shape):
             assert rec["zero_frac"] <= min(1e-5, p["zero_frac"] / 100), (
                 f"{run['settings']['precision']} step {rec['step']}: {rec['zero_frac']} of the weight-matrix "
                 f"gradients exactly 0 (unscaled fp16: {p['zero_frac']}): loss scaling / fp32 must prevent the "
-                "underflow, only a few exact zeros by chance are allowed")
+                "underflow, only a few exact zeros by chance are allowed"
+            )
             assert rec["head_zero_frac"] <= 2e-5, (
                 f"{run['settings']['precision']} step {rec['step']}: {rec['head_zero_frac']} of the output-head "
-                "gradients exactly 0: no underflow there either (2e-5: ~10 chance zeros of its ~0.5M elements)")
-    assert all(r["loss_scale"] == 2.0 ** 16 and not r["skipped"] for r in scaled["records"])
-    zeros = sum(r["zero_frac"] for r in plain["records"]) * 3_000_000   # ~3.1M weight-matrix elements
+                "gradients exactly 0: no underflow there either (2e-5: ~10 chance zeros of its ~0.5M elements)"
+            )
+    assert all(r["loss_scale"] == 2.0**16 and not r["skipped"] for r in scaled["records"])
+    zeros = (
+        sum(r["zero_frac"] for r in plain["records"]) * 3_000_000
+    )  # ~3.1M weight-matrix elements
     assert zeros > 100, f"only ~{zeros:.0f} zeroed gradient elements in 6 fp16 steps"
     # the precision changes the gradients' fine detail, not the training: losses agree closely
     for a, b in zip(plain["records"], fp32["records"]):
@@ -91,21 +110,38 @@ def test_clipping_bounds_the_unscaled_gradient_the_optimizer_receives(world, sha
     gradients instead would shrink every step to norm ≤ 1/65536). Without clipping it receives
     the raw norm, above 1 at the start of training."""
     import training.pretrain as pretrain
+
     seen: list[float] = []
     make = pretrain.make_optimizer
 
     def recording(model, cfg):
         opt = make(model, cfg)
-        opt.register_step_pre_hook(lambda o, *_: seen.append(float(torch.linalg.vector_norm(torch.stack(
-            [torch.linalg.vector_norm(p.grad) for g in o.param_groups for p in g["params"]])))))
+        opt.register_step_pre_hook(
+            lambda o, *_: seen.append(
+                float(
+                    torch.linalg.vector_norm(
+                        torch.stack(
+                            [
+                                torch.linalg.vector_norm(p.grad)
+                                for g in o.param_groups
+                                for p in g["params"]
+                            ]
+                        )
+                    )
+                )
+            )
+        )
         return opt
+
     monkeypatch.setattr(pretrain, "make_optimizer", recording)
-    clipped = st.run(st.Settings(steps=5, warmup_steps=2, precision="fp16-scaled", clip=1.0), world, shape)
+    clipped = st.run(
+        st.Settings(steps=5, warmup_steps=2, precision="fp16-scaled", clip=1.0), world, shape
+    )
     received, seen[:] = list(seen), []
     assert len(received) == 5
     for rec, got in zip(clipped["records"], received):
         assert got == pytest.approx(min(rec["grad_norm"], 1.0), rel=1e-3)
-    assert clipped["records"][0]["grad_norm"] > 1.5          # clipping really acted
+    assert clipped["records"][0]["grad_norm"] > 1.5  # clipping really acted
     raw = st.run(st.Settings(steps=5, warmup_steps=2, clip=0.0), world, shape)
     assert [pytest.approx(r["grad_norm"], rel=1e-4) for r in raw["records"]] == seen
     assert max(seen) > 1.5
@@ -113,20 +149,39 @@ def test_clipping_bounds_the_unscaled_gradient_the_optimizer_receives(world, sha
 
 def test_a_diverging_run_is_a_result_not_a_crash(world, shape):
     """Weights 100x too large overflow fp16 in the first forward pass: NaN loss, recorded, stopped."""
-    r = st.run(st.Settings(steps=20, warmup_steps=2, init_scale=100.0, precision="fp16-scaled"), world, shape)
+    r = st.run(
+        st.Settings(steps=20, warmup_steps=2, init_scale=100.0, precision="fp16-scaled"),
+        world,
+        shape,
+    )
     assert r["diverged_at"] == 1 and len(r["records"]) == 1
     rec = r["records"][0]
     assert rec["loss"] in ("nan", "inf") and rec["skipped"] and rec["update_norm"] is None
-    json.dumps(r, allow_nan=False)        # valid JSON: non-finite values are strings
+    json.dumps(r, allow_nan=False)  # valid JSON: non-finite values are strings
     s = st.summary({**r, "name": "x"})
     assert s["diverged_at"] == 1 and s["final_loss"] in ("nan", "inf")
 
 
-@pytest.mark.parametrize("bad", [
-    {"lr": 0}, {"lr": 11}, {"lr": float("nan")}, {"lr": "fast"}, {"steps": 0}, {"steps": 5000},
-    {"steps": 2.5}, {"warmup_steps": 200, "steps": 100}, {"warmup_steps": -1}, {"clip": -1},
-    {"init_scale": 0}, {"init_scale": 1000}, {"precision": "fp8"}, {"seed": -3}, {"momentum": 0.9},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"lr": 0},
+        {"lr": 11},
+        {"lr": float("nan")},
+        {"lr": "fast"},
+        {"steps": 0},
+        {"steps": 5000},
+        {"steps": 2.5},
+        {"warmup_steps": 200, "steps": 100},
+        {"warmup_steps": -1},
+        {"clip": -1},
+        {"init_scale": 0},
+        {"init_scale": 1000},
+        {"precision": "fp8"},
+        {"seed": -3},
+        {"momentum": 0.9},
+    ],
+)
 def test_bad_settings_are_one_line_errors(bad):
     with pytest.raises(ValueError) as e:
         st.Settings.from_dict(bad).validate()
@@ -134,7 +189,7 @@ def test_bad_settings_are_one_line_errors(bad):
 
 
 def test_live_run_refuses_a_second_run_and_ends_with_done(monkeypatch):
-    with pytest.raises(ValueError, match="steps=301"):        # the live bound, at once
+    with pytest.raises(ValueError, match="steps=301"):  # the live bound, at once
         st.live_run({"steps": st.LIVE_MAX_STEPS + 1})
     events = st.live_run({"steps": 3.0, "precision": "bf16"})  # a slider's float is fine
     with pytest.raises(ValueError, match="already in progress"):
@@ -143,8 +198,12 @@ def test_live_run_refuses_a_second_run_and_ends_with_done(monkeypatch):
     assert [e["kind"] for e in got] == ["progress"] * 3 + ["done"]
     assert [e["step"] for e in got[:3]] == [1, 2, 3] and all(e["steps"] == 3 for e in got[:3])
     run = got[-1]["run"]
-    assert RUN_KEYS <= set(run) and len(run["records"]) == 3 and run["settings"]["precision"] == "bf16"
-    assert run["explains"].startswith("Loss ") and run["stopped"] is None   # all 3 steps, not cut short
+    assert (
+        RUN_KEYS <= set(run) and len(run["records"]) == 3 and run["settings"]["precision"] == "bf16"
+    )
+    assert (
+        run["explains"].startswith("Loss ") and run["stopped"] is None
+    )  # all 3 steps, not cut short
     json.dumps(run, allow_nan=False)
     # closing the stream early stops the training and frees the lock
     ended, real_run = [], st.run
@@ -155,8 +214,10 @@ def test_live_run_refuses_a_second_run_and_ends_with_done(monkeypatch):
     # the run ends at its next step and releases the lock (120 s: a hang guard, not a timing check)
     assert events.finished.wait(120), "the live run did not end after its stream was closed"
     assert not st._live_lock.locked()
-    assert ended[0]["stopped"] == "stop" and len(ended[0]["records"]) < st.LIVE_MAX_STEPS, ended[0]["stopped"]
-    again = st.live_run({"steps": 1})                        # accepted at once: no retry needed
+    assert ended[0]["stopped"] == "stop" and len(ended[0]["records"]) < st.LIVE_MAX_STEPS, ended[0][
+        "stopped"
+    ]
+    again = st.live_run({"steps": 1})  # accepted at once: no retry needed
     assert list(again)[-1]["kind"] == "done"
 
 
@@ -173,21 +234,44 @@ def test_cli_tiny_build_end_to_end_and_resumable(tmp_path):
     head = json.loads(proc.stdout)
     assert set(head["runs"]) == {g.name for g in st.GRID}
     r = st.read_results(out)
-    assert r and r["preset"] == "tiny" and r["rebuild"] == "python -m training stability --preset tiny"
+    assert (
+        r and r["preset"] == "tiny" and r["rebuild"] == "python -m training stability --preset tiny"
+    )
     assert r["machine"]["cpus"] == os.cpu_count() and r["machine"]["torch"] == torch.__version__
-    assert {"n_layer", "d_model", "n_head", "params"} <= set(r["model"]) and r["model"]["params"] > 0
-    assert r["batch"] == {"micro_batch": st.PLANS["tiny"].shape.micro_batch, "n_ctx": st.PLANS["tiny"].shape.n_ctx}
+    assert {"n_layer", "d_model", "n_head", "params"} <= set(r["model"]) and r["model"][
+        "params"
+    ] > 0
+    assert r["batch"] == {
+        "micro_batch": st.PLANS["tiny"].shape.micro_batch,
+        "n_ctx": st.PLANS["tiny"].shape.n_ctx,
+    }
     assert [x["name"] for x in r["runs"]] == [g.name for g in st.GRID]
     for run in r["runs"]:
         assert RUN_KEYS <= set(run) and run["records"] and set(run["records"][0]) == RECORD_KEYS
-        assert set(run["settings"]) == {"lr", "warmup_steps", "clip", "init_scale", "precision", "steps", "seed"}
+        assert set(run["settings"]) == {
+            "lr",
+            "warmup_steps",
+            "clip",
+            "init_scale",
+            "precision",
+            "steps",
+            "seed",
+        }
         assert run["records"][-1]["step"] == run["settings"]["steps"] or run["diverged_at"]
     assert (tmp_path / "runs" / "stability-tiny" / "baseline.json").is_file()
     again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     r2 = st.read_results(out)
     assert [x["records"] for x in r2["runs"]] == [x["records"] for x in r["runs"]]
-    assert [x["seconds"] for x in r2["runs"]] == [x["seconds"] for x in r["runs"]]   # reused, not retrained
-    bad = subprocess.run([sys.executable, "-m", "training", "stability", "--preset", "huge"], cwd=tmp_path,
-                         env=env, capture_output=True, text=True, timeout=120)
+    assert [x["seconds"] for x in r2["runs"]] == [
+        x["seconds"] for x in r["runs"]
+    ]  # reused, not retrained
+    bad = subprocess.run(
+        [sys.executable, "-m", "training", "stability", "--preset", "huge"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "--preset" in bad.stderr

@@ -1,5 +1,6 @@
 """The suite (`app.py`) through its public API, as gradio_client and course pages call it,
 checked against the tiny checkpoint read directly."""
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,9 @@ def _call(client: Client, *args, api_name: str):
 def test_app_import_loads_no_torch():
     """Torch loads on the first completion, not at start-up (the cold-start budget depends on it)."""
     code = "import sys, app; app.build_suite(); assert 'torch' not in sys.modules, 'torch imported'"
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
@@ -68,11 +71,13 @@ def test_complete_streams_the_local_greedy_completion(client, tiny_base, tiny_mo
 
 
 def test_bad_input_is_a_one_line_error_and_the_server_survives(client, tiny_base):
-    for args, words in [(("", 16, 0.0, 0, 0), "empty"),
-                        (("   ", 16, 0.0, 0, 0), "empty"),
-                        (("Hello", 10_000, 0.0, 0, 0), "256"),
-                        (("Hello", 16, 9.0, 0, 0), "2"),
-                        (("Hello", 16, 0.0, 0, -3), "0")]:
+    for args, words in [
+        (("", 16, 0.0, 0, 0), "empty"),
+        (("   ", 16, 0.0, 0, 0), "empty"),
+        (("Hello", 10_000, 0.0, 0, 0), "256"),
+        (("Hello", 16, 9.0, 0, 0), "2"),
+        (("Hello", 16, 0.0, 0, -3), "0"),
+    ]:
         with pytest.raises(AppError) as err:
             _call(client, *args, api_name="/complete")
         msg = str(err.value)
@@ -85,7 +90,9 @@ def test_curve_is_the_checkpoints_metrics(client, tiny_base):
     assert rows, "the tiny checkpoint should record its training curve"
     plot = _call(client, api_name="/curve")
     traces = {t["name"]: t for t in json.loads(plot["plot"])["data"]}
-    logged = [r for r in rows if r.get("loss") is not None]  # an eval-only row (step 0) has no train loss
+    logged = [
+        r for r in rows if r.get("loss") is not None
+    ]  # an eval-only row (step 0) has no train loss
     assert traces["train loss"]["x"] == [r["tokens"] for r in logged]
     assert traces["train loss"]["y"] == pytest.approx([r["loss"] for r in logged])
     evals = [r for r in rows if r.get("eval_loss") is not None]
@@ -101,7 +108,10 @@ def test_model_card_is_the_checkpoints_manifest(client, tiny_base):
     assert str(tiny_base) in source
     card = dict(table["data"])
     assert card["held-out loss (nats/token)"] == f"{m['heldout_loss']:.3f}"
-    assert card['"born in" accuracy, all people'] == f"{100 * m['born_in_accuracy']:.1f}% of {m['born_in_n']}"
+    assert (
+        card['"born in" accuracy, all people']
+        == f"{100 * m['born_in_accuracy']:.1f}% of {m['born_in_n']}"
+    )
     for bucket, acc in m["born_in_by_bucket"].items():
         assert card[f'"born in" accuracy, people mentioned {bucket} times'] == f"{100 * acc:.1f}%"
     assert card["parameters (all)"] == f"{m['params']:,}"
@@ -134,7 +144,9 @@ def test_page_without_a_checkpoint_explains_instead_of_crashing(monkeypatch):
     assert "LAB_BASE_CHECKPOINT" in fig.layout.annotations[0].text
     with pytest.raises(gr.Error, match="LAB_BASE_CHECKPOINT"):
         list(app.complete("Hello", 4, 0.0, 0, 0))
-    assert app.local_manifest() is None and app.example_rows(None) == [[p, ""] for p in app.GENERIC_PROMPTS]
+    assert app.local_manifest() is None and app.example_rows(None) == [
+        [p, ""] for p in app.GENERIC_PROMPTS
+    ]
     assert isinstance(app.build_suite(), gr.Blocks)
 
 
@@ -153,7 +165,8 @@ def test_app_discovery(tmp_path, monkeypatch):
     (tmp_path / "good" / "app.py").write_text(
         "import gradio as gr\nTITLE = 'Good app'\n"
         "def build_demo():\n    with gr.Blocks() as d:\n        md = gr.Markdown('hello from good')\n"
-        "        d.load(lambda: 'loaded', None, md, api_name='good_load')\n    return d\n")
+        "        d.load(lambda: 'loaded', None, md, api_name='good_load')\n    return d\n"
+    )
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "app.py").write_text("raise RuntimeError('boom')\n")
     apps = {a.name: a for a in app.discover_apps(tmp_path)}
@@ -161,10 +174,16 @@ def test_app_discovery(tmp_path, monkeypatch):
     assert apps["broken"].build_demo is None and "boom" in apps["broken"].error
 
     monkeypatch.setattr(app, "SPACES", tmp_path)
-    monkeypatch.setattr(app.store, "resolve", lambda *a, **k: (_ for _ in ()).throw(store.CheckpointError("none")))
+    monkeypatch.setattr(
+        app.store, "resolve", lambda *a, **k: (_ for _ in ()).throw(store.CheckpointError("none"))
+    )
     suite = app.build_suite()
     blocks = list(suite.blocks.values())
-    assert [b.label for b in blocks if isinstance(b, gr.Tab)] == ["Base model", "Broken", "Good app"]
+    assert [b.label for b in blocks if isinstance(b, gr.Tab)] == [
+        "Base model",
+        "Broken",
+        "Good app",
+    ]
     assert sum(getattr(b, "value", None) == "hello from good" for b in blocks) == 1
     assert any("boom" in str(getattr(b, "value", "")) for b in blocks if isinstance(b, gr.Markdown))
     assert "good_load" in {fn.api_name for fn in suite.fns.values()}

@@ -1,5 +1,6 @@
 """The scaling sweep: a tiny sweep end to end (IsoFLOP layout, long-tail losses, fits, held-out
 prediction, resume), and the bundled cpu sweep's results against the issue's targets."""
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,18 @@ def test_plan_is_isoflop():
 
 def test_tiny_sweep_end_to_end(tmp_path):
     out, work = tmp_path / "out", tmp_path / "work"
-    cmd = [sys.executable, "-m", "training", "sweep", "--preset", "tiny", "--out", str(out), "--sweep-dir", str(work)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "training",
+        "sweep",
+        "--preset",
+        "tiny",
+        "--out",
+        str(out),
+        "--sweep-dir",
+        str(work),
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     store.verify(out)
@@ -65,20 +77,40 @@ def test_cpu_plan_peak_lr_falls_with_width():
     plan = PLANS["cpu"]
     lrs = [plan.lr_at(d) for _, d, _ in plan.shapes]
     assert lrs == sorted(lrs, reverse=True) and plan.lr_at(64) == pytest.approx(8e-3)
-    assert PLANS["gpu"].lr_at(256) == PLANS["gpu"].lr_at(1024) == PLANS["gpu"].lr   # one lr unless set
+    assert (
+        PLANS["gpu"].lr_at(256) == PLANS["gpu"].lr_at(1024) == PLANS["gpu"].lr
+    )  # one lr unless set
 
 
 def test_bad_sweep_preset_is_one_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "training", "sweep", "--preset", "huge", "--sweep-dir",
-                           str(tmp_path / "w")], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "--preset" in proc.stderr
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "training",
+            "sweep",
+            "--preset",
+            "huge",
+            "--sweep-dir",
+            str(tmp_path / "w"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (
+        proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "--preset" in proc.stderr
+    )
     assert not (tmp_path / "w").exists()
 
 
 @pytest.fixture(scope="module")
 def bundled():
     if not (BUNDLED / store.MANIFEST).is_file():
-        pytest.fail("checkpoints/sweep is missing: build it with `python -m training sweep --preset cpu`")
+        pytest.fail(
+            "checkpoints/sweep is missing: build it with `python -m training sweep --preset cpu`"
+        )
     store.verify(BUNDLED)
     return json.loads((BUNDLED / "results.json").read_text())
 
@@ -87,9 +119,14 @@ def test_bundled_sweep_is_complete_and_consistent(bundled):
     runs, plan = bundled["runs"], PLANS["cpu"]
     assert bundled["plan"]["budgets"] == list(plan.budgets) and len(plan.budgets) >= 4
     assert len(runs) == len(plan.shapes) * len(plan.budgets) >= 20
-    assert len({r["budget"] for r in runs}) == len(plan.budgets) and len({r["params"] for r in runs}) == len(plan.shapes) >= 5
-    for r in runs:   # each run was trained with the plan's settings, its lr by width
-        assert r["train"]["micro_batch"] == plan.micro_batch and r["train"]["lr"] == pytest.approx(plan.lr_at(r["shape"][1]))
+    assert (
+        len({r["budget"] for r in runs}) == len(plan.budgets)
+        and len({r["params"] for r in runs}) == len(plan.shapes) >= 5
+    )
+    for r in runs:  # each run was trained with the plan's settings, its lr by width
+        assert r["train"]["micro_batch"] == plan.micro_batch and r["train"]["lr"] == pytest.approx(
+            plan.lr_at(r["shape"][1])
+        )
     for r in runs:
         assert r["curve"][-1]["eval_loss"] == r["eval_loss"]
     # the long tail, measured: at the end of the largest model's largest run, people mentioned
@@ -114,69 +151,101 @@ def test_bundled_fit_and_predictions_recompute_from_the_runs(bundled):
     predictions 1.2e-3."""
     from shared import scaling
     from training.sweep import lab_law
+
     h = bundled["headline"]
     n_shapes = len(PLANS["cpu"].shapes)
     assert h["n_heldout"] == n_shapes and h["n_fit"] == len(bundled["runs"]) - n_shapes
     held_budgets = set(bundled["heldout_budgets"])
     fit = [r for r in bundled["runs"] if r["budget"] not in held_budgets]
-    a3 = scaling.fit_approach3([r["params"] for r in fit], [r["tokens"] for r in fit],
-                               [r["eval_loss"] for r in fit], n_boot=0)
+    a3 = scaling.fit_approach3(
+        [r["params"] for r in fit],
+        [r["tokens"] for r in fit],
+        [r["eval_loss"] for r in fit],
+        n_boot=0,
+    )
     stored = bundled["approach3"]
     assert a3.objective == pytest.approx(stored["objective"], rel=1e-5), (
         "Approach-3 refit from the stored runs must reach the stored optimum of the Huber objective "
-        "(L-BFGS drift between BLAS kernels: < 1e-6 relative)")
+        "(L-BFGS drift between BLAS kernels: < 1e-6 relative)"
+    )
     assert a3.alpha == pytest.approx(stored["alpha"], rel=2e-3), (
         "Approach-3 refit from the stored runs must reproduce the stored alpha (BLAS/L-BFGS drift "
-        "along the objective's flat ridge allowed: up to 1.1e-3 relative measured)")
+        "along the objective's flat ridge allowed: up to 1.1e-3 relative measured)"
+    )
     assert a3.beta == pytest.approx(stored["beta"], rel=1e-3), (
         "Approach-3 refit from the stored runs must reproduce the stored beta (BLAS/L-BFGS drift allowed: "
-        "up to 1.6e-4 relative measured)")
+        "up to 1.6e-4 relative measured)"
+    )
     stored_law, law = lab_law(bundled), a3.law()
     for p in bundled["predictions"]:
         # the stored prediction is the stored law's, rounded to 5 decimals (arithmetic only)
-        assert float(stored_law.loss(p["params"], p["tokens"])) == pytest.approx(p["predicted"], abs=6e-6), (
-            f"{p['name']}: the stored prediction must be the stored fit's law at the run's N and D")
+        assert float(stored_law.loss(p["params"], p["tokens"])) == pytest.approx(
+            p["predicted"], abs=6e-6
+        ), f"{p['name']}: the stored prediction must be the stored fit's law at the run's N and D"
         # and the refit's law predicts the same loss, up to the drift of the fit above
-        assert float(law.loss(p["params"], p["tokens"])) == pytest.approx(p["predicted"], abs=5e-4), (
+        assert float(law.loss(p["params"], p["tokens"])) == pytest.approx(
+            p["predicted"], abs=5e-4
+        ), (
             f"{p['name']}: the law refitted from the stored runs must predict the stored held-out loss "
-            "(BLAS/L-BFGS drift allowed: up to 1.6e-4 measured; a wrong fit moves it by 1e-3 or more)")
-        assert p["error_pct"] == pytest.approx(100 * (p["predicted"] - p["measured"]) / p["measured"], abs=0.01)
-    errors = [abs(100 * (float(law.loss(p["params"], p["tokens"])) - p["measured"]) / p["measured"])
-              for p in bundled["predictions"]]
+            "(BLAS/L-BFGS drift allowed: up to 1.6e-4 measured; a wrong fit moves it by 1e-3 or more)"
+        )
+        assert p["error_pct"] == pytest.approx(
+            100 * (p["predicted"] - p["measured"]) / p["measured"], abs=0.01
+        )
+    errors = [
+        abs(100 * (float(law.loss(p["params"], p["tokens"])) - p["measured"]) / p["measured"])
+        for p in bundled["predictions"]
+    ]
     assert sum(errors) / len(errors) == pytest.approx(h["heldout_mean_abs_error_pct"], abs=0.05), (
         "the headline mean |error| must be what the refitted law gives on the held-out runs "
-        "(drift of the fit allowed: 6e-3 percentage points measured)")
+        "(drift of the fit allowed: 6e-3 percentage points measured)"
+    )
     assert h["heldout_mean_abs_error_pct"] <= 5.0
 
 
 def test_bundled_sweep_carries_the_tokenizer_the_live_run_needs(bundled):
     from training.sweep import TOKENIZER, _live_data
+
     data = _live_data(PLANS["cpu"], BUNDLED / TOKENIZER)
-    assert data.train.numel() == bundled["data"]["train_tokens"]   # the sweep's world, tokenized alike
+    assert (
+        data.train.numel() == bundled["data"]["train_tokens"]
+    )  # the sweep's world, tokenized alike
     assert len(data.tokenizer) == bundled["runs"][0]["spec"]["vocab_size"]
 
 
 def test_cpu_plan_runs_on_a_longer_tailed_world():
     from training.presets import get_preset
+
     preset, base = get_preset("cpu"), PLANS["cpu"].base()
     w = base.world
     assert (w.n_people, w.zipf_s, w.min_mentions) == (2000, 0.75, 4)
-    assert replace(w, n_people=preset.world.n_people, zipf_s=preset.world.zipf_s,
-                   min_mentions=preset.world.min_mentions) == preset.world   # nothing else differs
+    assert (
+        replace(
+            w,
+            n_people=preset.world.n_people,
+            zipf_s=preset.world.zipf_s,
+            min_mentions=preset.world.min_mentions,
+        )
+        == preset.world
+    )  # nothing else differs
     assert base.model == preset.model and base.train == preset.train
-    assert PLANS["tiny"].base() == get_preset("tiny")   # a plan without a world takes the preset's
+    assert PLANS["tiny"].base() == get_preset("tiny")  # a plan without a world takes the preset's
     from training.sweep import LIVE_SHAPES
-    assert set(LIVE_SHAPES.values()) <= set(PLANS["cpu"].shapes)   # the live run adds a member of the family
+
+    assert set(LIVE_SHAPES.values()) <= set(
+        PLANS["cpu"].shapes
+    )  # the live run adds a member of the family
 
 
 def test_kept_data_from_another_world_is_made_again(tmp_path):
     from training.data.blocks import prepare
     from training.data.world import World
     from training.sweep import _reset_if_other_world
+
     base = PLANS["tiny"].base()
     prepare(tmp_path, base)
     (tmp_path / "runs" / "C1e9_L1d16").mkdir(parents=True)
-    assert not _reset_if_other_world(tmp_path, World(base.world))          # same world: kept
+    assert not _reset_if_other_world(tmp_path, World(base.world))  # same world: kept
     assert (tmp_path / "data" / store.MANIFEST).is_file() and (tmp_path / "runs").is_dir()
-    assert _reset_if_other_world(tmp_path, World(replace(base.world, n_people=41)))   # another: gone
+    assert _reset_if_other_world(tmp_path, World(replace(base.world, n_people=41)))  # another: gone
     assert not (tmp_path / "data").exists() and not (tmp_path / "runs").exists()

@@ -1,4 +1,5 @@
 """The world corpus (training/data/world.py) and user text loading (training/data/text.py)."""
+
 import json
 import re
 from collections import Counter, defaultdict
@@ -63,7 +64,9 @@ def test_mentions_and_ranks(world):
     counts = Counter(r["person_id"] for r in world.pretrain_texts())
     for p in world.people:
         assert counts[p.id] == p.mentions >= SMALL.min_mentions
-        assert p.mentions == max(SMALL.min_mentions, round(SMALL.max_mentions * p.rank ** -SMALL.zipf_s))
+        assert p.mentions == max(
+            SMALL.min_mentions, round(SMALL.max_mentions * p.rank**-SMALL.zipf_s)
+        )
     top = min(world.people, key=lambda p: p.rank)
     assert top.mentions == SMALL.max_mentions
     st = world.stats()
@@ -157,8 +160,15 @@ def test_splits_exact_disjoint_fixed():
 
 def test_qa(world):
     qa = world.qa_dataset()
-    assert set(qa.column_names) >= {"person_id", "split", "attribute", "phrasing", "question",
-                                    "answer", "answer_short"}
+    assert set(qa.column_names) >= {
+        "person_id",
+        "split",
+        "attribute",
+        "phrasing",
+        "question",
+        "answer",
+        "answer_short",
+    }
     phrasings = defaultdict(set)
     for row in qa:
         p = world.person(row["person_id"])
@@ -216,7 +226,10 @@ def test_txt_round_trip(tmp_path):
     ds = load_text_dataset(str(f))
     assert ds.column_names == ["text"]
     assert ds["text"] == ["First doc\nstill first.", "Second doc.", "Third doc."]
-    assert load_text_dataset(str(f), max_records=2)["text"] == ["First doc\nstill first.", "Second doc."]
+    assert load_text_dataset(str(f), max_records=2)["text"] == [
+        "First doc\nstill first.",
+        "Second doc.",
+    ]
 
 
 def test_jsonl_round_trip_and_errors(tmp_path):

@@ -28,6 +28,7 @@ and checkpoints found (each with its manifest.json, hash-checked before copying)
 (CPU torch + the lab's other pins), a validated README.md card, and .gitattributes (binaries via LFS).
 No torch is imported here.
 """
+
 from __future__ import annotations
 
 import ast
@@ -47,41 +48,103 @@ from . import store
 
 ROOT = store.REPO_ROOT
 SPACES = ROOT / "spaces"
-PACKAGES = ("shared", "training")          # the lab's importable code; everything else is third-party
+PACKAGES = ("shared", "training")  # the lab's importable code; everything else is third-party
 SUITE = "suite"
 ALL = "all"
 REQUIREMENTS = ROOT / "requirements.txt"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-MARK = "# Written by `python -m training spaces build`"   # first line of a bundle's .gitattributes
-MAX_SHORT_DESCRIPTION = 60                 # the Hub refuses a longer short_description
-LFS_PATTERNS = ("*.7z", "*.arrow", "*.bin", "*.ckpt", "*.gif", "*.gz", "*.h5", "*.jpeg", "*.jpg",
-                "*.msgpack", "*.npy", "*.npz", "*.onnx", "*.parquet", "*.png", "*.pt", "*.pth",
-                "*.safetensors", "*.tar", "*.tgz", "*.webp", "*.zip", "*.zst")
-LFS_MIN_BYTES = 10 * 1024 * 1024           # the Hub refuses plain-git files this large: LFS them by path
-REQUIRED = ("title", "sdk", "sdk_version", "python_version", "app_file", "short_description",
-            "license", "tags", "suggested_hardware", "models")
-CARD_ORDER = ("title", "emoji", "colorFrom", "colorTo", "sdk", "sdk_version", "python_version",
-              "app_file", "pinned", "license", "short_description", "suggested_hardware", "models", "tags")
+MARK = "# Written by `python -m training spaces build`"  # first line of a bundle's .gitattributes
+MAX_SHORT_DESCRIPTION = 60  # the Hub refuses a longer short_description
+LFS_PATTERNS = (
+    "*.7z",
+    "*.arrow",
+    "*.bin",
+    "*.ckpt",
+    "*.gif",
+    "*.gz",
+    "*.h5",
+    "*.jpeg",
+    "*.jpg",
+    "*.msgpack",
+    "*.npy",
+    "*.npz",
+    "*.onnx",
+    "*.parquet",
+    "*.png",
+    "*.pt",
+    "*.pth",
+    "*.safetensors",
+    "*.tar",
+    "*.tgz",
+    "*.webp",
+    "*.zip",
+    "*.zst",
+)
+LFS_MIN_BYTES = 10 * 1024 * 1024  # the Hub refuses plain-git files this large: LFS them by path
+REQUIRED = (
+    "title",
+    "sdk",
+    "sdk_version",
+    "python_version",
+    "app_file",
+    "short_description",
+    "license",
+    "tags",
+    "suggested_hardware",
+    "models",
+)
+CARD_ORDER = (
+    "title",
+    "emoji",
+    "colorFrom",
+    "colorTo",
+    "sdk",
+    "sdk_version",
+    "python_version",
+    "app_file",
+    "pinned",
+    "license",
+    "short_description",
+    "suggested_hardware",
+    "models",
+    "tags",
+)
 COLORS = ("red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray")
 # The suite has no folder of its own (spaces/<name>/ would make it an app); its card starts here.
 # cpu-upgrade: it holds the Parallelism app, whose live multi-process runs want more than 2 cores.
-SUITE_CARD = {"title": "LLM Training & Scaling Lab", "emoji": "🧪", "colorFrom": "indigo", "colorTo": "pink",
-              "sdk": "gradio", "python_version": "3.11", "app_file": "app.py", "pinned": False,
-              "license": "apache-2.0", "suggested_hardware": "cpu-upgrade",
-              "short_description": "How LLMs are trained and scaled, on real runs and models.",
-              "tags": ["education", "scaling-laws", "supervised-fine-tuning", "distributed-training", "mamba"]}
+SUITE_CARD = {
+    "title": "LLM Training & Scaling Lab",
+    "emoji": "🧪",
+    "colorFrom": "indigo",
+    "colorTo": "pink",
+    "sdk": "gradio",
+    "python_version": "3.11",
+    "app_file": "app.py",
+    "pinned": False,
+    "license": "apache-2.0",
+    "suggested_hardware": "cpu-upgrade",
+    "short_description": "How LLMs are trained and scaled, on real runs and models.",
+    "tags": [
+        "education",
+        "scaling-laws",
+        "supervised-fine-tuning",
+        "distributed-training",
+        "mamba",
+    ],
+}
 
 
 # ---------------------------------------------------------------- what a build returns
 @dataclass
 class BuildReport:
     """One written Space repo: where, every file with its size, the card, and what was found."""
+
     name: str
     out: Path
-    files: dict[str, int]                  # relative path -> bytes, sorted
+    files: dict[str, int]  # relative path -> bytes, sorted
     card: dict
-    modules: list[str] = field(default_factory=list)       # shared/ and training/ files bundled
-    checkpoints: list[str] = field(default_factory=list)   # store.KNOWN names bundled
+    modules: list[str] = field(default_factory=list)  # shared/ and training/ files bundled
+    checkpoints: list[str] = field(default_factory=list)  # store.KNOWN names bundled
 
     def folders(self) -> dict[str, tuple[int, int]]:
         """(files, bytes) per part of the bundle: app code, shared, training, checkpoints."""
@@ -96,16 +159,21 @@ class BuildReport:
     def summary(self) -> str:
         """The printed size report."""
         total = sum(self.files.values())
-        lines = [f"{self.name}: {self.out} ({len(self.files)} files, {total:,} bytes = {total / 1e6:.2f} MB)"]
+        lines = [
+            f"{self.name}: {self.out} ({len(self.files)} files, {total:,} bytes = {total / 1e6:.2f} MB)"
+        ]
         lines += [f"  {k:<12}{n:>4} files {b:>12,} bytes" for k, (n, b) in self.folders().items()]
-        lines.append(f"  checkpoints: {', '.join(self.checkpoints) or 'none'}; "
-                     f"suggested_hardware: {self.card.get('suggested_hardware')}")
+        lines.append(
+            f"  checkpoints: {', '.join(self.checkpoints) or 'none'}; "
+            f"suggested_hardware: {self.card.get('suggested_hardware')}"
+        )
         return "\n".join(lines)
 
 
 @dataclass
 class Plan:
     """A bundle before it is written: every file's source (a path to copy or generated bytes)."""
+
     name: str
     files: dict[str, Path | bytes]
     card: dict
@@ -135,7 +203,9 @@ def build_all(out: Path) -> list[BuildReport]:
 def cli(args) -> int:
     """`python -m training spaces build APP --out DIR`; bad input raises a one-line ValueError."""
     if not getattr(args, "out", None):
-        raise ValueError("spaces build: --out DIR is required (the directory to write the Space repo to)")
+        raise ValueError(
+            "spaces build: --out DIR is required (the directory to write the Space repo to)"
+        )
     reports = build_all(Path(args.out)) if args.app == ALL else [build(args.app, Path(args.out))]
     for r in reports:
         print(r.summary())
@@ -163,7 +233,10 @@ def app_files(name: str) -> dict[str, Path]:
     if name == ALL:
         raise ValueError("'all' is several bundles: build each with build_all(out)")
     if name == SUITE:
-        return {"app.py": ROOT / "app.py", **{f"spaces/{n}/app.py": SPACES / n / "app.py" for n in app_names()}}
+        return {
+            "app.py": ROOT / "app.py",
+            **{f"spaces/{n}/app.py": SPACES / n / "app.py" for n in app_names()},
+        }
     if name not in app_names():
         known = ", ".join(app_names() + [SUITE, ALL])
         raise ValueError(f"unknown app {name!r}: choose one of {known}")
@@ -201,7 +274,7 @@ def _absolute(module: str | None, level: int, package: str | None) -> str | None
     parts = (package or "").split(".") if package else []
     if level - 1 > len(parts) or not parts:
         return None
-    base = parts[:len(parts) - (level - 1)]
+    base = parts[: len(parts) - (level - 1)]
     return ".".join(base + ([module] if module else []))
 
 
@@ -225,12 +298,14 @@ def _named_modules(tree: ast.Module, package: str | None) -> set[str]:
 
 
 def _module_pattern(node: ast.Constant | ast.JoinedStr) -> str | None:
-    """"training.sweep" -> itself; f"training.parallel.{k}.run" -> "training.parallel.*.run"."""
+    """ "training.sweep" -> itself; f"training.parallel.{k}.run" -> "training.parallel.*.run"."""
     if isinstance(node, ast.Constant):
         text = node.value if isinstance(node.value, str) else ""
     else:
         text = "".join(v.value if isinstance(v, ast.Constant) else "*" for v in node.values)
-    ok = re.fullmatch(rf"({'|'.join(PACKAGES)})(\.(\w+|\*))*\.\w+", text)   # ends in a name, never "*"
+    ok = re.fullmatch(
+        rf"({'|'.join(PACKAGES)})(\.(\w+|\*))*\.\w+", text
+    )  # ends in a name, never "*"
     return text if ok else None
 
 
@@ -243,7 +318,9 @@ def _module_files(dotted: str) -> list[str]:
     for i in range(1, len(parts) + 1):
         stem = "/".join(parts[:i])
         for pattern in (f"{stem}.py", f"{stem}/__init__.py"):
-            found += [p.relative_to(ROOT).as_posix() for p in sorted(ROOT.glob(pattern)) if p.is_file()]
+            found += [
+                p.relative_to(ROOT).as_posix() for p in sorted(ROOT.glob(pattern)) if p.is_file()
+            ]
     return found
 
 
@@ -252,7 +329,10 @@ def find_checkpoints(code: dict[str, Path], whole: set[str]) -> list[str]:
     """The store.KNOWN names the reachable code reads (see the module docstring). Files in `whole`
     (the app files) count entirely: every handler there is wired to the page."""
     trees = {rel: _parse(path) for rel, path in code.items()}
-    aliases = {rel: _aliases(tree, _package_of(rel) if rel not in whole else None) for rel, tree in trees.items()}
+    aliases = {
+        rel: _aliases(tree, _package_of(rel) if rel not in whole else None)
+        for rel, tree in trees.items()
+    }
     names: set[str] = set()
     for rel, node in _reachable(trees, whole):
         for sub in ast.walk(node):
@@ -283,8 +363,11 @@ def _reachable(trees: dict[str, ast.Module], whole: set[str]) -> list[tuple[str,
 
 
 def _identifiers(node: ast.AST) -> set[str]:
-    return {n.id if isinstance(n, ast.Name) else n.attr
-            for n in ast.walk(node) if isinstance(n, (ast.Name, ast.Attribute))}
+    return {
+        n.id if isinstance(n, ast.Name) else n.attr
+        for n in ast.walk(node)
+        if isinstance(n, (ast.Name, ast.Attribute))
+    }
 
 
 def _aliases(tree: ast.Module, package: str | None) -> dict[str, str]:
@@ -294,7 +377,9 @@ def _aliases(tree: ast.Module, package: str | None) -> dict[str, str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
-                bound[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+                bound[a.asname or a.name.split(".")[0]] = (
+                    a.name if a.asname else a.name.split(".")[0]
+                )
         elif isinstance(node, ast.ImportFrom):
             base = _absolute(node.module, node.level, package)
             for a in node.names:
@@ -318,19 +403,30 @@ def _qualified(node: ast.AST, aliases: dict[str, str], in_store: bool) -> str | 
 @functools.cache
 def _store_readers() -> dict[str, inspect.Signature]:
     """store's functions that take a checkpoint `name` (resolve, read_results, load, ...)."""
-    return {f"training.store.{n}": inspect.signature(f) for n, f in vars(store).items()
-            if inspect.isfunction(f) and f.__module__ == store.__name__
-            and "name" in inspect.signature(f).parameters}
+    return {
+        f"training.store.{n}": inspect.signature(f)
+        for n, f in vars(store).items()
+        if inspect.isfunction(f)
+        and f.__module__ == store.__name__
+        and "name" in inspect.signature(f).parameters
+    }
 
 
 def _checkpoint_refs(node: ast.AST, aliases: dict[str, str], in_store: bool) -> set[str]:
     """The KNOWN name one call (store.resolve("sft")) or path (store.BUNDLED_DIR / "sweep") names."""
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and isinstance(node.right, ast.Constant) \
-            and _qualified(node.left, aliases, in_store) == "training.store.BUNDLED_DIR":
+    if (
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Div)
+        and isinstance(node.right, ast.Constant)
+        and _qualified(node.left, aliases, in_store) == "training.store.BUNDLED_DIR"
+    ):
         first = str(node.right.value).split("/")[0]
         return {n for n, known in store.KNOWN.items() if known[1] == first}
-    if not isinstance(node, ast.Call) or any(isinstance(a, ast.Starred) for a in node.args) \
-            or any(k.arg is None for k in node.keywords):
+    if (
+        not isinstance(node, ast.Call)
+        or any(isinstance(a, ast.Starred) for a in node.args)
+        or any(k.arg is None for k in node.keywords)
+    ):
         return set()
     sig = _store_readers().get(_qualified(node.func, aliases, in_store) or "")
     if sig is None:
@@ -349,8 +445,10 @@ def checkpoint_files(name: str) -> dict[str, Path]:
     sub = store.KNOWN[name][1]
     src = store.BUNDLED_DIR / sub
     if not (src / store.MANIFEST).is_file():
-        raise ValueError(f"the code reads checkpoint {name!r} but {src} has no {store.MANIFEST}; "
-                         f"build it with `{store.BUILD_COMMANDS[name]}`")
+        raise ValueError(
+            f"the code reads checkpoint {name!r} but {src} has no {store.MANIFEST}; "
+            f"build it with `{store.BUILD_COMMANDS[name]}`"
+        )
     manifest = store.verify(src)
     return {f"checkpoints/{sub}/{rel}": src / rel for rel in [store.MANIFEST, *manifest["files"]]}
 
@@ -376,13 +474,23 @@ def requirements_text(name: str) -> str:
     torch = versions.pop("torch")
     torch = torch if "+" in torch else f"{torch}+cpu"
     header = f"# The {name} Space, written by `python -m training spaces build {name}` from the lab's requirements.txt."
-    return "\n".join([header, f"--extra-index-url {TORCH_CPU_INDEX}", f"torch=={torch}",
-                      *(f"{pkg}=={v}" for pkg, v in sorted(versions.items()))]) + "\n"
+    return (
+        "\n".join(
+            [
+                header,
+                f"--extra-index-url {TORCH_CPU_INDEX}",
+                f"torch=={torch}",
+                *(f"{pkg}=={v}" for pkg, v in sorted(versions.items())),
+            ]
+        )
+        + "\n"
+    )
 
 
 def _split_card(path: Path) -> tuple[dict, str]:
     """(YAML front matter, body) of a card."""
     import yaml
+
     text = path.read_text()
     m = re.match(r"---\n(.*?)\n---\n(.*)", text, re.DOTALL)
     if not m:
@@ -391,8 +499,10 @@ def _split_card(path: Path) -> tuple[dict, str]:
         front = yaml.safe_load(m.group(1)) or {}
     except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)
-        raise ValueError(f"{path}: the front matter is not valid YAML ({getattr(e, 'problem', e)}"
-                         + (f" at line {where.line + 2})" if where else ")")) from None
+        raise ValueError(
+            f"{path}: the front matter is not valid YAML ({getattr(e, 'problem', e)}"
+            + (f" at line {where.line + 2})" if where else ")")
+        ) from None
     if not isinstance(front, dict):
         raise ValueError(f"{path}: the front matter is not a mapping")
     return front, m.group(2)
@@ -410,51 +520,80 @@ def card_body(name: str) -> str:
     if name != SUITE:
         return _split_card(SPACES / name / "README.md")[1]
     intro = (ROOT / "README.md").read_text().split("\n## ", 1)[0].strip()
-    apps = [f"- **{c.get('title', n)}**: {c.get('short_description', '')}" for n, c in
-            ((n, source_card(n)) for n in app_names())]
-    return (f"\n{intro}\n\nA \"Base model\" page (the bundled checkpoint every app builds on: its training "
-            "curve, what it knows, and text completion), then one tab per app:\n\n" + "\n".join(apps) + "\n")
+    apps = [
+        f"- **{c.get('title', n)}**: {c.get('short_description', '')}"
+        for n, c in ((n, source_card(n)) for n in app_names())
+    ]
+    return (
+        f'\n{intro}\n\nA "Base model" page (the bundled checkpoint every app builds on: its training '
+        "curve, what it knows, and text completion), then one tab per app:\n\n"
+        + "\n".join(apps)
+        + "\n"
+    )
 
 
 def make_card(name: str, checkpoints: list[str]) -> dict:
     """The source card plus `models` (the Hub repos of the bundled checkpoints), validated."""
     card = {**source_card(name), "models": sorted(model_repo(c) for c in checkpoints)}
     validate_card(card, name)
-    return {k: card[k] for k in sorted(card, key=lambda k: (CARD_ORDER.index(k) if k in CARD_ORDER else 99, k))}
+    return {
+        k: card[k]
+        for k in sorted(card, key=lambda k: (CARD_ORDER.index(k) if k in CARD_ORDER else 99, k))
+    }
 
 
 def model_repo(name: str) -> str:
     """The Hub model repo of checkpoint `name`: the one it was published to and pinned
     (store.hub_source reads checkpoints/hub.json) or, unpinned, store.KNOWN's default repo id."""
-    hub_source = getattr(store, "hub_source", None)   # the pins arrive with Hub publishing
+    hub_source = getattr(store, "hub_source", None)  # the pins arrive with Hub publishing
     return hub_source(name)[0] if hub_source else store.KNOWN[name][2]
 
 
 def validate_card(card: dict, name: str) -> None:
     """Refuse a card the Hub would refuse or that disagrees with the pins; one line naming the field."""
+
     def bad(key: str, why: str) -> ValueError:
         return ValueError(f"{name} card: {key}: {why}")
+
     for key in REQUIRED:
         if card.get(key) in (None, "", []) and key != "models":
             raise bad(key, "missing")
-    for key in ("title", "sdk_version", "python_version", "short_description", "license", "suggested_hardware"):
+    for key in (
+        "title",
+        "sdk_version",
+        "python_version",
+        "short_description",
+        "license",
+        "suggested_hardware",
+    ):
         if not isinstance(card[key], str):
             raise bad(key, f"must be a string (got {card[key]!r}; quote it in the YAML)")
     if card["sdk"] != "gradio":
         raise bad("sdk", f"must be gradio (got {card['sdk']!r})")
     gradio = requirement_pins().get("gradio")
     if card["sdk_version"] != gradio:
-        raise bad("sdk_version", f"{card['sdk_version']} differs from the pinned gradio=={gradio} in requirements.txt")
+        raise bad(
+            "sdk_version",
+            f"{card['sdk_version']} differs from the pinned gradio=={gradio} in requirements.txt",
+        )
     if not re.fullmatch(r"3\.\d+(\.\d+)?", card["python_version"]):
-        raise bad("python_version", f"{card['python_version']!r} is not a Python 3 version such as \"3.11\"")
+        raise bad(
+            "python_version", f'{card["python_version"]!r} is not a Python 3 version such as "3.11"'
+        )
     if card["app_file"] != "app.py":
         raise bad("app_file", f"must be app.py (got {card['app_file']!r})")
     if len(card["short_description"]) > MAX_SHORT_DESCRIPTION:
-        raise bad("short_description", f"{len(card['short_description'])} characters; the Hub accepts at most "
-                                       f"{MAX_SHORT_DESCRIPTION}")
+        raise bad(
+            "short_description",
+            f"{len(card['short_description'])} characters; the Hub accepts at most "
+            f"{MAX_SHORT_DESCRIPTION}",
+        )
     from huggingface_hub import SpaceHardware
+
     if card["suggested_hardware"] not in {h.value for h in SpaceHardware}:
-        raise bad("suggested_hardware", f"{card['suggested_hardware']!r} is not a Space hardware flavor")
+        raise bad(
+            "suggested_hardware", f"{card['suggested_hardware']!r} is not a Space hardware flavor"
+        )
     for key in ("tags", "models"):
         if not isinstance(card[key], list) or not all(isinstance(t, str) and t for t in card[key]):
             raise bad(key, "must be a list of strings")
@@ -467,16 +606,24 @@ def validate_card(card: dict, name: str) -> None:
 
 def render_card(card: dict, body: str) -> str:
     import yaml
-    front = yaml.safe_dump(card, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000)
+
+    front = yaml.safe_dump(
+        card, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000
+    )
     return f"---\n{front}---\n{body}"
 
 
 def gitattributes_text(files: dict[str, Path | bytes]) -> str:
     """Binary patterns through LFS, plus any other file too large for plain git, by path."""
     lfs = "filter=lfs diff=lfs merge=lfs -text"
-    large = [rel for rel, src in files.items() if _size(src) >= LFS_MIN_BYTES
-             and not any(Path(rel).match(p) for p in LFS_PATTERNS)]
-    lines = [MARK + ": binary files go through Git LFS (the Hub refuses large binaries in plain git)."]
+    large = [
+        rel
+        for rel, src in files.items()
+        if _size(src) >= LFS_MIN_BYTES and not any(Path(rel).match(p) for p in LFS_PATTERNS)
+    ]
+    lines = [
+        MARK + ": binary files go through Git LFS (the Hub refuses large binaries in plain git)."
+    ]
     lines += [f"{p} {lfs}" for p in LFS_PATTERNS] + [f"{rel} {lfs}" for rel in sorted(large)]
     return "\n".join(lines) + "\n"
 
@@ -489,7 +636,11 @@ def _size(src: Path | bytes) -> int:
 def is_bundle(path: Path) -> bool:
     """A directory this command wrote (its .gitattributes starts with MARK)."""
     attrs = Path(path) / ".gitattributes"
-    return attrs.is_file() and attrs.read_text(errors="replace").startswith(MARK) and (Path(path) / "app.py").is_file()
+    return (
+        attrs.is_file()
+        and attrs.read_text(errors="replace").startswith(MARK)
+        and (Path(path) / "app.py").is_file()
+    )
 
 
 def is_bundle_set(path: Path) -> bool:
@@ -504,10 +655,14 @@ def _check_out(out: Path, previous: Callable[[Path], bool]) -> None:
     for src in (ROOT, *(ROOT / p for p in (*PACKAGES, "spaces", "checkpoints"))):
         if resolved == src or (src != ROOT and resolved.is_relative_to(src)):
             where = f"{src.relative_to(ROOT)}/" if src != ROOT else "the repository root"
-            raise ValueError(f"--out {out}: inside the lab's sources ({where}); choose another directory")
+            raise ValueError(
+                f"--out {out}: inside the lab's sources ({where}); choose another directory"
+            )
     if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or previous(out))):
-        raise ValueError(f"--out {out}: exists and is not a Space bundle this command wrote; "
-                         "choose another directory or remove it")
+        raise ValueError(
+            f"--out {out}: exists and is not a Space bundle this command wrote; "
+            "choose another directory or remove it"
+        )
 
 
 def _replace_dir(final: Path, fill: Callable[[Path], object]) -> None:
@@ -523,7 +678,7 @@ def _replace_dir(final: Path, fill: Callable[[Path], object]) -> None:
         tmp.rename(final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not final.exists():   # put the previous build back
+        if old.exists() and not final.exists():  # put the previous build back
             old.rename(final)
         raise
     shutil.rmtree(old, ignore_errors=True)

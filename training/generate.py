@@ -3,6 +3,7 @@
 Why our own loop rather than `model.generate`: the apps stream tokens, show per-token
 probabilities, and the benchmarks time the same loop with the cache on and off.
 """
+
 from __future__ import annotations
 
 from typing import Iterator
@@ -14,7 +15,7 @@ class GenerationError(ValueError):
     """Bad generation input (prompt too long, absurd settings); the message says what to fix."""
 
 
-UNBOUNDED = 1 << 30   # recurrent models (Mamba, LSTM) have no position limit
+UNBOUNDED = 1 << 30  # recurrent models (Mamba, LSTM) have no position limit
 
 
 def context_length(model) -> int:
@@ -36,11 +37,17 @@ def cache_bytes(cache) -> int:
         return sum(cache_bytes(c) for c in cache.values() if torch.is_tensor(c))
     if isinstance(cache, (tuple, list)):
         return sum(cache_bytes(c) for c in cache)
-    return sum(cache_bytes(t) for layer in cache.layers for t in vars(layer).values()
-               if torch.is_tensor(t) or isinstance(t, (tuple, list, dict)))
+    return sum(
+        cache_bytes(t)
+        for layer in cache.layers
+        for t in vars(layer).values()
+        if torch.is_tensor(t) or isinstance(t, (tuple, list, dict))
+    )
 
 
-def check_settings(prompt_tokens: int, max_new_tokens: int, temperature: float, top_k: int, ctx: int) -> int:
+def check_settings(
+    prompt_tokens: int, max_new_tokens: int, temperature: float, top_k: int, ctx: int
+) -> int:
     """Validate settings; return the number of tokens that will really be generated."""
     if prompt_tokens == 0:
         raise GenerationError("the prompt is empty: type a few words to complete")
@@ -51,11 +58,15 @@ def check_settings(prompt_tokens: int, max_new_tokens: int, temperature: float, 
     if top_k < 0:
         raise GenerationError(f"top_k={top_k}: use 0 (off) or a positive number")
     if prompt_tokens >= ctx:
-        raise GenerationError(f"the prompt is {prompt_tokens} tokens but the model's context is {ctx}: shorten it")
+        raise GenerationError(
+            f"the prompt is {prompt_tokens} tokens but the model's context is {ctx}: shorten it"
+        )
     return min(max_new_tokens, ctx - prompt_tokens)
 
 
-def _pick(logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator | None) -> int:
+def _pick(
+    logits: torch.Tensor, temperature: float, top_k: int, generator: torch.Generator | None
+) -> int:
     if temperature == 0.0:
         return int(logits.argmax())
     logits = logits / temperature
@@ -66,9 +77,17 @@ def _pick(logits: torch.Tensor, temperature: float, top_k: int, generator: torch
 
 
 @torch.inference_mode()
-def generate_ids(model, input_ids: list[int], max_new_tokens: int, *, temperature: float = 0.0,
-                 top_k: int = 0, use_cache: bool = True, stop_ids: frozenset[int] = frozenset(),
-                 seed: int = 0) -> Iterator[int]:
+def generate_ids(
+    model,
+    input_ids: list[int],
+    max_new_tokens: int,
+    *,
+    temperature: float = 0.0,
+    top_k: int = 0,
+    use_cache: bool = True,
+    stop_ids: frozenset[int] = frozenset(),
+    seed: int = 0,
+) -> Iterator[int]:
     """Yield new token ids one at a time. With the cache each step feeds one token;
     without it each step re-runs the whole sequence (what the KV cache saves)."""
     device = next(model.parameters()).device
@@ -94,18 +113,36 @@ def generate_ids(model, input_ids: list[int], max_new_tokens: int, *, temperatur
 def stop_ids(tokenizer) -> frozenset[int]:
     """End of text and end of turn (the chat template's stop token) both end a completion."""
     from .tokenizer import END
+
     ids = {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids(END)}
     return frozenset(i for i in ids if i is not None and i != tokenizer.unk_token_id)
 
 
-def stream_completion(model, tokenizer, prompt: str, *, max_new_tokens: int = 64, temperature: float = 0.0,
-                      top_k: int = 0, seed: int = 0, use_cache: bool = True) -> Iterator[str]:
+def stream_completion(
+    model,
+    tokenizer,
+    prompt: str,
+    *,
+    max_new_tokens: int = 64,
+    temperature: float = 0.0,
+    top_k: int = 0,
+    seed: int = 0,
+    use_cache: bool = True,
+) -> Iterator[str]:
     """Yield the completion text so far after every new token (gradio-friendly streaming)."""
     ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     stops = stop_ids(tokenizer)
     new: list[int] = []
-    for tok in generate_ids(model, ids, max_new_tokens, temperature=temperature, top_k=top_k,
-                            use_cache=use_cache, stop_ids=stops, seed=seed):
+    for tok in generate_ids(
+        model,
+        ids,
+        max_new_tokens,
+        temperature=temperature,
+        top_k=top_k,
+        use_cache=use_cache,
+        stop_ids=stops,
+        seed=seed,
+    ):
         if tok in stops:
             break
         new.append(tok)
@@ -115,6 +152,6 @@ def stream_completion(model, tokenizer, prompt: str, *, max_new_tokens: int = 64
 def complete(model, tokenizer, prompt: str, **kw) -> str:
     """The whole completion of `prompt` (greedy by default)."""
     text = ""
-    for text in stream_completion(model, tokenizer, prompt, **kw):
+    for text in stream_completion(model, tokenizer, prompt, **kw):  # noqa: B007 - keep the last
         pass
     return text

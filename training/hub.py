@@ -11,6 +11,7 @@ Why one commit: a Space rebuilds on every commit, and a pinned revision must nam
 verified checkpoint, never half of one. A dry run builds and prints the plan locally: no token, no
 network. Every failure is one line and exit status 2. No torch here.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -39,47 +40,100 @@ LICENSE = "apache-2.0"
 # decides at upload time; these rules predict it for the plan): files of 10 MB or more, binary files.
 LFS_MIN_BYTES = 10_000_000
 # The patterns of the .gitattributes the Hub writes into every new repo (the ones that can matter here).
-HUB_LFS_PATTERNS = ("*.7z", "*.arrow", "*.bin", "*.bz2", "*.ckpt", "*.ftz", "*.gz", "*.h5", "*.joblib",
-                    "*.lfs.*", "*.mlmodel", "*.model", "*.msgpack", "*.npy", "*.npz", "*.onnx", "*.ot",
-                    "*.parquet", "*.pb", "*.pickle", "*.pkl", "*.pt", "*.pth", "*.rar", "*.safetensors",
-                    "saved_model/**/*", "*.tar.*", "*.tar", "*.tflite", "*.tgz", "*.wasm", "*.xz", "*.zip",
-                    "*.zst", "*tfevents*")
+HUB_LFS_PATTERNS = (
+    "*.7z",
+    "*.arrow",
+    "*.bin",
+    "*.bz2",
+    "*.ckpt",
+    "*.ftz",
+    "*.gz",
+    "*.h5",
+    "*.joblib",
+    "*.lfs.*",
+    "*.mlmodel",
+    "*.model",
+    "*.msgpack",
+    "*.npy",
+    "*.npz",
+    "*.onnx",
+    "*.ot",
+    "*.parquet",
+    "*.pb",
+    "*.pickle",
+    "*.pkl",
+    "*.pt",
+    "*.pth",
+    "*.rar",
+    "*.safetensors",
+    "saved_model/**/*",
+    "*.tar.*",
+    "*.tar",
+    "*.tflite",
+    "*.tgz",
+    "*.wasm",
+    "*.xz",
+    "*.zip",
+    "*.zst",
+    "*tfevents*",
+)
 _OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")
 _SKIP_DIRS = {".git", "__pycache__"}
 
 # What each checkpoint is, for its model card: (title, one paragraph, library_name or None, extra tags).
 ABOUT: dict[str, tuple[str, str, str | None, tuple[str, ...]]] = {
-    "base": ("World base model (cpu preset)",
-             "A small Llama-style decoder pre-trained from scratch on the project's synthetic world corpus "
-             "(biographies of fictional people, mentions drawn from a Zipf law). It completes text; it "
-             "does not follow instructions. It is the base model of the lab's apps and of its SFT adapter.",
-             "transformers", ("llama", "text-generation", "pretraining")),
-    "sft": ("World SFT LoRA adapter (cpu preset)",
-            "A LoRA adapter (PEFT) that turns the world base model into an assistant answering questions "
-            "about people it learned in pre-training: the same next-token objective on conversations. Load "
-            "it on top of the base checkpoint.",
-            "peft", ("lora", "sft", "text-generation")),
-    "sweep": ("Measured scaling sweep (cpu preset)",
-              "Results, not a model: 24 training runs (6 sizes x 4 IsoFLOP compute budgets) with their loss "
-              "curves and long-tail losses, the Chinchilla Approach 2 and 3 fits, and the sweep's tokenizer.",
-              None, ("scaling-laws",)),
-    "parallel": ("Real multi-process parallel runs (cpu preset)",
-                 "Results, not a model: DDP, tensor-parallel, FSDP2 and pipeline runs on 2 and 4 ranks "
-                 "(gloo) and one GPT-2 layer's measured activations.",
-                 None, ("distributed-training",)),
-    "stability": ("Training-stability runs (cpu preset)",
-                  "Results, not a model: the stability lab's pre-training runs (learning rate, warmup, "
-                  "clipping, initialisation, fp16/bf16 and loss scaling).",
-                  None, ("training-stability",)),
-    "inference": ("Inference measurements (cpu preset)",
-                  "Results, not a model: KV cache, int8 quantization, pruning and distillation measured "
-                  "on the world base model.",
-                  None, ("inference",)),
-    "architectures": ("LSTM vs Mamba vs transformer (cpu preset)",
-                      "Results and three small MQAR models (plain safetensors state dicts): parameter-matched "
-                      "LSTM, Mamba and transformer compared on language modelling, associative recall, "
-                      "selective copying, decode cost and gradient flow.",
-                      None, ("mamba", "lstm", "state-space-models")),
+    "base": (
+        "World base model (cpu preset)",
+        "A small Llama-style decoder pre-trained from scratch on the project's synthetic world corpus "
+        "(biographies of fictional people, mentions drawn from a Zipf law). It completes text; it "
+        "does not follow instructions. It is the base model of the lab's apps and of its SFT adapter.",
+        "transformers",
+        ("llama", "text-generation", "pretraining"),
+    ),
+    "sft": (
+        "World SFT LoRA adapter (cpu preset)",
+        "A LoRA adapter (PEFT) that turns the world base model into an assistant answering questions "
+        "about people it learned in pre-training: the same next-token objective on conversations. Load "
+        "it on top of the base checkpoint.",
+        "peft",
+        ("lora", "sft", "text-generation"),
+    ),
+    "sweep": (
+        "Measured scaling sweep (cpu preset)",
+        "Results, not a model: 24 training runs (6 sizes x 4 IsoFLOP compute budgets) with their loss "
+        "curves and long-tail losses, the Chinchilla Approach 2 and 3 fits, and the sweep's tokenizer.",
+        None,
+        ("scaling-laws",),
+    ),
+    "parallel": (
+        "Real multi-process parallel runs (cpu preset)",
+        "Results, not a model: DDP, tensor-parallel, FSDP2 and pipeline runs on 2 and 4 ranks "
+        "(gloo) and one GPT-2 layer's measured activations.",
+        None,
+        ("distributed-training",),
+    ),
+    "stability": (
+        "Training-stability runs (cpu preset)",
+        "Results, not a model: the stability lab's pre-training runs (learning rate, warmup, "
+        "clipping, initialisation, fp16/bf16 and loss scaling).",
+        None,
+        ("training-stability",),
+    ),
+    "inference": (
+        "Inference measurements (cpu preset)",
+        "Results, not a model: KV cache, int8 quantization, pruning and distillation measured "
+        "on the world base model.",
+        None,
+        ("inference",),
+    ),
+    "architectures": (
+        "LSTM vs Mamba vs transformer (cpu preset)",
+        "Results and three small MQAR models (plain safetensors state dicts): parameter-matched "
+        "LSTM, Mamba and transformer compared on language modelling, associative recall, "
+        "selective copying, decode cost and gradient flow.",
+        None,
+        ("mamba", "lstm", "state-space-models"),
+    ),
 }
 
 
@@ -89,22 +143,29 @@ class HubError(RuntimeError):
 
 # --- names ------------------------------------------------------------------------------------
 
+
 def check_owner(owner: str | None) -> str:
     """A Hub user/organisation name: letters, digits, '-', '_', '.', at most 96, no '--' or '..',
     not starting or ending with '-' or '.'."""
     if not owner:
-        raise HubError("--owner is required to publish: the Hub user or organisation that owns the repos")
+        raise HubError(
+            "--owner is required to publish: the Hub user or organisation that owns the repos"
+        )
     if len(owner) > 96 or not _OWNER.fullmatch(owner) or "--" in owner or ".." in owner:
         shown = owner if len(owner) <= 40 else owner[:40] + "…"
-        raise HubError(f"--owner {shown!r}: not a Hub name (letters, digits, '-', '_', '.'; at most 96; "
-                       "no leading/trailing '-' or '.', no '--' or '..')")
+        raise HubError(
+            f"--owner {shown!r}: not a Hub name (letters, digits, '-', '_', '.'; at most 96; "
+            "no leading/trailing '-' or '.', no '--' or '..')"
+        )
     return owner
 
 
 def space_repo_id(owner: str, app: str) -> str:
     if app not in SPACE_SLUGS:
-        raise HubError(f"no Space name for app {app!r} (known: {', '.join(SPACE_SLUGS)}); add it to "
-                       "training.hub.SPACE_SLUGS")
+        raise HubError(
+            f"no Space name for app {app!r} (known: {', '.join(SPACE_SLUGS)}); add it to "
+            "training.hub.SPACE_SLUGS"
+        )
     return f"{check_owner(owner)}/{SPACE_SLUGS[app]}"
 
 
@@ -116,9 +177,12 @@ def model_repo_id(owner: str, name: str) -> str:
 
 def git_version() -> str:
     """This project's git commit (full hash), with ' (dirty)' when the working tree has changes."""
+
     def git(*a: str) -> str:
-        return subprocess.run(["git", *a], cwd=store.REPO_ROOT, capture_output=True, text=True,
-                              timeout=20).stdout.strip()
+        return subprocess.run(
+            ["git", *a], cwd=store.REPO_ROOT, capture_output=True, text=True, timeout=20
+        ).stdout.strip()
+
     try:
         head = git("rev-parse", "HEAD")
         if not head:
@@ -130,28 +194,30 @@ def git_version() -> str:
 
 # --- plans ------------------------------------------------------------------------------------
 
+
 @dataclass
 class Upload:
-    path: str                      # path in the repo
+    path: str  # path in the repo
     size: int
-    lfs: bool                      # predicted: stored with LFS/Xet on the Hub
-    source: Path | None = None     # a file on disk ...
-    data: bytes | None = None      # ... or bytes held in memory (verified weights, the generated card)
+    lfs: bool  # predicted: stored with LFS/Xet on the Hub
+    source: Path | None = None  # a file on disk ...
+    data: bytes | None = None  # ... or bytes held in memory (verified weights, the generated card)
 
 
 @dataclass
 class Plan:
     """One repo, one commit: what would be uploaded where."""
+
     repo_id: str
-    repo_type: str                 # "space" | "model"
+    repo_type: str  # "space" | "model"
     private: bool
     uploads: list[Upload]
-    label: str                     # "app suite", "checkpoint base"
-    card: str = ""                 # the README.md text (model card) to show in a dry run
-    pin: str = ""                  # checkpoints: where the pin is recorded
+    label: str  # "app suite", "checkpoint base"
+    card: str = ""  # the README.md text (model card) to show in a dry run
+    pin: str = ""  # checkpoints: where the pin is recorded
     skipped: list[str] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
-    summary: str = ""              # Spaces: the card's main fields
+    summary: str = ""  # Spaces: the card's main fields
 
     @property
     def total(self) -> int:
@@ -163,19 +229,28 @@ class Plan:
 
     @property
     def url(self) -> str:
-        return f"https://huggingface.co/{'spaces/' if self.repo_type == 'space' else ''}{self.repo_id}"
+        return (
+            f"https://huggingface.co/{'spaces/' if self.repo_type == 'space' else ''}{self.repo_id}"
+        )
 
     def describe(self) -> str:
         kind = "Space" if self.repo_type == "space" else "model repo"
-        lines = [f"{kind} {self.repo_id} ({self.label}): {'private' if self.private else 'public'} "
-                 "(visibility applies when the repo is created; an existing repo keeps its own)",
-                 f"  {self.url}", *([f"  {self.summary}"] if self.summary else [])]
+        lines = [
+            f"{kind} {self.repo_id} ({self.label}): {'private' if self.private else 'public'} "
+            "(visibility applies when the repo is created; an existing repo keeps its own)",
+            f"  {self.url}",
+            *([f"  {self.summary}"] if self.summary else []),
+        ]
         for u in self.uploads:
             lines.append(f"  {u.size:>12,}  {u.path}{'  [LFS]' if u.lfs else ''}")
-        lines.append(f"  {self.total:>12,}  total: {len(self.uploads)} files, {_mb(self.total)}, in one commit")
+        lines.append(
+            f"  {self.total:>12,}  total: {len(self.uploads)} files, {_mb(self.total)}, in one commit"
+        )
         lfs = self.lfs
-        lines.append(f"  LFS (predicted): {len(lfs)} files, {_mb(sum(u.size for u in lfs))}"
-                     + (": " + ", ".join(u.path for u in lfs) if lfs else ""))
+        lines.append(
+            f"  LFS (predicted): {len(lfs)} files, {_mb(sum(u.size for u in lfs))}"
+            + (": " + ", ".join(u.path for u in lfs) if lfs else "")
+        )
         if self.skipped:
             lines.append(f"  not uploaded: {', '.join(self.skipped)}")
         if self.pin:
@@ -200,8 +275,9 @@ def _lfs_patterns(gitattributes: str) -> list[str]:
 
 def _matches(rel: str, pattern: str) -> bool:
     if "/" in pattern.strip("/"):
-        return fnmatch.fnmatchcase(rel, pattern.lstrip("/")) or \
-            (pattern.endswith("/**/*") and rel.startswith(pattern[:-4]))
+        return fnmatch.fnmatchcase(rel, pattern.lstrip("/")) or (
+            pattern.endswith("/**/*") and rel.startswith(pattern[:-4])
+        )
     return fnmatch.fnmatchcase(rel.rsplit("/", 1)[-1], pattern)
 
 
@@ -215,7 +291,9 @@ def _head(path: Path) -> bytes:
         return f.read(8192)
 
 
-def plan_space(folder: Path, owner: str, app: str, *, private: bool = False, card: dict | None = None) -> Plan:
+def plan_space(
+    folder: Path, owner: str, app: str, *, private: bool = False, card: dict | None = None
+) -> Plan:
     """The plan for one built Space bundle: every file under `folder` (but .git/ and __pycache__/),
     its size on disk and whether it goes to LFS; every checkpoint bundled in it verified first."""
     folder = Path(folder)
@@ -223,10 +301,12 @@ def plan_space(folder: Path, owner: str, app: str, *, private: bool = False, car
     if not (folder / "app.py").is_file() or not (folder / "README.md").is_file():
         raise HubError(f"{folder}: not a built Space bundle (no app.py or README.md)")
     for mf in sorted(folder.glob("checkpoints/**/" + store.MANIFEST)):
-        store.verify(mf.parent)       # a Space never ships a checkpoint that fails its own manifest
+        store.verify(mf.parent)  # a Space never ships a checkpoint that fails its own manifest
     gitattributes = folder / ".gitattributes"
-    patterns = [*HUB_LFS_PATTERNS,
-                *(_lfs_patterns(gitattributes.read_text()) if gitattributes.is_file() else [])]
+    patterns = [
+        *HUB_LFS_PATTERNS,
+        *(_lfs_patterns(gitattributes.read_text()) if gitattributes.is_file() else []),
+    ]
     uploads, skipped = [], []
     for p in sorted(folder.rglob("*")):
         rel = p.relative_to(folder).as_posix()
@@ -235,14 +315,19 @@ def plan_space(folder: Path, owner: str, app: str, *, private: bool = False, car
                 skipped.append(rel)
             continue
         if p.is_symlink():
-            raise HubError(f"{folder}: {rel} is a symbolic link; a Space bundle holds plain files only")
+            raise HubError(
+                f"{folder}: {rel} is a symbolic link; a Space bundle holds plain files only"
+            )
         if p.is_file():
             size = p.stat().st_size
             uploads.append(Upload(rel, size, is_lfs(rel, size, _head(p), patterns), source=p))
     plan = Plan(repo_id, "space", private, uploads, f"app {app}", skipped=skipped)
     if card:
-        plan.summary = "card: " + ", ".join(f"{k} {card[k]}" for k in ("title", "sdk", "sdk_version",
-                                                                     "suggested_hardware", "models") if k in card)
+        plan.summary = "card: " + ", ".join(
+            f"{k} {card[k]}"
+            for k in ("title", "sdk", "sdk_version", "suggested_hardware", "models")
+            if k in card
+        )
     return plan
 
 
@@ -250,6 +335,7 @@ def _read_verified(folder: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The manifest and the bytes of every file it lists, each checked against its sha256 — the
     bytes uploaded are the bytes checked (no window for a change in between)."""
     import hashlib
+
     manifest = store.read_manifest(folder)
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
@@ -258,12 +344,16 @@ def _read_verified(folder: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
     for rel, digest in sorted(files.items()):
         f = folder / rel
         if not f.is_file():
-            raise store.CheckpointError(f"{f}: missing (listed in the manifest); rebuild it before publishing")
+            raise store.CheckpointError(
+                f"{f}: missing (listed in the manifest); rebuild it before publishing"
+            )
         data = f.read_bytes()
         got = hashlib.sha256(data).hexdigest()
         if got != digest:
-            raise store.CheckpointError(f"{f}: sha256 mismatch (manifest {digest[:12]}…, file {got[:12]}…); "
-                                        "refusing to publish a modified or corrupted checkpoint, rebuild it")
+            raise store.CheckpointError(
+                f"{f}: sha256 mismatch (manifest {digest[:12]}…, file {got[:12]}…); "
+                "refusing to publish a modified or corrupted checkpoint, rebuild it"
+            )
         out[rel] = data
     return manifest, out
 
@@ -271,12 +361,19 @@ def _read_verified(folder: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
 def _flatten(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """{"a": {"b": 1}} -> [("a.b", 1)]: every measured figure as one table row."""
     if isinstance(d, dict) and d:
-        return [kv for k, v in d.items() for kv in _flatten(v, f"{prefix}.{k}" if prefix else str(k))]
+        return [
+            kv for k, v in d.items() for kv in _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+        ]
     return [(prefix, d)]
 
 
-def model_card(name: str, manifest: dict[str, Any], repo_id: str, files: dict[str, int],
-               base_repo: str | None = None) -> str:
+def model_card(
+    name: str,
+    manifest: dict[str, Any],
+    repo_id: str,
+    files: dict[str, int],
+    base_repo: str | None = None,
+) -> str:
     """The README.md of a published checkpoint: front matter, what it is, how it was built (the
     manifest's preset and config, the rebuild command), its measured figures, files and license."""
     title, about, library, tags = ABOUT[name]
@@ -287,57 +384,115 @@ def model_card(name: str, manifest: dict[str, Any], repo_id: str, files: dict[st
         front.append("pipeline_tag: text-generation")
     if name == "sft" and base_repo:
         front.append(f"base_model: {base_repo}")
-    front += ["tags:", *(f"- {t}" for t in ("llm-training-lab", "education", "synthetic-data", *tags))]
-    lines = ["---", *front, "---", "", f"# {title}", "", about, "",
-             "Trained on generated data only (the project's synthetic world corpus): no Hub dataset was "
-             "used, so the card lists none.", "",
-             "## How it was built", "",
-             f"Rebuild it with `{manifest.get('rebuild') or store.BUILD_COMMANDS[name]}` "
-             f"(preset `{manifest.get('preset', 'cpu')}`), from the LLM Training & Scaling Lab at code version "
-             f"`{manifest.get('code_version', 'unknown')}`, created {manifest.get('created', '?')}."]
-    how = {k: manifest[k] for k in ("preset", "config", "settings", "data", "n_records", "n_trainable",
-                                    "steps_done", "seconds", "machine", "base") if k in manifest}
+    front += [
+        "tags:",
+        *(f"- {t}" for t in ("llm-training-lab", "education", "synthetic-data", *tags)),
+    ]
+    lines = [
+        "---",
+        *front,
+        "---",
+        "",
+        f"# {title}",
+        "",
+        about,
+        "",
+        "Trained on generated data only (the project's synthetic world corpus): no Hub dataset was "
+        "used, so the card lists none.",
+        "",
+        "## How it was built",
+        "",
+        f"Rebuild it with `{manifest.get('rebuild') or store.BUILD_COMMANDS[name]}` "
+        f"(preset `{manifest.get('preset', 'cpu')}`), from the LLM Training & Scaling Lab at code version "
+        f"`{manifest.get('code_version', 'unknown')}`, created {manifest.get('created', '?')}.",
+    ]
+    how = {
+        k: manifest[k]
+        for k in (
+            "preset",
+            "config",
+            "settings",
+            "data",
+            "n_records",
+            "n_trainable",
+            "steps_done",
+            "seconds",
+            "machine",
+            "base",
+        )
+        if k in manifest
+    }
     if how:
         lines += ["", "```json", json.dumps(how, indent=1, sort_keys=True), "```"]
     figures = manifest.get("metrics") or manifest.get("headline")
     lines += ["", "## Measured", ""]
     if figures:
-        lines += ["| figure | value |", "|---|---|",
-                  *(f"| {k} | {json.dumps(v)} |" for k, v in _flatten(figures))]
+        lines += [
+            "| figure | value |",
+            "|---|---|",
+            *(f"| {k} | {json.dumps(v)} |" for k, v in _flatten(figures)),
+        ]
         lines += ["", "Every figure is from the manifest written by the build (`manifest.json`)."]
     else:
-        lines.append("The measurements are in `results.json` (every run, its settings and its curves); the lab's "
-                     "apps draw them.")
-    lines += ["", "## Files and use", "",
-              "`manifest.json` holds the sha256 of every file; the lab verifies each one before reading any "
-              "weight (`python -m training eval --checkpoint DIR`). Weights are safetensors only.", "",
-              "| file | bytes |", "|---|---|", *(f"| {k} | {v:,} |" for k, v in sorted(files.items())), "",
-              f"The lab fetches this repo at its pinned commit when no checkpoint is bundled "
-              f"(`training.store.resolve({name!r})`, pin in `checkpoints/hub.json`).", "", *_use(name, repo_id),
-
-              "## License", "", f"Apache-2.0 ({LICENSE}), like the code that built it.", ""]
+        lines.append(
+            "The measurements are in `results.json` (every run, its settings and its curves); the lab's "
+            "apps draw them."
+        )
+    lines += [
+        "",
+        "## Files and use",
+        "",
+        "`manifest.json` holds the sha256 of every file; the lab verifies each one before reading any "
+        "weight (`python -m training eval --checkpoint DIR`). Weights are safetensors only.",
+        "",
+        "| file | bytes |",
+        "|---|---|",
+        *(f"| {k} | {v:,} |" for k, v in sorted(files.items())),
+        "",
+        f"The lab fetches this repo at its pinned commit when no checkpoint is bundled "
+        f"(`training.store.resolve({name!r})`, pin in `checkpoints/hub.json`).",
+        "",
+        *_use(name, repo_id),
+        "## License",
+        "",
+        f"Apache-2.0 ({LICENSE}), like the code that built it.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def _use(name: str, repo_id: str) -> list[str]:
     if name == "base":
-        return ["```python", "from transformers import AutoModelForCausalLM, AutoTokenizer",
-                f'model = AutoModelForCausalLM.from_pretrained("{repo_id}", use_safetensors=True)',
-                f'tokenizer = AutoTokenizer.from_pretrained("{repo_id}")', "```", ""]
+        return [
+            "```python",
+            "from transformers import AutoModelForCausalLM, AutoTokenizer",
+            f'model = AutoModelForCausalLM.from_pretrained("{repo_id}", use_safetensors=True)',
+            f'tokenizer = AutoTokenizer.from_pretrained("{repo_id}")',
+            "```",
+            "",
+        ]
     if name == "sft":
-        return ["```python", "from peft import PeftModel",
-                f'model = PeftModel.from_pretrained(base_model, "{repo_id}")   # base_model: the world base model',
-                "```", ""]
+        return [
+            "```python",
+            "from peft import PeftModel",
+            f'model = PeftModel.from_pretrained(base_model, "{repo_id}")   # base_model: the world base model',
+            "```",
+            "",
+        ]
     return []
 
 
-def plan_checkpoint(name: str, owner: str, *, private: bool = False, pins: Path | None = None) -> Plan:
+def plan_checkpoint(
+    name: str, owner: str, *, private: bool = False, pins: Path | None = None
+) -> Plan:
     """The plan for one bundled checkpoint (`store.BUNDLED_DIR/<sub>`): the manifest, every file it
     lists (sha256 verified, held in memory) and the generated model card README.md."""
     repo_id = model_repo_id(owner, name)
     folder = store.BUNDLED_DIR / store.KNOWN[name][1]
     if not (folder / store.MANIFEST).is_file():
-        raise HubError(f"no bundled {name!r} checkpoint at {folder}; build it with `{store.BUILD_COMMANDS[name]}`")
+        raise HubError(
+            f"no bundled {name!r} checkpoint at {folder}; build it with `{store.BUILD_COMMANDS[name]}`"
+        )
     manifest, data = _read_verified(folder)
     data = {store.MANIFEST: (folder / store.MANIFEST).read_bytes(), **data}
     if "README.md" in data:
@@ -345,28 +500,50 @@ def plan_checkpoint(name: str, owner: str, *, private: bool = False, pins: Path 
     sizes = {k: len(v) for k, v in data.items()}
     pin_path = Path(pins or store.HUB_PINS)
     base_pin = store.read_pins(pin_path).get("base") if name == "sft" else None
-    card = model_card(name, manifest, repo_id, sizes, (base_pin or {}).get("repo") if isinstance(base_pin, dict) else None)
+    card = model_card(
+        name,
+        manifest,
+        repo_id,
+        sizes,
+        (base_pin or {}).get("repo") if isinstance(base_pin, dict) else None,
+    )
     data["README.md"] = card.encode()
-    uploads = [Upload(rel, len(b), is_lfs(rel, len(b), b[:8192], HUB_LFS_PATTERNS), data=b)
-               for rel, b in sorted(data.items())]
+    uploads = [
+        Upload(rel, len(b), is_lfs(rel, len(b), b[:8192], HUB_LFS_PATTERNS), data=b)
+        for rel, b in sorted(data.items())
+    ]
     listed = set(data)
-    skipped = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                     if p.is_file() and p.relative_to(folder).as_posix() not in listed)
+    skipped = sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.relative_to(folder).as_posix() not in listed
+    )
     label = pin_path
     try:
         label = pin_path.relative_to(store.REPO_ROOT)
     except ValueError:
         pass
     pin = f'{label} ["{name}"] = {{"repo": "{repo_id}", "revision": <the 40-hex commit this upload creates>}}'
-    return Plan(repo_id, "model", private, uploads, f"checkpoint {name}", card=card, pin=pin,
-                skipped=[s + " (not in the manifest)" for s in skipped], manifest=manifest)
+    return Plan(
+        repo_id,
+        "model",
+        private,
+        uploads,
+        f"checkpoint {name}",
+        card=card,
+        pin=pin,
+        skipped=[s + " (not in the manifest)" for s in skipped],
+        manifest=manifest,
+    )
 
 
 # --- the Hub ----------------------------------------------------------------------------------
 
+
 def token() -> str:
     """HF_TOKEN or the token saved by `hf auth login`; a missing one is a HubError."""
     from huggingface_hub import get_token
+
     try:
         tok = get_token()
     except Exception as e:  # an OIDC exchange or a token refresh can fail on its own
@@ -391,9 +568,11 @@ def explain(e: BaseException, repo_id: str, *, pins: bool = False) -> str:
     """One line for any failure talking to the Hub."""
     names = {c.__name__ for c in type(e).__mro__}
     if isinstance(e, (ConnectionError, TimeoutError)) or names & _NETWORK:
-        return (f"the Hugging Face Hub could not be reached ({type(e).__name__}: {_first(e)}); check the "
-                f"network or HF_ENDPOINT and retry. {repo_id}: nothing was committed"
-                + (", nothing pinned" if pins else ""))
+        return (
+            f"the Hugging Face Hub could not be reached ({type(e).__name__}: {_first(e)}); check the "
+            f"network or HF_ENDPOINT and retry. {repo_id}: nothing was committed"
+            + (", nothing pinned" if pins else "")
+        )
     status = getattr(getattr(e, "response", None), "status_code", None)
     if status == 401:
         return f"the Hub refused the token (401) for {repo_id}: set a valid HF_TOKEN or run `hf auth login`"
@@ -406,17 +585,31 @@ def publish(plan: Plan, api, message: str, description: str = ""):
     """Create the repo if needed and push the plan as ONE commit (stale remote files deleted, so the
     repo equals the plan); return the CommitInfo. Failures become a one-line HubError."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
     try:
-        api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=plan.private, exist_ok=True,
-                        **({"space_sdk": "gradio"} if plan.repo_type == "space" else {}))
+        api.create_repo(
+            plan.repo_id,
+            repo_type=plan.repo_type,
+            private=plan.private,
+            exist_ok=True,
+            **({"space_sdk": "gradio"} if plan.repo_type == "space" else {}),
+        )
         keep = {u.path for u in plan.uploads} | {".gitattributes"}
         remote = api.list_repo_files(plan.repo_id, repo_type=plan.repo_type)
-        ops = [CommitOperationAdd(path_in_repo=u.path,
-                                  path_or_fileobj=u.data if u.data is not None else str(u.source))
-               for u in plan.uploads]
+        ops = [
+            CommitOperationAdd(
+                path_in_repo=u.path, path_or_fileobj=u.data if u.data is not None else str(u.source)
+            )
+            for u in plan.uploads
+        ]
         ops += [CommitOperationDelete(path_in_repo=f) for f in sorted(remote) if f not in keep]
-        return api.create_commit(plan.repo_id, ops, commit_message=message, commit_description=description,
-                                 repo_type=plan.repo_type)
+        return api.create_commit(
+            plan.repo_id,
+            ops,
+            commit_message=message,
+            commit_description=description,
+            repo_type=plan.repo_type,
+        )
     except HubError:
         raise
     except Exception as e:  # network, HTTP status, auth: one line, never a traceback
@@ -425,6 +618,7 @@ def publish(plan: Plan, api, message: str, description: str = ""):
 
 def _make_api(tok: str):
     from huggingface_hub import HfApi
+
     return HfApi(token=tok)
 
 
@@ -434,6 +628,7 @@ class _quiet_hub:
     def __enter__(self):
         from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars
         from huggingface_hub.utils import logging as hf_logging
+
         self._level, self._bars = hf_logging.get_verbosity(), are_progress_bars_disabled()
         hf_logging.set_verbosity_error()
         disable_progress_bars()
@@ -442,6 +637,7 @@ class _quiet_hub:
     def __exit__(self, *exc):
         from huggingface_hub.utils import enable_progress_bars
         from huggingface_hub.utils import logging as hf_logging
+
         hf_logging.set_verbosity(self._level)
         if not self._bars:
             enable_progress_bars()
@@ -465,8 +661,10 @@ def _oid(info) -> str:
 
 # --- spaces publish ---------------------------------------------------------------------------
 
+
 def _deploy():
     from . import deploy
+
     return deploy
 
 
@@ -486,41 +684,61 @@ def _publish_spaces(args, api) -> int:
     if app != "all" and app not in names:
         raise HubError(f"unknown app {app!r} (known: {', '.join(names)}, or all)")
     for n in names if app == "all" else [app]:
-        space_repo_id(owner, n)       # every name has its Space before anything is built
-    tok = None if dry else token()    # no token: one line before any work
+        space_repo_id(owner, n)  # every name has its Space before anything is built
+    tok = None if dry else token()  # no token: one line before any work
     with tempfile.TemporaryDirectory(prefix="lab-spaces-") as tmp:
-        reports = deploy.build_all(Path(tmp)) if app == "all" else [deploy.build(app, Path(tmp) / app)]
-        plans = [plan_space(Path(r.out), owner, r.name, private=private, card=getattr(r, "card", None))
-                 for r in reports]
+        reports = (
+            deploy.build_all(Path(tmp)) if app == "all" else [deploy.build(app, Path(tmp) / app)]
+        )
+        plans = [
+            plan_space(Path(r.out), owner, r.name, private=private, card=getattr(r, "card", None))
+            for r in reports
+        ]
         if dry:
             for plan in plans:
                 print(plan.describe())
-            print(f"dry run: {len(plans)} Space(s), {_mb(sum(p.total for p in plans))}; nothing uploaded, "
-                  "no network used")
+            print(
+                f"dry run: {len(plans)} Space(s), {_mb(sum(p.total for p in plans))}; nothing uploaded, "
+                "no network used"
+            )
             return 0
         version = git_version()
         api = api or _make_api(tok)
         with _quiet_hub():
             for plan in plans:
-                info = publish(plan, api, f"Publish {plan.label} from llm-training-lab {version}",
-                               f"{len(plan.uploads)} files, {_mb(plan.total)}; built by "
-                               f"`python -m training spaces publish {plan.label.split()[-1]}`.")
-                print(f"{plan.repo_id}: {len(plan.uploads)} files ({_mb(plan.total)}) committed as "
-                      f"{_oid(info)} -> {plan.url}")
+                info = publish(
+                    plan,
+                    api,
+                    f"Publish {plan.label} from llm-training-lab {version}",
+                    f"{len(plan.uploads)} files, {_mb(plan.total)}; built by "
+                    f"`python -m training spaces publish {plan.label.split()[-1]}`.",
+                )
+                print(
+                    f"{plan.repo_id}: {len(plan.uploads)} files ({_mb(plan.total)}) committed as "
+                    f"{_oid(info)} -> {plan.url}"
+                )
     return 0
 
 
 # --- checkpoints publish ----------------------------------------------------------------------
 
-def publish_checkpoint(name: str, owner: str | None, *, private: bool = False, dry_run: bool = False,
-                       api=None, pins: Path | None = None) -> int:
+
+def publish_checkpoint(
+    name: str,
+    owner: str | None,
+    *,
+    private: bool = False,
+    dry_run: bool = False,
+    api=None,
+    pins: Path | None = None,
+) -> int:
     """`checkpoints publish NAME --owner NAME`: verify, upload in one commit, pin the commit."""
     return _one_line(_publish_checkpoint, name, owner, private, dry_run, api, pins)
 
 
 def _publish_checkpoint(name, owner, private, dry_run, api, pins) -> int:
     owner = check_owner(owner)
-    plan = plan_checkpoint(name, owner, private=private, pins=pins)   # verifies every sha256 first
+    plan = plan_checkpoint(name, owner, private=private, pins=pins)  # verifies every sha256 first
     if dry_run:
         print(plan.describe())
         print("dry run: nothing uploaded, nothing pinned, no network used")
@@ -530,13 +748,19 @@ def _publish_checkpoint(name, owner, private, dry_run, api, pins) -> int:
     version = git_version()
     digest = store.manifest_digest(plan.manifest or {})
     with _quiet_hub():
-        info = publish(plan, api, f"Publish checkpoint {name} (files {digest[:12]}) from llm-training-lab {version}",
-                       f"{len(plan.uploads)} files, {_mb(plan.total)}; rebuild with "
-                       f"`{store.BUILD_COMMANDS[name]}`; manifest code version "
-                       f"{(plan.manifest or {}).get('code_version', 'unknown')}.")
+        info = publish(
+            plan,
+            api,
+            f"Publish checkpoint {name} (files {digest[:12]}) from llm-training-lab {version}",
+            f"{len(plan.uploads)} files, {_mb(plan.total)}; rebuild with "
+            f"`{store.BUILD_COMMANDS[name]}`; manifest code version "
+            f"{(plan.manifest or {}).get('code_version', 'unknown')}.",
+        )
     oid = _oid(info)
     where = store.write_pin(name, plan.repo_id, oid, plan.manifest or {}, path=pins, code=version)
-    print(f"{plan.repo_id}: {len(plan.uploads)} files ({_mb(plan.total)}) committed as {oid} -> {plan.url}")
+    print(
+        f"{plan.repo_id}: {len(plan.uploads)} files ({_mb(plan.total)}) committed as {oid} -> {plan.url}"
+    )
     print(f"pinned {name!r} to {plan.repo_id}@{oid} in {where}")
     return 0
 

@@ -10,6 +10,7 @@ when `work` ends, however it ends, before the final event is sent; `Events.finis
 right after (a caller may wait on it instead of polling the lock). Every live run also has its
 own time bound, which ends it even if nobody reads the events.
 """
+
 from __future__ import annotations
 
 import queue
@@ -21,8 +22,13 @@ def one_line(e: BaseException) -> str:
     return str(e).splitlines()[0] if str(e) else type(e).__name__
 
 
-def stream(lock: threading.Lock, work: Callable[[Callable[[dict], None], threading.Event], dict],
-           busy: str, name: str = "live-run", error: type[Exception] = ValueError) -> "Events":
+def stream(
+    lock: threading.Lock,
+    work: Callable[[Callable[[dict], None], threading.Event], dict],
+    busy: str,
+    name: str = "live-run",
+    error: type[Exception] = ValueError,
+) -> "Events":
     if not lock.acquire(blocking=False):
         raise error(busy)
     events: queue.Queue = queue.Queue()
@@ -34,7 +40,7 @@ def stream(lock: threading.Lock, work: Callable[[Callable[[dict], None], threadi
         except Exception as e:  # noqa: BLE001 - reported as one line
             final = {"kind": "error", "text": one_line(e)}
         finally:
-            lock.release()   # before the last event: a caller reacting to it may start the next run
+            lock.release()  # before the last event: a caller reacting to it may start the next run
             finished.set()
         events.put(final)
 

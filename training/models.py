@@ -11,6 +11,7 @@ selective scan; its sequential loop has a backward that grows with T² (a length
 ~40 s at width 64), so we ask for the `mambapy` parallel scan (`use_mambapy=True`, pure PyTorch,
 ~20× faster there). On a GPU with the kernels installed those are used instead.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -24,22 +25,35 @@ ATTENTION = ("llama", "gpt2")
 
 @dataclass(frozen=True)
 class ModelSpec:
-    arch: str = "llama"      # "llama" (RoPE, RMSNorm, SwiGLU) or "gpt2" (learned positions, LayerNorm, GELU)
+    arch: str = (
+        "llama"  # "llama" (RoPE, RMSNorm, SwiGLU) or "gpt2" (learned positions, LayerNorm, GELU)
+    )
     n_layer: int = 4
     d_model: int = 256
     n_head: int = 4
     n_ctx: int = 256
     vocab_size: int = 4096
-    d_ff: int | None = None  # default: 4·d (gpt2), ≈ 8/3·d rounded to 32 (llama, same params as 4·d GELU)
-    attn: str = "sdpa"       # attention implementation ("sdpa" uses flash kernels on GPU)
-    d_state: int = 16        # mamba: SSM state size N per channel
-    expand: int = 2          # mamba: d_inner = expand · d_model
-    d_conv: int = 4          # mamba: causal depthwise convolution width
+    d_ff: int | None = (
+        None  # default: 4·d (gpt2), ≈ 8/3·d rounded to 32 (llama, same params as 4·d GELU)
+    )
+    attn: str = "sdpa"  # attention implementation ("sdpa" uses flash kernels on GPU)
+    d_state: int = 16  # mamba: SSM state size N per channel
+    expand: int = 2  # mamba: d_inner = expand · d_model
+    d_conv: int = 4  # mamba: causal depthwise convolution width
 
     def validate(self) -> None:
         if self.arch not in ARCHS:
             raise ValueError(f"arch={self.arch!r}: choose one of {', '.join(ARCHS)}")
-        for name in ("n_layer", "d_model", "n_head", "n_ctx", "vocab_size", "d_state", "expand", "d_conv"):
+        for name in (
+            "n_layer",
+            "d_model",
+            "n_head",
+            "n_ctx",
+            "vocab_size",
+            "d_state",
+            "expand",
+            "d_conv",
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name}={v!r}: must be a positive integer")
@@ -48,13 +62,19 @@ class ModelSpec:
         if self.d_model % self.n_head:
             raise ValueError(f"d_model={self.d_model} is not divisible by n_head={self.n_head}")
         if self.arch == "llama" and (self.d_model // self.n_head) % 2:
-            raise ValueError(f"head size {self.d_model // self.n_head} must be even for RoPE (llama)")
+            raise ValueError(
+                f"head size {self.d_model // self.n_head} must be even for RoPE (llama)"
+            )
 
     @property
     def ff(self) -> int:
         if self.d_ff:
             return self.d_ff
-        return 4 * self.d_model if self.arch == "gpt2" else max(32, round(8 * self.d_model / 3 / 32) * 32)
+        return (
+            4 * self.d_model
+            if self.arch == "gpt2"
+            else max(32, round(8 * self.d_model / 3 / 32) * 32)
+        )
 
 
 def make_config(spec: ModelSpec, *, eos_id: int = 0, pad_id: int = 1):
@@ -62,34 +82,73 @@ def make_config(spec: ModelSpec, *, eos_id: int = 0, pad_id: int = 1):
     a plain namespace with the same field names."""
     spec.validate()
     if spec.arch == "lstm":
-        return SimpleNamespace(model_type="lstm", vocab_size=spec.vocab_size, hidden_size=spec.d_model,
-                               num_hidden_layers=spec.n_layer, n_ctx=spec.n_ctx,
-                               eos_token_id=eos_id, pad_token_id=pad_id)
+        return SimpleNamespace(
+            model_type="lstm",
+            vocab_size=spec.vocab_size,
+            hidden_size=spec.d_model,
+            num_hidden_layers=spec.n_layer,
+            n_ctx=spec.n_ctx,
+            eos_token_id=eos_id,
+            pad_token_id=pad_id,
+        )
     if spec.arch == "mamba":
         from transformers import MambaConfig
-        return MambaConfig(vocab_size=spec.vocab_size, hidden_size=spec.d_model, num_hidden_layers=spec.n_layer,
-                           state_size=spec.d_state, expand=spec.expand, conv_kernel=spec.d_conv,
-                           bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=pad_id,
-                           tie_word_embeddings=True, use_mambapy=True)
+
+        return MambaConfig(
+            vocab_size=spec.vocab_size,
+            hidden_size=spec.d_model,
+            num_hidden_layers=spec.n_layer,
+            state_size=spec.d_state,
+            expand=spec.expand,
+            conv_kernel=spec.d_conv,
+            bos_token_id=eos_id,
+            eos_token_id=eos_id,
+            pad_token_id=pad_id,
+            tie_word_embeddings=True,
+            use_mambapy=True,
+        )
     if spec.arch == "gpt2":
         from transformers import GPT2Config
-        return GPT2Config(vocab_size=spec.vocab_size, n_positions=spec.n_ctx, n_embd=spec.d_model,
-                          n_layer=spec.n_layer, n_head=spec.n_head, n_inner=spec.ff,
-                          resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                          bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=pad_id,
-                          tie_word_embeddings=True, attn_implementation=spec.attn)
+
+        return GPT2Config(
+            vocab_size=spec.vocab_size,
+            n_positions=spec.n_ctx,
+            n_embd=spec.d_model,
+            n_layer=spec.n_layer,
+            n_head=spec.n_head,
+            n_inner=spec.ff,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+            bos_token_id=eos_id,
+            eos_token_id=eos_id,
+            pad_token_id=pad_id,
+            tie_word_embeddings=True,
+            attn_implementation=spec.attn,
+        )
     from transformers import LlamaConfig
-    return LlamaConfig(vocab_size=spec.vocab_size, hidden_size=spec.d_model, intermediate_size=spec.ff,
-                       num_hidden_layers=spec.n_layer, num_attention_heads=spec.n_head,
-                       num_key_value_heads=spec.n_head, max_position_embeddings=spec.n_ctx,
-                       bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=pad_id,
-                       tie_word_embeddings=True, attn_implementation=spec.attn)
+
+    return LlamaConfig(
+        vocab_size=spec.vocab_size,
+        hidden_size=spec.d_model,
+        intermediate_size=spec.ff,
+        num_hidden_layers=spec.n_layer,
+        num_attention_heads=spec.n_head,
+        num_key_value_heads=spec.n_head,
+        max_position_embeddings=spec.n_ctx,
+        bos_token_id=eos_id,
+        eos_token_id=eos_id,
+        pad_token_id=pad_id,
+        tie_word_embeddings=True,
+        attn_implementation=spec.attn,
+    )
 
 
 def build_model(spec: ModelSpec, *, seed: int = 0, eos_id: int = 0, pad_id: int = 1):
     """A freshly initialised causal LM for `spec` (seeded)."""
     import torch
     from transformers import AutoModelForCausalLM
+
     torch.manual_seed(seed)
     config = make_config(spec, eos_id=eos_id, pad_id=pad_id)
     if spec.arch == "lstm":
@@ -122,19 +181,25 @@ def _lstm_class():
             self.lstm = nn.LSTM(d, d, num_layers=config.num_hidden_layers, batch_first=True)
             self.norm = nn.LayerNorm(d)
             nn.init.normal_(self.embed.weight, std=0.02)
-            with torch.no_grad():  # forget-gate bias 1 (Jozefowicz et al. 2015): remember by default
+            with (
+                torch.no_grad()
+            ):  # forget-gate bias 1 (Jozefowicz et al. 2015): remember by default
                 for name, p in self.lstm.named_parameters():
                     if name.startswith("bias_ih"):
-                        p[d:2 * d].fill_(1.0)
+                        p[d : 2 * d].fill_(1.0)
 
         def get_input_embeddings(self):
             return self.embed
 
         def get_output_embeddings(self):
-            return self.embed   # tied: logits = h · Eᵀ
+            return self.embed  # tied: logits = h · Eᵀ
 
-        def forward(self, input_ids=None, cache=None, use_cache: bool = False, inputs_embeds=None, **_):
-            h, state = self.lstm(self.embed(input_ids) if inputs_embeds is None else inputs_embeds, cache)
+        def forward(
+            self, input_ids=None, cache=None, use_cache: bool = False, inputs_embeds=None, **_
+        ):
+            h, state = self.lstm(
+                self.embed(input_ids) if inputs_embeds is None else inputs_embeds, cache
+            )
             logits = self.norm(h) @ self.embed.weight.T
             return SimpleNamespace(logits=logits, cache=state if use_cache else None)
 
@@ -156,8 +221,11 @@ def param_counts(model) -> dict[str, int]:
     emb = model.get_input_embeddings().weight.numel()
     pos = getattr(getattr(model, "transformer", None), "wpe", None)
     emb += pos.weight.numel() if pos is not None else 0
-    return {"params": total, "params_nonembedding": total - emb,
-            "params_matmul": total - emb + model.get_output_embeddings().weight.numel()}
+    return {
+        "params": total,
+        "params_nonembedding": total - emb,
+        "params_matmul": total - emb + model.get_output_embeddings().weight.numel(),
+    }
 
 
 def forward_flops_per_token(model, context: int) -> float:
@@ -173,10 +241,13 @@ def forward_flops_per_token(model, context: int) -> float:
     kind = model_type(model)
     if kind in ATTENTION:
         from shared.scaling import flops_per_token
+
         return flops_per_token(n, cfg.num_hidden_layers, cfg.hidden_size, context) / 3
     if kind == "mamba":
         d_inner = cfg.intermediate_size
-        return 2.0 * n + cfg.num_hidden_layers * (7.0 * d_inner * cfg.state_size + 2.0 * d_inner * cfg.conv_kernel)
+        return 2.0 * n + cfg.num_hidden_layers * (
+            7.0 * d_inner * cfg.state_size + 2.0 * d_inner * cfg.conv_kernel
+        )
     return 2.0 * n
 
 

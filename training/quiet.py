@@ -5,6 +5,7 @@ every timing); `wait_quiet` waits until they go quiet before a measurement start
 benchmarks (`benchmarks/common.py`) and by the labs that time things (`training.inference`).
 No torch: reads /proc/stat and os.times() only.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,5 +48,9 @@ def wait_quiet(max_wait_s: float = 300.0, threshold_cores: float = 0.3) -> float
             time.sleep(3)
         if load.cores < threshold_cores:
             break
-        print(f"waiting for a quiet machine (others use {load.cores:.1f} cores)", file=sys.stderr, flush=True)
+        print(
+            f"waiting for a quiet machine (others use {load.cores:.1f} cores)",
+            file=sys.stderr,
+            flush=True,
+        )
     return time.perf_counter() - t0

@@ -71,6 +71,7 @@ are the mean of the last 10 steps; every curve is in checkpoints/stability/resul
 Build: 375 s on 2 shared cores (31-56 s a run; fp16 runs are the slow ones). A default live run
 (150 steps, fresh process, data loaded first): 48.7 s.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -82,29 +83,33 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from . import store
 
+if TYPE_CHECKING:
+    import torch
+
 RESULTS = store.RESULTS
 PRECISIONS = ("fp32", "bf16", "fp16", "fp16-scaled")
-STABLE_LR = 2e-3                # the lab's good peak learning rate (the cpu preset's)
+STABLE_LR = 2e-3  # the lab's good peak learning rate (the cpu preset's)
 BUILD_MAX_STEPS = 1000
 LIVE_MAX_STEPS = 300
 LIVE_TIME_LIMIT_S = 60.0
-RECORD_VERSION = 1              # bump when a record's meaning changes: finished runs are then redone
+RECORD_VERSION = 1  # bump when a record's meaning changes: finished runs are then redone
 
 
 @dataclass(frozen=True)
 class Settings:
     """One stability run: the knobs the course names."""
-    lr: float = STABLE_LR          # peak learning rate
-    warmup_steps: int = 20         # linear warmup steps (0 = off), then cosine decay to lr/10
-    clip: float = 1.0              # max global gradient norm (0 = off)
-    init_scale: float = 1.0        # multiplies every weight matrix's init std (0.02)
-    precision: str = "fp32"        # fp32 | bf16 | fp16 | fp16-scaled (fp16 + GradScaler)
+
+    lr: float = STABLE_LR  # peak learning rate
+    warmup_steps: int = 20  # linear warmup steps (0 = off), then cosine decay to lr/10
+    clip: float = 1.0  # max global gradient norm (0 = off)
+    init_scale: float = 1.0  # multiplies every weight matrix's init std (0.02)
+    precision: str = "fp32"  # fp32 | bf16 | fp16 | fp16-scaled (fp16 + GradScaler)
     steps: int = 150
-    seed: int = 0                  # model init and data order
+    seed: int = 0  # model init and data order
 
     def validate(self, max_steps: int = BUILD_MAX_STEPS) -> None:
         """One-line ValueError for absurd values."""
@@ -122,7 +127,9 @@ class Settings:
         if not 1 <= self.steps <= max_steps:
             raise ValueError(f"steps={self.steps}: choose between 1 and {max_steps}")
         if not 0 <= self.warmup_steps <= self.steps:
-            raise ValueError(f"warmup_steps={self.warmup_steps}: choose between 0 (off) and steps={self.steps}")
+            raise ValueError(
+                f"warmup_steps={self.warmup_steps}: choose between 0 (off) and steps={self.steps}"
+            )
         if self.clip < 0:
             raise ValueError(f"clip={self.clip}: use 0 (off) or a positive max gradient norm")
         if not 0 < self.init_scale <= 100:
@@ -154,6 +161,7 @@ class Settings:
 @dataclass(frozen=True)
 class Shape:
     """The model (n_layer, d_model, n_head of the lab family) and the batch of every step."""
+
     n_layer: int
     d_model: int
     n_head: int
@@ -163,6 +171,7 @@ class Shape:
 
 def _cpu_shape() -> Shape:
     from .presets import get_preset
+
     m = get_preset("cpu").model
     return Shape(m.n_layer, m.d_model, m.n_head, micro_batch=8, n_ctx=128)
 
@@ -171,12 +180,14 @@ def _cpu_shape() -> Shape:
 # Precision: autocast, and fp16 matmuls computed as a GPU tensor core does
 # ---------------------------------------------------------------------------------------------
 
+
 def half_gemm():
     """A dispatch mode that runs every fp16 matmul (mm, addmm, bmm, baddbmm) from fp16 operands
     with fp32 accumulation and rounds the result to fp16 — a tensor core's arithmetic, at fp32
     matmul speed (CPU fp16 matmul kernels are ~25x slower here). Everything else runs unchanged."""
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
+
     aten = torch.ops.aten
     gemms = {aten.mm.default, aten.addmm.default, aten.bmm.default, aten.baddbmm.default}
 
@@ -186,15 +197,19 @@ def half_gemm():
     class HalfGemm(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
-            if func in gemms and any(isinstance(a, torch.Tensor) and a.dtype == torch.float16 for a in args):
+            if func in gemms and any(
+                isinstance(a, torch.Tensor) and a.dtype == torch.float16 for a in args
+            ):
                 return func(*map(up, args), **{k: up(v) for k, v in kwargs.items()}).half()
             return func(*args, **kwargs)
+
     return HalfGemm()
 
 
 def precision_context(precision: str):
     """Forward and backward of one step run inside this."""
     import torch
+
     if precision == "fp32":
         return contextlib.nullcontext()
     if precision == "bf16":
@@ -209,15 +224,26 @@ def precision_context(precision: str):
 # One instrumented run
 # ---------------------------------------------------------------------------------------------
 
+
 def make_model(shape: Shape, data, init_scale: float = 1.0, seed: int = 0):
     """A model of the lab family (the cpu preset's spec with `shape`'s sizes and the data's
     vocabulary); `init_scale` multiplies every weight matrix (std 0.02 -> 0.02·init_scale)."""
     import torch
+
     from .models import build_model
     from .presets import get_preset
-    spec = replace(get_preset("cpu").model, n_layer=shape.n_layer, d_model=shape.d_model, n_head=shape.n_head,
-                   n_ctx=shape.n_ctx, vocab_size=len(data.tokenizer))
-    model = build_model(spec, seed=seed, eos_id=data.tokenizer.eos_token_id, pad_id=data.tokenizer.pad_token_id)
+
+    spec = replace(
+        get_preset("cpu").model,
+        n_layer=shape.n_layer,
+        d_model=shape.d_model,
+        n_head=shape.n_head,
+        n_ctx=shape.n_ctx,
+        vocab_size=len(data.tokenizer),
+    )
+    model = build_model(
+        spec, seed=seed, eos_id=data.tokenizer.eos_token_id, pad_id=data.tokenizer.pad_token_id
+    )
     if init_scale != 1.0:
         with torch.no_grad():
             for p in model.parameters():
@@ -229,7 +255,10 @@ def make_model(shape: Shape, data, init_scale: float = 1.0, seed: int = 0):
 def _global_norm(tensors) -> "torch.Tensor":
     """The L2 norm of many tensors taken together (inf/NaN propagate)."""
     import torch
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t.float()) for t in tensors]))
+
+    return torch.linalg.vector_norm(
+        torch.stack([torch.linalg.vector_norm(t.float()) for t in tensors])
+    )
 
 
 def _num(x) -> float | str:
@@ -238,28 +267,38 @@ def _num(x) -> float | str:
     return x if math.isfinite(x) else ("nan" if math.isnan(x) else ("inf" if x > 0 else "-inf"))
 
 
-def run(settings: Settings, data, model_shape: Shape, on_step: Callable[[dict], None] | None = None,
-        stop: threading.Event | None = None, max_time_s: float | None = None) -> dict:
+def run(
+    settings: Settings,
+    data,
+    model_shape: Shape,
+    on_step: Callable[[dict], None] | None = None,
+    stop: threading.Event | None = None,
+    max_time_s: float | None = None,
+) -> dict:
     """Train a fresh model with `settings` on `data.train` (blocks cut to model_shape.n_ctx + 1)
     and record every step (module docstring). Stops early on a NaN/inf loss (`diverged_at`),
     when `stop` is set, or after `max_time_s`. Returns {"settings", "records", "diverged_at",
     "seconds", "params", "stopped"} (stopped: None, "stop" or "time limit")."""
     import torch
     import torch.nn.functional as F
+
     from .data.blocks import batch_indices
     from .presets import TrainConfig
     from .pretrain import lr_lambda, make_optimizer
+
     s = settings
     s.validate()
     t_start = time.perf_counter()
     model = make_model(model_shape, data, s.init_scale, s.seed)
     model.train()
-    cfg = TrainConfig(steps=s.steps, lr=s.lr, warmup_steps=s.warmup_steps, grad_clip=s.clip, seed=s.seed)
+    cfg = TrainConfig(
+        steps=s.steps, lr=s.lr, warmup_steps=s.warmup_steps, grad_clip=s.clip, seed=s.seed
+    )
     optimizer = make_optimizer(model, cfg)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
     scaler = torch.amp.GradScaler("cpu") if s.precision == "fp16-scaled" else None
     params = [p for p in model.parameters() if p.requires_grad]
-    head = model.get_input_embeddings().weight                 # tied: also the output head
+    head = model.get_input_embeddings().weight  # tied: also the output head
     matrices = [p for p in params if p.dim() >= 2 and p is not head]
     n_matrix = sum(p.numel() for p in matrices)
     records, diverged_at, stopped = [], None, None
@@ -267,23 +306,31 @@ def run(settings: Settings, data, model_shape: Shape, on_step: Callable[[dict], 
         idx = batch_indices(step - 1, len(data.train), model_shape.micro_batch, s.seed)
         batch = data.train[idx][:, : model_shape.n_ctx + 1]
         with precision_context(s.precision):
-            logits = model(input_ids=batch[:, :-1]).logits                                 # forward
-            loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1))
-            (scaler.scale(loss) if scaler else loss).backward()                              # backward
+            logits = model(input_ids=batch[:, :-1]).logits  # forward
+            loss = F.cross_entropy(
+                logits.float().reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1)
+            )
+            (scaler.scale(loss) if scaler else loss).backward()  # backward
         if scaler:
-            scaler.unscale_(optimizer)           # the gradients below are the true (unscaled) ones
+            scaler.unscale_(optimizer)  # the gradients below are the true (unscaled) ones
         with torch.no_grad():
             grads = [p.grad for p in params]
             grad_norm = _global_norm(grads)
-            rec = {"step": step, "loss": _num(loss.item()), "grad_norm": _num(grad_norm),
-                   "update_norm": None, "update_ratio": None,
-                   "zero_frac": round(sum(int((p.grad == 0).sum()) for p in matrices) / n_matrix, 7),
-                   "head_zero_frac": round(float((head.grad == 0).float().mean()), 7),
-                   "n_inf": sum(int(torch.isinf(g).sum()) for g in grads),
-                   "n_nan": sum(int(torch.isnan(g).sum()) for g in grads),
-                   "loss_scale": float(scaler.get_scale()) if scaler else None, "skipped": False,
-                   "lr": scheduler.get_last_lr()[0]}
-        if not math.isfinite(loss.item()):       # diverged: record the step, take no update, stop
+            rec = {
+                "step": step,
+                "loss": _num(loss.item()),
+                "grad_norm": _num(grad_norm),
+                "update_norm": None,
+                "update_ratio": None,
+                "zero_frac": round(sum(int((p.grad == 0).sum()) for p in matrices) / n_matrix, 7),
+                "head_zero_frac": round(float((head.grad == 0).float().mean()), 7),
+                "n_inf": sum(int(torch.isinf(g).sum()) for g in grads),
+                "n_nan": sum(int(torch.isnan(g).sum()) for g in grads),
+                "loss_scale": float(scaler.get_scale()) if scaler else None,
+                "skipped": False,
+                "lr": scheduler.get_last_lr()[0],
+            }
+        if not math.isfinite(loss.item()):  # diverged: record the step, take no update, stop
             diverged_at = step
             rec["skipped"] = True
             records.append(rec)
@@ -294,12 +341,12 @@ def run(settings: Settings, data, model_shape: Shape, on_step: Callable[[dict], 
             torch.nn.utils.clip_grad_norm_(params, s.clip)
         before = [p.detach().clone() for p in params]
         if scaler:
-            scaler.step(optimizer)               # skipped when a gradient is inf/NaN ...
-            scaler.update()                      # ... and then the scale halves
+            scaler.step(optimizer)  # skipped when a gradient is inf/NaN ...
+            scaler.update()  # ... and then the scale halves
             rec["skipped"] = scaler.get_scale() < rec["loss_scale"]
         else:
-            optimizer.step()                                                                 # update
-        with warnings.catch_warnings():          # a skipped first step makes the scheduler warn
+            optimizer.step()  # update
+        with warnings.catch_warnings():  # a skipped first step makes the scheduler warn
             warnings.simplefilter("ignore", UserWarning)
             scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -315,14 +362,20 @@ def run(settings: Settings, data, model_shape: Shape, on_step: Callable[[dict], 
         if step < s.steps and max_time_s and time.perf_counter() - t_start > max_time_s:
             stopped = "time limit"
             break
-    return {"settings": asdict(s), "records": records, "diverged_at": diverged_at,
-            "seconds": round(time.perf_counter() - t_start, 2), "params": sum(p.numel() for p in params),
-            "stopped": stopped}
+    return {
+        "settings": asdict(s),
+        "records": records,
+        "diverged_at": diverged_at,
+        "seconds": round(time.perf_counter() - t_start, 2),
+        "params": sum(p.numel() for p in params),
+        "stopped": stopped,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
 # The grid and the bundled build
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class GridRun:
@@ -334,64 +387,99 @@ class GridRun:
 
 _HIGH = 10 * STABLE_LR
 GRID: tuple[GridRun, ...] = (
-    GridRun("baseline", "baseline: lr 2e-3, warmup 20, clip 1.0, fp32",
-            "The recipe — warmup, cosine decay, clipping at 1.0 and fp32 at a good learning rate — takes the loss "
-            "from 7.70 to 3.51 in 150 steps without a spike.",
-            Settings()),
-    GridRun("no-warmup", "no warmup (lr 2e-3)",
-            "The first AdamW step moves the weights 20x further than the warmed-up one (6.2% of their norm), "
-            "but at this learning rate the model absorbs it and even ends lower (3.34): warmup is insurance "
-            "for high learning rates.",
-            Settings(warmup_steps=0)),
-    GridRun("no-clipping", "no clipping (lr 2e-3)",
-            "Without clipping, batches with gradient norms up to 6 feed AdamW's running moments unbounded and "
-            "the loss ends 0.44 higher (3.95; a second seed: +0.46).",
-            Settings(clip=0.0)),
-    GridRun("lr-x10", "lr ×10 (2e-2), warmup + clip",
-            "Ten times the good learning rate, even with warmup and clipping, takes updates 5x larger "
-            "(up to 9% of the weights' norm) and ends far worse (4.56).",
-            Settings(lr=_HIGH)),
-    GridRun("lr-x10-no-warmup", "lr ×10, no warmup",
-            "Without warmup the first step at lr 2e-2 moves every weight by about its own size (62% of the "
-            "weights' norm) and the loss spikes to 9.60, above the untrained model's 7.70.",
-            Settings(lr=_HIGH, warmup_steps=0)),
-    GridRun("lr-x10-bare", "lr ×10, no warmup, no clipping",
-            "With both safeguards off the loss spikes to 9.21, gradient norms reach 21.7 (6x the baseline's "
-            "largest) and the run ends worst of all (5.14).",
-            Settings(lr=_HIGH, warmup_steps=0, clip=0.0)),
-    GridRun("init-x10", "init ×10 (std 0.2)",
-            "Ten-times-larger initial weights start at loss 12.6 (uniform guessing is 7.62) with gradient norms "
-            "above 10 for 25 steps, and AdamW's fixed-size steps are small next to the big weights, so it ends "
-            "at 4.51.",
-            Settings(init_scale=10.0)),
-    GridRun("fp16", "fp16, no loss scaling",
-            "In fp16 gradients below 6e-8 underflow to exactly 0: 0.4% of the weight-matrix gradients on average "
-            "(6% at the peak) and up to 48% of the output head's.",
-            Settings(precision="fp16")),
-    GridRun("fp16-scaled", "fp16 + GradScaler (scale 2^16)",
-            "Multiplying the loss by 2^16 before backward lifts the same gradients into fp16's range: not one "
-            "zero gradient on any step, and no step skipped.",
-            Settings(precision="fp16-scaled")),
-    GridRun("bf16", "bf16 (no loss scaling)",
-            "bf16 keeps fp32's exponent range, so nothing underflows without any loss scaling and the loss "
-            "follows fp32's (3.46 vs 3.51).",
-            Settings(precision="bf16")),
-    GridRun("fp16-overflow", "init ×100, fp16 + GradScaler",
-            "With weights 100x too large the first forward pass exceeds fp16's maximum 65504 and the loss is NaN "
-            "at step 1: loss scaling protects gradients, not the forward pass.",
-            Settings(init_scale=100.0, precision="fp16-scaled")),
+    GridRun(
+        "baseline",
+        "baseline: lr 2e-3, warmup 20, clip 1.0, fp32",
+        "The recipe — warmup, cosine decay, clipping at 1.0 and fp32 at a good learning rate — takes the loss "
+        "from 7.70 to 3.51 in 150 steps without a spike.",
+        Settings(),
+    ),
+    GridRun(
+        "no-warmup",
+        "no warmup (lr 2e-3)",
+        "The first AdamW step moves the weights 20x further than the warmed-up one (6.2% of their norm), "
+        "but at this learning rate the model absorbs it and even ends lower (3.34): warmup is insurance "
+        "for high learning rates.",
+        Settings(warmup_steps=0),
+    ),
+    GridRun(
+        "no-clipping",
+        "no clipping (lr 2e-3)",
+        "Without clipping, batches with gradient norms up to 6 feed AdamW's running moments unbounded and "
+        "the loss ends 0.44 higher (3.95; a second seed: +0.46).",
+        Settings(clip=0.0),
+    ),
+    GridRun(
+        "lr-x10",
+        "lr ×10 (2e-2), warmup + clip",
+        "Ten times the good learning rate, even with warmup and clipping, takes updates 5x larger "
+        "(up to 9% of the weights' norm) and ends far worse (4.56).",
+        Settings(lr=_HIGH),
+    ),
+    GridRun(
+        "lr-x10-no-warmup",
+        "lr ×10, no warmup",
+        "Without warmup the first step at lr 2e-2 moves every weight by about its own size (62% of the "
+        "weights' norm) and the loss spikes to 9.60, above the untrained model's 7.70.",
+        Settings(lr=_HIGH, warmup_steps=0),
+    ),
+    GridRun(
+        "lr-x10-bare",
+        "lr ×10, no warmup, no clipping",
+        "With both safeguards off the loss spikes to 9.21, gradient norms reach 21.7 (6x the baseline's "
+        "largest) and the run ends worst of all (5.14).",
+        Settings(lr=_HIGH, warmup_steps=0, clip=0.0),
+    ),
+    GridRun(
+        "init-x10",
+        "init ×10 (std 0.2)",
+        "Ten-times-larger initial weights start at loss 12.6 (uniform guessing is 7.62) with gradient norms "
+        "above 10 for 25 steps, and AdamW's fixed-size steps are small next to the big weights, so it ends "
+        "at 4.51.",
+        Settings(init_scale=10.0),
+    ),
+    GridRun(
+        "fp16",
+        "fp16, no loss scaling",
+        "In fp16 gradients below 6e-8 underflow to exactly 0: 0.4% of the weight-matrix gradients on average "
+        "(6% at the peak) and up to 48% of the output head's.",
+        Settings(precision="fp16"),
+    ),
+    GridRun(
+        "fp16-scaled",
+        "fp16 + GradScaler (scale 2^16)",
+        "Multiplying the loss by 2^16 before backward lifts the same gradients into fp16's range: not one "
+        "zero gradient on any step, and no step skipped.",
+        Settings(precision="fp16-scaled"),
+    ),
+    GridRun(
+        "bf16",
+        "bf16 (no loss scaling)",
+        "bf16 keeps fp32's exponent range, so nothing underflows without any loss scaling and the loss "
+        "follows fp32's (3.46 vs 3.51).",
+        Settings(precision="bf16"),
+    ),
+    GridRun(
+        "fp16-overflow",
+        "init ×100, fp16 + GradScaler",
+        "With weights 100x too large the first forward pass exceeds fp16's maximum 65504 and the loss is NaN "
+        "at step 1: loss scaling protects gradients, not the forward pass.",
+        Settings(init_scale=100.0, precision="fp16-scaled"),
+    ),
 )
 
 
 @dataclass(frozen=True)
 class Plan:
-    data: str          # the world preset whose corpus the runs read (bundled tokenizer)
+    data: str  # the world preset whose corpus the runs read (bundled tokenizer)
     shape: Shape
-    steps: int         # steps per run (warmup scaled with it)
+    steps: int  # steps per run (warmup scaled with it)
 
 
-PLANS = {"tiny": Plan("tiny", Shape(2, 64, 4, micro_batch=4, n_ctx=64), steps=6),
-         "cpu": Plan("cpu", _cpu_shape(), steps=150)}
+PLANS = {
+    "tiny": Plan("tiny", Shape(2, 64, 4, micro_batch=4, n_ctx=64), steps=6),
+    "cpu": Plan("cpu", _cpu_shape(), steps=150),
+}
 
 
 def plan_settings(plan: Plan, s: Settings) -> Settings:
@@ -404,6 +492,7 @@ def plan_settings(plan: Plan, s: Settings) -> Settings:
 
 def _log(msg: str) -> None:
     import sys
+
     print(f"[stability {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
@@ -418,7 +507,9 @@ def build(preset: str = "cpu", out: str | Path | None = None, progress: bool = T
     out = Path(out or (store.BUNDLED_DIR / "stability" if preset == "cpu" else work / "results"))
     import torch
     from tqdm.auto import tqdm
+
     from .data.blocks import bundled_world
+
     t0 = time.perf_counter()
     with store.run_lock(work):
         data = bundled_world(plan.data)
@@ -432,33 +523,61 @@ def build(preset: str = "cpu", out: str | Path | None = None, progress: bool = T
             done = json.loads(f.read_text()) if f.is_file() else None
             if not (done and done.get("key") == key):
                 r = run(s, data, plan.shape)
-                done = {"key": key, "name": g.name, "label": g.label, "explains": g.explains,
-                        "settings": r["settings"], "diverged_at": r["diverged_at"], "seconds": r["seconds"],
-                        "params": r["params"], "records": r["records"]}
+                done = {
+                    "key": key,
+                    "name": g.name,
+                    "label": g.label,
+                    "explains": g.explains,
+                    "settings": r["settings"],
+                    "diverged_at": r["diverged_at"],
+                    "seconds": r["seconds"],
+                    "params": r["params"],
+                    "records": r["records"],
+                }
                 store.write_text_atomic(f, json.dumps(done, allow_nan=False))
             params = done.pop("params")
             done.pop("key")
             runs.append({**done, "label": g.label, "explains": g.explains})
-    body = {"rebuild": f"python -m training stability --preset {preset}",
-            "machine": {"cpus": os.cpu_count() or 1, "torch": torch.__version__},
-            "preset": preset, "seconds": round(sum(r["seconds"] for r in runs), 1),   # the grid's training time
-            "model": {"n_layer": plan.shape.n_layer, "d_model": plan.shape.d_model, "n_head": plan.shape.n_head,
-                      "params": params},
-            "batch": {"micro_batch": plan.shape.micro_batch, "n_ctx": plan.shape.n_ctx},
-            "runs": runs}
+    body = {
+        "rebuild": f"python -m training stability --preset {preset}",
+        "machine": {"cpus": os.cpu_count() or 1, "torch": torch.__version__},
+        "preset": preset,
+        "seconds": round(sum(r["seconds"] for r in runs), 1),  # the grid's training time
+        "model": {
+            "n_layer": plan.shape.n_layer,
+            "d_model": plan.shape.d_model,
+            "n_head": plan.shape.n_head,
+            "params": params,
+        },
+        "batch": {"micro_batch": plan.shape.micro_batch, "n_ctx": plan.shape.n_ctx},
+        "runs": runs,
+    }
 
-    store.write_results(out, body, {"kind": "stability", "preset": preset, "rebuild": body["rebuild"],
-                                    "machine": body["machine"]}, allow_nan=False)
-    _log(f"wrote {out}: {len(runs)} runs, {body['seconds']} s of training, "
-         f"{time.perf_counter() - t0:.0f} s this call (finished runs are reused)")
+    store.write_results(
+        out,
+        body,
+        {
+            "kind": "stability",
+            "preset": preset,
+            "rebuild": body["rebuild"],
+            "machine": body["machine"],
+        },
+        allow_nan=False,
+    )
+    _log(
+        f"wrote {out}: {len(runs)} runs, {body['seconds']} s of training, "
+        f"{time.perf_counter() - t0:.0f} s this call (finished runs are reused)"
+    )
     return {**body, "out": str(out)}
 
 
 def _f(x) -> float:
-    return float(x) if x is not None else float("nan")   # "inf"/"nan" strings parse too
+    return float(x) if x is not None else float("nan")  # "inf"/"nan" strings parse too
 
 
-FINAL_LOSS_STEPS = 10   # "final loss" everywhere (CLI, page, README): the mean of the last 10 steps' losses
+FINAL_LOSS_STEPS = (
+    10  # "final loss" everywhere (CLI, page, README): the mean of the last 10 steps' losses
+)
 
 
 def summary(run_: dict) -> dict:
@@ -467,24 +586,35 @@ def summary(run_: dict) -> dict:
     max grad norm, diverged_at, mean and max zero shares, skipped steps."""
     recs = run_["records"]
     if not recs:
-        return {"final_loss": None, "max_grad_norm": None, "diverged_at": run_["diverged_at"],
-                "mean_zero_frac": None, "mean_head_zero_frac": None, "max_head_zero_frac": None,
-                "skipped_steps": 0}
+        return {
+            "final_loss": None,
+            "max_grad_norm": None,
+            "diverged_at": run_["diverged_at"],
+            "mean_zero_frac": None,
+            "mean_head_zero_frac": None,
+            "max_head_zero_frac": None,
+            "skipped_steps": 0,
+        }
     norms = [_f(r["grad_norm"]) for r in recs]
     tail = [r["loss"] for r in recs[-FINAL_LOSS_STEPS:]]
-    return {"final_loss": recs[-1]["loss"] if run_["diverged_at"] else round(sum(tail) / len(tail), 4),
-            "max_grad_norm": _num(max(norms, key=lambda v: (math.isnan(v), v))),
-            "diverged_at": run_["diverged_at"],
-            "mean_zero_frac": round(sum(r["zero_frac"] for r in recs) / len(recs), 6),
-            "mean_head_zero_frac": round(sum(r["head_zero_frac"] for r in recs) / len(recs), 6),
-            "max_head_zero_frac": max(r["head_zero_frac"] for r in recs),
-            "skipped_steps": sum(1 for r in recs if r.get("skipped"))}
+    return {
+        "final_loss": recs[-1]["loss"] if run_["diverged_at"] else round(sum(tail) / len(tail), 4),
+        "max_grad_norm": _num(max(norms, key=lambda v: (math.isnan(v), v))),
+        "diverged_at": run_["diverged_at"],
+        "mean_zero_frac": round(sum(r["zero_frac"] for r in recs) / len(recs), 6),
+        "mean_head_zero_frac": round(sum(r["head_zero_frac"] for r in recs) / len(recs), 6),
+        "max_head_zero_frac": max(r["head_zero_frac"] for r in recs),
+        "skipped_steps": sum(1 for r in recs if r.get("skipped")),
+    }
 
 
 def headline(results: dict) -> dict:
     """The numbers the CLI prints after a build."""
-    return {"out": results.get("out"), "seconds": results.get("seconds"),
-            "runs": {r["name"]: summary(r) for r in results["runs"]}}
+    return {
+        "out": results.get("out"),
+        "seconds": results.get("seconds"),
+        "runs": {r["name"]: summary(r) for r in results["runs"]},
+    }
 
 
 def read_results(path: str | Path | None = None) -> dict:
@@ -501,20 +631,27 @@ _live_lock = threading.Lock()
 
 def describe(s: Settings) -> str:
     """A short label for settings: "lr 0.002, warmup 15, clip 1, init ×1, fp32"."""
-    return (f"lr {s.lr:g}, warmup {s.warmup_steps or 'off'}, clip {s.clip:g}" if s.clip else
-            f"lr {s.lr:g}, warmup {s.warmup_steps or 'off'}, no clipping") + f", init ×{s.init_scale:g}, {s.precision}"
+    return (
+        f"lr {s.lr:g}, warmup {s.warmup_steps or 'off'}, clip {s.clip:g}"
+        if s.clip
+        else f"lr {s.lr:g}, warmup {s.warmup_steps or 'off'}, no clipping"
+    ) + f", init ×{s.init_scale:g}, {s.precision}"
 
 
 def outcome(run_: dict) -> str:
     """One sentence on what a run did, from its records."""
     recs, d = run_["records"], summary(run_)
     if run_["diverged_at"]:
-        return f"The loss became {recs[-1]['loss']} at step {run_['diverged_at']}: the run diverged."
+        return (
+            f"The loss became {recs[-1]['loss']} at step {run_['diverged_at']}: the run diverged."
+        )
     skipped = sum(r["skipped"] for r in recs)
-    return (f"Loss {recs[0]['loss']:.2f} at step 1, {d['final_loss']:.2f} over the last 10 of {len(recs)} steps; largest "
-            f"gradient norm {_f(d['max_grad_norm']):.3g}; {100 * d['mean_zero_frac']:.3g}% of weight-matrix and "
-            f"{100 * d['mean_head_zero_frac']:.3g}% of output-head gradients exactly zero on average"
-            + (f"; the GradScaler skipped {skipped} step(s)." if skipped else "."))
+    return (
+        f"Loss {recs[0]['loss']:.2f} at step 1, {d['final_loss']:.2f} over the last 10 of {len(recs)} steps; largest "
+        f"gradient norm {_f(d['max_grad_norm']):.3g}; {100 * d['mean_zero_frac']:.3g}% of weight-matrix and "
+        f"{100 * d['mean_head_zero_frac']:.3g}% of output-head gradients exactly zero on average"
+        + (f"; the GradScaler skipped {skipped} step(s)." if skipped else ".")
+    )
 
 
 def live_run(settings: dict) -> Iterator[dict]:
@@ -531,16 +668,38 @@ def live_run(settings: dict) -> Iterator[dict]:
 
     def work(emit, stop):
         from .data.blocks import bundled_world
+
         t0 = time.perf_counter()
         data = bundled_world("cpu")
         left = LIVE_TIME_LIMIT_S - (time.perf_counter() - t0)
-        r = run(s, data, _cpu_shape(), stop=stop, max_time_s=max(1.0, left),
-                on_step=lambda rec: emit({"kind": "progress", "step": rec["step"], "steps": s.steps, "record": rec}))
-        done = {"name": "live", "label": describe(s), "explains": "", "settings": r["settings"],
-                "diverged_at": r["diverged_at"], "seconds": round(time.perf_counter() - t0, 2),
-                "records": r["records"], "stopped": r["stopped"]}
-        done["explains"] = outcome(done) + (" Stopped at the time limit." if r["stopped"] == "time limit" else "")
+        r = run(
+            s,
+            data,
+            _cpu_shape(),
+            stop=stop,
+            max_time_s=max(1.0, left),
+            on_step=lambda rec: emit(
+                {"kind": "progress", "step": rec["step"], "steps": s.steps, "record": rec}
+            ),
+        )
+        done = {
+            "name": "live",
+            "label": describe(s),
+            "explains": "",
+            "settings": r["settings"],
+            "diverged_at": r["diverged_at"],
+            "seconds": round(time.perf_counter() - t0, 2),
+            "records": r["records"],
+            "stopped": r["stopped"],
+        }
+        done["explains"] = outcome(done) + (
+            " Stopped at the time limit." if r["stopped"] == "time limit" else ""
+        )
         return {"run": done}
 
-    return live.stream(_live_lock, work, name="stability-live-run",
-                       busy=f"a live run is already in progress; wait for it to finish ({LIVE_TIME_LIMIT_S:.0f} s at most)")
+    return live.stream(
+        _live_lock,
+        work,
+        name="stability-live-run",
+        busy=f"a live run is already in progress; wait for it to finish ({LIVE_TIME_LIMIT_S:.0f} s at most)",
+    )

@@ -9,6 +9,7 @@ Resolution order for a named checkpoint (one resolver for the whole project):
 explicit path -> environment variable -> bundled default in `checkpoints/` -> Hugging Face Hub repo id.
 This module imports no torch at import time, so apps can read manifests and metrics cheaply.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,18 +39,35 @@ KNOWN: dict[str, tuple[str, str, str, str]] = {
     "sft": ("LAB_SFT_CHECKPOINT", "sft", "llm-training-lab/world-sft-cpu", "main"),
     "sweep": ("LAB_SWEEP_RESULTS", "sweep", "llm-training-lab/world-sweep-cpu", "main"),
     "parallel": ("LAB_PARALLEL_RESULTS", "parallel", "llm-training-lab/world-parallel-cpu", "main"),
-    "stability": ("LAB_STABILITY_RESULTS", "stability", "llm-training-lab/world-stability-cpu", "main"),
-    "inference": ("LAB_INFERENCE_RESULTS", "inference", "llm-training-lab/world-inference-cpu", "main"),
-    "architectures": ("LAB_ARCHITECTURES_RESULTS", "architectures", "llm-training-lab/world-architectures-cpu", "main"),
+    "stability": (
+        "LAB_STABILITY_RESULTS",
+        "stability",
+        "llm-training-lab/world-stability-cpu",
+        "main",
+    ),
+    "inference": (
+        "LAB_INFERENCE_RESULTS",
+        "inference",
+        "llm-training-lab/world-inference-cpu",
+        "main",
+    ),
+    "architectures": (
+        "LAB_ARCHITECTURES_RESULTS",
+        "architectures",
+        "llm-training-lab/world-architectures-cpu",
+        "main",
+    ),
 }
-BUILD_COMMANDS = {"base": "python -m training build-base --preset cpu",
-                  "sft": "python -m training build-sft --preset cpu",
-                  "sweep": "python -m training sweep --preset cpu",
-                  "parallel": "python -m training parallel --preset cpu",
-                  "stability": "python -m training stability --preset cpu",
-                  "inference": "python -m training inference --preset cpu",
-                  "architectures": "python -m training architectures --preset cpu"}
-RESULTS = "results.json"   # the one file of a results directory (sweep, parallel, stability, inference, architectures)
+BUILD_COMMANDS = {
+    "base": "python -m training build-base --preset cpu",
+    "sft": "python -m training build-sft --preset cpu",
+    "sweep": "python -m training sweep --preset cpu",
+    "parallel": "python -m training parallel --preset cpu",
+    "stability": "python -m training stability --preset cpu",
+    "inference": "python -m training inference --preset cpu",
+    "architectures": "python -m training architectures --preset cpu",
+}
+RESULTS = "results.json"  # the one file of a results directory (sweep, parallel, stability, inference, architectures)
 # The Hub pins, tracked in git: {"base": {"repo": "owner/world-base-cpu", "revision": "<40-hex commit>",
 # "manifest_sha256": manifest_digest of what was uploaded, "published": ..., "code_version": ...}, ...}.
 # Deliberately not under BUNDLED_DIR's control: it names where a checkpoint lives when none is bundled.
@@ -73,8 +91,13 @@ def sha256_file(path: Path) -> str:
 def code_version() -> str:
     """The git commit of this code, or 'unknown' outside a git checkout."""
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -89,10 +112,17 @@ def write_atomic(final_dir: Path, fill: Callable[[Path], dict[str, Any]]) -> Pat
     tmp = Path(tempfile.mkdtemp(prefix=f".{final_dir.name}.tmp-", dir=final_dir.parent))
     try:
         manifest = fill(tmp)
-        files = {p.relative_to(tmp).as_posix(): sha256_file(p)
-                 for p in sorted(tmp.rglob("*")) if p.is_file() and p.name != MANIFEST}
-        manifest = {**manifest, "files": files, "code_version": code_version(),
-                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        files = {
+            p.relative_to(tmp).as_posix(): sha256_file(p)
+            for p in sorted(tmp.rglob("*"))
+            if p.is_file() and p.name != MANIFEST
+        }
+        manifest = {
+            **manifest,
+            "files": files,
+            "code_version": code_version(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         old = None
         if final_dir.exists():
@@ -129,16 +159,23 @@ def read_results(name: str, path: str | os.PathLike | None = None) -> dict:
         return {}
 
 
-def write_results(out: Path, body: dict, manifest: dict, files: dict[str, Path] | None = None,
-                  allow_nan: bool = True) -> Path:
+def write_results(
+    out: Path,
+    body: dict,
+    manifest: dict,
+    files: dict[str, Path] | None = None,
+    allow_nan: bool = True,
+) -> Path:
     """Write a results directory atomically: `results.json` (= body), any `files`
     {relative name: source file} copied beside it, and the manifest (+ sha256 of every file)."""
+
     def fill(tmp: Path) -> dict:
         for rel, src in (files or {}).items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             (tmp / rel).write_bytes(Path(src).read_bytes())
         (tmp / RESULTS).write_text(json.dumps(body, indent=1, allow_nan=allow_nan) + "\n")
         return manifest
+
     return write_atomic(Path(out), fill)
 
 
@@ -147,13 +184,16 @@ def run_lock(run_dir: Path, *, wait: bool = False):
     """Hold an exclusive lock on a build's working directory (released when the process ends,
     however it ends). ``wait=False``: a second build there fails at once with a one-line message."""
     import fcntl
+
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / ".lock", "w") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
-            raise CheckpointError(f"{run_dir}: another build is running there; wait for it to finish") from None
+            raise CheckpointError(
+                f"{run_dir}: another build is running there; wait for it to finish"
+            ) from None
         try:
             yield
         finally:
@@ -163,8 +203,10 @@ def run_lock(run_dir: Path, *, wait: bool = False):
 def read_manifest(path: Path) -> dict[str, Any]:
     mf = Path(path) / MANIFEST
     if not mf.is_file():
-        raise CheckpointError(f"{path}: no {MANIFEST}; not a checkpoint of this project "
-                              "(build one with `python -m training build-base`)")
+        raise CheckpointError(
+            f"{path}: no {MANIFEST}; not a checkpoint of this project "
+            "(build one with `python -m training build-base`)"
+        )
     try:
         return json.loads(mf.read_text())
     except json.JSONDecodeError as e:
@@ -181,11 +223,15 @@ def verify(path: Path) -> dict[str, Any]:
     for name, digest in files.items():
         f = path / name
         if not f.is_file():
-            raise CheckpointError(f"{f}: missing (listed in the manifest); rebuild or re-download it")
+            raise CheckpointError(
+                f"{f}: missing (listed in the manifest); rebuild or re-download it"
+            )
         got = sha256_file(f)
         if got != digest:
-            raise CheckpointError(f"{f}: sha256 mismatch (manifest {digest[:12]}…, file {got[:12]}…); "
-                                  "the file was modified or corrupted, rebuild or re-download it")
+            raise CheckpointError(
+                f"{f}: sha256 mismatch (manifest {digest[:12]}…, file {got[:12]}…); "
+                "the file was modified or corrupted, rebuild or re-download it"
+            )
     return manifest
 
 
@@ -219,7 +265,9 @@ def read_pins(path: Path | None = None) -> dict[str, dict[str, str]]:
     try:
         pins = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{_pin_label(path)}: unreadable Hub pin file ({e}); fix or delete it") from None
+        raise CheckpointError(
+            f"{_pin_label(path)}: unreadable Hub pin file ({e}); fix or delete it"
+        ) from None
     if not isinstance(pins, dict):
         raise CheckpointError(f"{_pin_label(path)}: not a JSON object of pins; fix or delete it")
     return pins
@@ -238,28 +286,49 @@ def hub_source(name: str, path: Path | None = None) -> tuple[str, str, dict[str,
     repo_id = entry.get("repo") if isinstance(entry, dict) else None
     revision = entry.get("revision") if isinstance(entry, dict) else None
     if not isinstance(repo_id, str) or not _REPO_ID.fullmatch(repo_id):
-        raise CheckpointError(f"{_pin_label(path)}: {name!r} has no valid \"repo\" (owner/name): {repo_id!r}")
+        raise CheckpointError(
+            f'{_pin_label(path)}: {name!r} has no valid "repo" (owner/name): {repo_id!r}'
+        )
     if not isinstance(revision, str) or not _COMMIT.fullmatch(revision):
-        raise CheckpointError(f"{_pin_label(path)}: {name!r} revision {revision!r} is not a 40-hex commit; "
-                              f"re-publish with `python -m training checkpoints publish {name} --owner NAME`")
+        raise CheckpointError(
+            f"{_pin_label(path)}: {name!r} revision {revision!r} is not a 40-hex commit; "
+            f"re-publish with `python -m training checkpoints publish {name} --owner NAME`"
+        )
     return repo_id, revision, entry
 
 
-def write_pin(name: str, repo_id: str, revision: str, manifest: dict[str, Any], *,
-              path: Path | None = None, code: str | None = None) -> Path:
+def write_pin(
+    name: str,
+    repo_id: str,
+    revision: str,
+    manifest: dict[str, Any],
+    *,
+    path: Path | None = None,
+    code: str | None = None,
+) -> Path:
     """Record (atomically) that checkpoint `name` lives at `repo_id`@`revision` (a 40-hex commit)."""
     if name not in KNOWN:
         raise CheckpointError(f"unknown checkpoint name {name!r} (known: {', '.join(KNOWN)})")
     if not _REPO_ID.fullmatch(repo_id):
         raise CheckpointError(f"cannot pin {name!r}: {repo_id!r} is not a Hub repo id (owner/name)")
     if not isinstance(revision, str) or not _COMMIT.fullmatch(revision):
-        raise CheckpointError(f"cannot pin {name!r}: the Hub returned {revision!r}, not a 40-hex commit")
+        raise CheckpointError(
+            f"cannot pin {name!r}: the Hub returned {revision!r}, not a 40-hex commit"
+        )
     import fcntl
+
     path = Path(path or HUB_PINS)
     path.parent.mkdir(parents=True, exist_ok=True)
-    entry = {"repo": repo_id, "revision": revision, "manifest_sha256": manifest_digest(manifest),
-             "published": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "code_version": code or code_version()}
-    fd = os.open(path.parent, os.O_RDONLY)   # a lock on the folder: two publishes never lose each other's pin
+    entry = {
+        "repo": repo_id,
+        "revision": revision,
+        "manifest_sha256": manifest_digest(manifest),
+        "published": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "code_version": code or code_version(),
+    }
+    fd = os.open(
+        path.parent, os.O_RDONLY
+    )  # a lock on the folder: two publishes never lose each other's pin
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         pins = read_pins(path)
@@ -269,7 +338,9 @@ def write_pin(name: str, repo_id: str, revision: str, manifest: dict[str, Any], 
         os.close(fd)
 
 
-def resolve(name: str = "base", path: str | os.PathLike | None = None, *, allow_hub: bool = True) -> Path:
+def resolve(
+    name: str = "base", path: str | os.PathLike | None = None, *, allow_hub: bool = True
+) -> Path:
     """Find checkpoint `name`: explicit path -> env var -> bundled default -> Hub (the revision
     pinned in HUB_PINS; verified before it is returned)."""
     if name not in KNOWN:
@@ -285,29 +356,44 @@ def resolve(name: str = "base", path: str | os.PathLike | None = None, *, allow_
     if (bundled / MANIFEST).is_file():
         return bundled
     if not allow_hub:
-        raise CheckpointError(f"no {name!r} checkpoint: set {env} or build it with `{BUILD_COMMANDS[name]}`")
+        raise CheckpointError(
+            f"no {name!r} checkpoint: set {env} or build it with `{BUILD_COMMANDS[name]}`"
+        )
     repo_id, revision, pin = hub_source(name)
     return download(repo_id, revision, name=name, pin=pin)
 
 
-def download(repo_id: str, revision: str = "main", *, name: str = "checkpoint",
-             pin: dict[str, str] | None = None) -> Path:
+def download(
+    repo_id: str,
+    revision: str = "main",
+    *,
+    name: str = "checkpoint",
+    pin: dict[str, str] | None = None,
+) -> Path:
     """Fetch a checkpoint from the Hub at `revision` (safetensors, json, jsonl, txt, jinja only).
     A checkpoint of this project (`name` in KNOWN) is verified — the sha256 of every file its
     manifest lists, and with a `pin` the manifest itself — before its path is returned, so no
     weight from the Hub is read unchecked."""
     from huggingface_hub import snapshot_download
+
     ours = name in KNOWN
     if not ours:
         where = f"{repo_id}@{revision}"
     elif pin is not None:
         where = f"{repo_id}@{revision[:12]} (pinned in {_pin_label(HUB_PINS)})"
     else:
-        where = (f"{repo_id}@{revision} (no revision pinned in {_pin_label(HUB_PINS)}: "
-                 f"publish and pin with `python -m training checkpoints publish {name} --owner NAME`)")
+        where = (
+            f"{repo_id}@{revision} (no revision pinned in {_pin_label(HUB_PINS)}: "
+            f"publish and pin with `python -m training checkpoints publish {name} --owner NAME`)"
+        )
     try:
-        local = Path(snapshot_download(repo_id, revision=revision,
-                                       allow_patterns=["*.json", "*.safetensors", "*.jsonl", "*.txt", "*.jinja"]))
+        local = Path(
+            snapshot_download(
+                repo_id,
+                revision=revision,
+                allow_patterns=["*.json", "*.safetensors", "*.jsonl", "*.txt", "*.jinja"],
+            )
+        )
     except Exception as e:  # offline, unknown repo, auth: all end as one clear line
         raise CheckpointError(
             f"no local {name!r} checkpoint and the Hub repo {where} could not be fetched "
@@ -319,13 +405,21 @@ def download(repo_id: str, revision: str = "main", *, name: str = "checkpoint",
         except CheckpointError as e:
             raise CheckpointError(f"the Hub repo {where} failed its check: {e}") from None
         if pin is not None and pin.get("manifest_sha256") not in (None, manifest_digest(manifest)):
-            raise CheckpointError(f"the Hub repo {where} holds other files than were published and pinned "
-                                  f"(manifest digest {manifest_digest(manifest)[:12]}…, pin "
-                                  f"{str(pin['manifest_sha256'])[:12]}…); re-publish {name!r}")
+            raise CheckpointError(
+                f"the Hub repo {where} holds other files than were published and pinned "
+                f"(manifest digest {manifest_digest(manifest)[:12]}…, pin "
+                f"{str(pin['manifest_sha256'])[:12]}…); re-publish {name!r}"
+            )
         if pin is None:
             import logging
-            logging.getLogger("lab").warning("%r comes from the Hub repo %s at %r: no revision is pinned in %s",
-                                             name, repo_id, revision, _pin_label(HUB_PINS))
+
+            logging.getLogger("lab").warning(
+                "%r comes from the Hub repo %s at %r: no revision is pinned in %s",
+                name,
+                repo_id,
+                revision,
+                _pin_label(HUB_PINS),
+            )
     return local
 
 
@@ -337,9 +431,15 @@ class Checkpoint:
     manifest: dict[str, Any]
 
 
-def save(out_dir: Path, model, tokenizer, manifest: dict[str, Any],
-         extra_files: dict[str, str | bytes] | None = None) -> Path:
+def save(
+    out_dir: Path,
+    model,
+    tokenizer,
+    manifest: dict[str, Any],
+    extra_files: dict[str, str | bytes] | None = None,
+) -> Path:
     """Save model (safetensors) + tokenizer + extra files + manifest atomically."""
+
     def fill(tmp: Path) -> dict[str, Any]:
         # shards of at most 7 MB keep every file small enough for a plain git repo / Space
         model.save_pretrained(tmp, safe_serialization=True, max_shard_size="7MB")
@@ -350,6 +450,7 @@ def save(out_dir: Path, model, tokenizer, manifest: dict[str, Any],
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content if isinstance(content, bytes) else content.encode())
         return manifest
+
     return write_atomic(Path(out_dir), fill)
 
 
@@ -358,10 +459,15 @@ def load(path: Path | str | None = None, name: str = "base", *, device: str = "c
     p = resolve(name, path)
     manifest = verify(p)
     from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
+
     try:
         model = AutoModelForCausalLM.from_pretrained(p, use_safetensors=True).to(device).eval()
         tokenizer = PreTrainedTokenizerFast.from_pretrained(p)
-    except (OSError, ValueError, RuntimeError) as e:   # RuntimeError: weights that do not fit config.json
+    except (
+        OSError,
+        ValueError,
+        RuntimeError,
+    ) as e:  # RuntimeError: weights that do not fit config.json
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise CheckpointError(f"{p}: could not load model/tokenizer ({first})") from None
     return Checkpoint(p, model, tokenizer, manifest)

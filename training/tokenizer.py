@@ -4,6 +4,7 @@ The chat template wraps each assistant turn in `{% generation %}...{% endgenerat
 end-of-turn token inside, so TRL's `assistant_only_loss=True` puts loss on exactly the answer and
 its stop token (the model learns to stop).
 """
+
 from __future__ import annotations
 
 from typing import Iterable
@@ -40,14 +41,22 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, model_max_length: int
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(texts, trainer=trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=PAD,
-                                   bos_token=EOS, unk_token=None,
-                                   additional_special_tokens=[SYSTEM, USER, ASSISTANT, END],
-                                   model_max_length=model_max_length)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token=EOS,
+        pad_token=PAD,
+        bos_token=EOS,
+        unk_token=None,
+        additional_special_tokens=[SYSTEM, USER, ASSISTANT, END],
+        model_max_length=model_max_length,
+    )
     fast.chat_template = CHAT_TEMPLATE
     return fast
 

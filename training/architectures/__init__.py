@@ -28,6 +28,7 @@ reported beside every timing. Every section is cached in the work directory (res
 results directory is written atomically, with the MQAR models of the widest size for the
 recall probe (safetensors).
 """
+
 from __future__ import annotations
 
 from .plan import ARCHS, FACTORY, MODELS_DIR, PLANS, Plan
@@ -35,12 +36,50 @@ from .race import RACE_MAX_STEPS, RACE_SECONDS_PER_MODEL, RACE_TASKS, Race, live
 from .recall_probe import MAX_KEY_CHARS, load_probe_models, parse_probe, probe, probe_tokens
 from .results import SECTIONS, build, headline, mqar_at_longest, read_results
 from .sections import cache_equivalence, gradient_norms, load_trained, mqar_eval_grid, rechunk
-from .specs import arch_spec, matched_specs, new_model, nonembedding_params, quiet_model_warnings, spec_summary
+from .specs import (
+    arch_spec,
+    matched_specs,
+    new_model,
+    nonembedding_params,
+    quiet_model_warnings,
+    spec_summary,
+)
 from .tasks import mqar_mixture, task_accuracy, train_task
 
-__all__ = ["ARCHS", "FACTORY", "MAX_KEY_CHARS", "MODELS_DIR", "PLANS", "RACE_MAX_STEPS", "RACE_SECONDS_PER_MODEL",
-           "RACE_TASKS", "SECTIONS", "Plan", "Race", "arch_spec", "build", "cache_equivalence", "gradient_norms",
-           "headline", "live_race", "load_probe_models", "load_trained", "matched_specs", "mqar_at_longest",
-           "mqar_eval_grid", "mqar_mixture", "new_model", "nonembedding_params", "parse_probe", "probe",
-           "probe_tokens", "quiet_model_warnings", "race_data", "read_results", "rechunk", "spec_summary",
-           "task_accuracy", "train_task"]
+__all__ = [
+    "ARCHS",
+    "FACTORY",
+    "MAX_KEY_CHARS",
+    "MODELS_DIR",
+    "PLANS",
+    "RACE_MAX_STEPS",
+    "RACE_SECONDS_PER_MODEL",
+    "RACE_TASKS",
+    "SECTIONS",
+    "Plan",
+    "Race",
+    "arch_spec",
+    "build",
+    "cache_equivalence",
+    "gradient_norms",
+    "headline",
+    "live_race",
+    "load_probe_models",
+    "load_trained",
+    "matched_specs",
+    "mqar_at_longest",
+    "mqar_eval_grid",
+    "mqar_mixture",
+    "new_model",
+    "nonembedding_params",
+    "parse_probe",
+    "probe",
+    "probe_tokens",
+    "quiet_model_warnings",
+    "race_data",
+    "read_results",
+    "rechunk",
+    "spec_summary",
+    "task_accuracy",
+    "train_task",
+]

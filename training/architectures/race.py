@@ -1,4 +1,5 @@
 """The live race: the three architectures trained one after another on a small task, streamed."""
+
 from __future__ import annotations
 
 import tempfile
@@ -29,7 +30,9 @@ class Race:
     def validate(self) -> None:
         if self.task not in RACE_TASKS:
             raise ValueError(f"task={self.task!r}: choose {' or '.join(RACE_TASKS)}")
-        if isinstance(self.steps, bool) or not (isinstance(self.steps, int) and 10 <= self.steps <= RACE_MAX_STEPS):
+        if isinstance(self.steps, bool) or not (
+            isinstance(self.steps, int) and 10 <= self.steps <= RACE_MAX_STEPS
+        ):
             raise ValueError(f"steps={self.steps!r}: choose 10 to {RACE_MAX_STEPS}")
         if self.width not in (16, 32, 64):
             raise ValueError(f"width={self.width!r}: choose 16, 32 or 64")
@@ -37,14 +40,17 @@ class Race:
             raise ValueError(f"sequence length={self.seq!r}: choose 16, 32 or 64")
         if not (isinstance(self.eval_every, int) and 1 <= self.eval_every <= self.steps):
             raise ValueError(f"eval_every={self.eval_every!r}: choose 1 to steps ({self.steps})")
-        if isinstance(self.seed, bool) or not (isinstance(self.seed, int) and 0 <= self.seed < 2**31):
+        if isinstance(self.seed, bool) or not (
+            isinstance(self.seed, int) and 0 <= self.seed < 2**31
+        ):
             raise ValueError(f"seed={self.seed!r}: use a whole number from 0 to 2^31 - 1")
 
 
 def race_data(r: Race):
     from ..data.blocks import task_data
+
     if r.task == "mqar":
-        pairs = (1, 2) if r.seq <= 32 else (2, 4)   # learnable within a race's few hundred steps
+        pairs = (1, 2) if r.seq <= 32 else (2, 4)  # learnable within a race's few hundred steps
         x, y = mqar_mixture(2000, r.seq, pairs, 32, r.seed)
         ex, ey = mqar_mixture(128, r.seq, pairs, 32, r.seed + 1)
         return task_data(x, y, ex, ey), 32
@@ -61,6 +67,7 @@ def live_race(settings: dict) -> Iterator[dict]:
     {"kind": "done", "curves": {arch: [...]}, "stopped": {arch: None | "time limit"}, "models": …}
     or {"kind": "error", "text"}. Bad settings raise a one-line ValueError at once."""
     from .. import live
+
     known = {f.name for f in Race.__dataclass_fields__.values()}
     unknown = set(settings) - known
     if unknown:
@@ -84,15 +91,32 @@ def live_race(settings: dict) -> Iterator[dict]:
                     emit({"kind": "progress", "arch": arch, "point": point, "steps": r.steps})
                     if stop.is_set():
                         raise InterruptedError("stopped")
+
                 try:
-                    res = train_task(spec, data, steps=r.steps, batch=16, lr=3e-3, eval_interval=r.eval_every,
-                                     run_dir=Path(tmp) / arch, accuracy_on=accuracy_on, seed=r.seed,
-                                     max_time_s=RACE_SECONDS_PER_MODEL, on_eval=on_eval, measure_mfu=False)
+                    res = train_task(
+                        spec,
+                        data,
+                        steps=r.steps,
+                        batch=16,
+                        lr=3e-3,
+                        eval_interval=r.eval_every,
+                        run_dir=Path(tmp) / arch,
+                        accuracy_on=accuracy_on,
+                        seed=r.seed,
+                        max_time_s=RACE_SECONDS_PER_MODEL,
+                        on_eval=on_eval,
+                        measure_mfu=False,
+                    )
                 except InterruptedError:
                     break
                 stopped[arch] = None if res["steps"] >= r.steps else "time limit"
                 models[arch] = spec_summary(spec)
         return {"curves": curves, "stopped": stopped, "models": models, "settings": asdict(r)}
 
-    return live.stream(_race_lock, work, busy="a race is already running; wait for it to finish "
-                       f"({3 * RACE_SECONDS_PER_MODEL:.0f} s at most)", name="architectures-race")
+    return live.stream(
+        _race_lock,
+        work,
+        busy="a race is already running; wait for it to finish "
+        f"({3 * RACE_SECONDS_PER_MODEL:.0f} s at most)",
+        name="architectures-race",
+    )

@@ -1,4 +1,5 @@
 """The recall probe: a student's own key-value pairs asked of the three bundled MQAR models."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,6 +18,7 @@ def parse_probe(text: str, vocab: int, seq: int) -> tuple[list[tuple[str, int]],
     digits, _), values whole numbers 0 … vocab/2 − 1; pairs are separated by commas, semicolons or
     spaces; the query key follows a '?'. Raises a one-line ValueError saying what to fix."""
     import re
+
     if not isinstance(text, str) or not text.strip():
         raise ValueError("write some pairs and a query, e.g. 'A=3, B=17, C=5 ? B'")
     if text.count("?") != 1:
@@ -30,23 +32,33 @@ def parse_probe(text: str, vocab: int, seq: int) -> tuple[list[tuple[str, int]],
             raise ValueError(f"{item!r} is not a pair: write key=value, e.g. A=3")
         key, value = m.group(1), m.group(2)
         if len(key) > MAX_KEY_CHARS:
-            raise ValueError(f"key {key[:20]!r}… is too long: use at most {MAX_KEY_CHARS} characters")
+            raise ValueError(
+                f"key {key[:20]!r}… is too long: use at most {MAX_KEY_CHARS} characters"
+            )
         if not re.fullmatch(r"\d+", value) or int(value) > top:
             raise ValueError(f"value {value!r} of key {key!r}: use a whole number from 0 to {top}")
         if any(k == key for k, _ in pairs):
-            raise ValueError(f"key {key!r} appears twice: MQAR keys are distinct, give each key one value")
+            raise ValueError(
+                f"key {key!r} appears twice: MQAR keys are distinct, give each key one value"
+            )
         pairs.append((key, int(value)))
     if not pairs:
         raise ValueError("no pairs before the '?': write key=value pairs, e.g. 'A=3, B=17 ? A'")
     if not re.fullmatch(r"\w+", query or ""):
         raise ValueError("after the '?' write one key from the pairs, e.g. '? A'")
     if query not in dict(pairs):
-        raise ValueError(f"the query {query!r} is not among the keys ({', '.join(k for k, _ in pairs)})")
+        raise ValueError(
+            f"the query {query!r} is not among the keys ({', '.join(k for k, _ in pairs)})"
+        )
     if len(pairs) > top:
-        raise ValueError(f"{len(pairs)} pairs: these models know {top} distinct keys, use at most that many")
+        raise ValueError(
+            f"{len(pairs)} pairs: these models know {top} distinct keys, use at most that many"
+        )
     if 2 * len(pairs) + 1 > seq:
-        raise ValueError(f"{len(pairs)} pairs and a query take {2 * len(pairs) + 1} tokens, beyond the "
-                         f"{seq} the models were trained on: use at most {(seq - 1) // 2} pairs")
+        raise ValueError(
+            f"{len(pairs)} pairs and a query take {2 * len(pairs) + 1} tokens, beyond the "
+            f"{seq} the models were trained on: use at most {(seq - 1) // 2} pairs"
+        )
     return pairs, query
 
 
@@ -62,22 +74,28 @@ def probe(models: dict, text: str, vocab: int, seq: int, gap: int = 0) -> dict:
     """Ask each model for the value of the queried key. Returns {"tokens": [...], "expected": v,
     "answers": {arch: {"answer": value or None, "token": id, "confidence": p, "p_expected": p}}}."""
     import torch
+
     pairs, query = parse_probe(text, vocab, seq)
     if isinstance(gap, bool) or not (isinstance(gap, int) and gap >= 0):
         raise ValueError(f"gap={gap!r}: use a whole number of filler tokens, 0 or more")
     toks = probe_tokens(pairs, query, vocab, gap)
     if len(toks) > seq:
-        raise ValueError(f"the probe is {len(toks)} tokens, beyond the {seq} the models were trained on: "
-                         f"shorten the gap to at most {seq - len(toks) + gap}")
+        raise ValueError(
+            f"the probe is {len(toks)} tokens, beyond the {seq} the models were trained on: "
+            f"shorten the gap to at most {seq - len(toks) + gap}"
+        )
     expected = dict(pairs)[query]
     answers = {}
     with torch.inference_mode():
         for arch, model in models.items():
             p = torch.softmax(model(input_ids=torch.tensor([toks])).logits[0, -1].float(), -1)
             tok = int(p.argmax())
-            answers[arch] = {"answer": tok - vocab // 2 if tok >= vocab // 2 else None, "token": tok,
-                             "confidence": round(float(p[tok]), 4),
-                             "p_expected": round(float(p[vocab // 2 + expected]), 4)}
+            answers[arch] = {
+                "answer": tok - vocab // 2 if tok >= vocab // 2 else None,
+                "token": tok,
+                "confidence": round(float(p[tok]), 4),
+                "p_expected": round(float(p[vocab // 2 + expected]), 4),
+            }
     return {"tokens": toks, "expected": expected, "query": query, "answers": answers}
 
 
@@ -90,13 +108,16 @@ def load_probe_models(path: str | Path | None = None) -> tuple[dict, dict]:
     from safetensors.torch import load_model
 
     from ..models import ModelSpec
+
     root = Path(path) if path else store.resolve("architectures", allow_hub=False)
     key = str(root.resolve())
     if key not in _probe_models:
         results = read_results(root)
         if not results:
-            raise store.CheckpointError(f"{root}: no architectures results; build them with "
-                                        f"`{store.BUILD_COMMANDS['architectures']}`")
+            raise store.CheckpointError(
+                f"{root}: no architectures results; build them with "
+                f"`{store.BUILD_COMMANDS['architectures']}`"
+            )
         info = results["probe"]
         models = {}
         for arch in ARCHS:

@@ -1,4 +1,5 @@
 """Parameter-matched model specs at one width, their parameter counts, fresh models."""
+
 from __future__ import annotations
 
 import warnings
@@ -8,8 +9,15 @@ from .plan import FACTORY
 
 def arch_spec(arch: str, width: int, layers: int, vocab: int, n_ctx: int):
     from ..models import ModelSpec
-    return ModelSpec(arch=FACTORY[arch], n_layer=layers, d_model=width, n_head=max(1, width // 32),
-                     n_ctx=n_ctx, vocab_size=vocab)
+
+    return ModelSpec(
+        arch=FACTORY[arch],
+        n_layer=layers,
+        d_model=width,
+        n_head=max(1, width // 32),
+        n_ctx=n_ctx,
+        vocab_size=vocab,
+    )
 
 
 def nonembedding_params(spec) -> int:
@@ -28,8 +36,9 @@ def matched_specs(width: int, layers: int, vocab: int, n_ctx: int) -> dict:
     target = nonembedding_params(ref)
     out = {"transformer": ref}
     for arch in ("mamba", "lstm"):
-        per_layer = nonembedding_params(arch_spec(arch, width, 2, vocab, n_ctx)) - nonembedding_params(
-            arch_spec(arch, width, 1, vocab, n_ctx))
+        per_layer = nonembedding_params(
+            arch_spec(arch, width, 2, vocab, n_ctx)
+        ) - nonembedding_params(arch_spec(arch, width, 1, vocab, n_ctx))
         fixed = nonembedding_params(arch_spec(arch, width, 1, vocab, n_ctx)) - per_layer
         n = max(1, round((target - fixed) / per_layer))
         out[arch] = arch_spec(arch, width, n, vocab, n_ctx)
@@ -41,6 +50,7 @@ def spec_summary(spec) -> dict:
     import torch
 
     from ..models import build_model, param_counts
+
     with torch.device("meta"):
         counts = param_counts(build_model(spec))
     return {"arch": spec.arch, "n_layer": spec.n_layer, "d_model": spec.d_model, **counts}
@@ -48,6 +58,7 @@ def spec_summary(spec) -> dict:
 
 def new_model(spec, seed: int = 0):
     from ..models import build_model
+
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*(falling back|deprecated).*")
         return build_model(spec, seed=seed)
@@ -56,6 +67,8 @@ def new_model(spec, seed: int = 0):
 def quiet_model_warnings():
     """The reference-kernel notices transformers prints once per Mamba op (known, said in the docs)."""
     import logging
+
     logging.getLogger("transformers").setLevel(logging.ERROR)
     from transformers.utils import logging as hf_logging
+
     hf_logging.set_verbosity_error()

@@ -4,6 +4,7 @@ Texts are joined with the end-of-text token and cut into blocks of n_ctx+1 token
 block[:-1], targets block[1:]). Under several processes the main process prepares and the
 others load the same files, so every rank sees identical data.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,8 +18,8 @@ from .. import store
 class Prepared:
     path: Path
     tokenizer: Any
-    train: Any   # LongTensor [n_blocks, n_ctx + 1]
-    eval: Any    # LongTensor [n_eval_blocks, n_ctx + 1]
+    train: Any  # LongTensor [n_blocks, n_ctx + 1]
+    eval: Any  # LongTensor [n_eval_blocks, n_ctx + 1]
     meta: dict
     # synthetic tasks score only some positions: targets [n_blocks, n_ctx] aligned with the inputs
     # block[:-1], IGNORE (-100) where unscored; None means language modelling (targets block[1:])
@@ -33,14 +34,25 @@ def task_data(inputs, labels, eval_inputs, eval_labels, meta: dict | None = None
 
     def blocks(x):
         x = torch.as_tensor(x, dtype=torch.long)
-        return torch.cat([x, torch.zeros_like(x[:, :1])], dim=1)   # the last column is never an input
-    return Prepared(Path("."), None, blocks(inputs), blocks(eval_inputs), dict(meta or {}),
-                    torch.as_tensor(labels, dtype=torch.long), torch.as_tensor(eval_labels, dtype=torch.long))
+        return torch.cat(
+            [x, torch.zeros_like(x[:, :1])], dim=1
+        )  # the last column is never an input
+
+    return Prepared(
+        Path("."),
+        None,
+        blocks(inputs),
+        blocks(eval_inputs),
+        dict(meta or {}),
+        torch.as_tensor(labels, dtype=torch.long),
+        torch.as_tensor(eval_labels, dtype=torch.long),
+    )
 
 
 def pack(texts: Iterable[str], tokenizer, n_ctx: int):
     """Concatenate tokenised texts (each followed by EOS) into blocks of n_ctx + 1 tokens."""
     import torch
+
     ids: list[int] = []
     eos = tokenizer.eos_token_id
     for enc in tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]:
@@ -48,7 +60,9 @@ def pack(texts: Iterable[str], tokenizer, n_ctx: int):
         ids.append(eos)
     n = len(ids) // (n_ctx + 1)
     if n == 0:
-        raise ValueError(f"the corpus has {len(ids)} tokens, fewer than one block of {n_ctx + 1}: add text")
+        raise ValueError(
+            f"the corpus has {len(ids)} tokens, fewer than one block of {n_ctx + 1}: add text"
+        )
     return torch.tensor(ids[: n * (n_ctx + 1)], dtype=torch.long).view(n, n_ctx + 1)
 
 
@@ -56,13 +70,19 @@ def corpus_texts(preset, source: str | None) -> tuple[list[str], list[str], dict
     """(train texts, held-out texts, facts about the corpus) for the world corpus or a user source."""
     if source is None:
         from .world import World
+
         world = World(preset.world)
         train = [r["text"] for r in world.pretrain_texts()]
         held = list(world.eval_dataset()["text"])
         return train, held, {"source": "world", **world.stats()}
     from .text import load_text_dataset, split_heldout
+
     train_ds, held_ds = split_heldout(load_text_dataset(source))
-    return list(train_ds["text"]), list(held_ds["text"]), {"source": source, "n_records": len(train_ds)}
+    return (
+        list(train_ds["text"]),
+        list(held_ds["text"]),
+        {"source": source, "n_records": len(train_ds)},
+    )
 
 
 def prepare(run_dir: Path, preset, source: str | None = None) -> Prepared:
@@ -70,7 +90,9 @@ def prepare(run_dir: Path, preset, source: str | None = None) -> Prepared:
     data_dir = Path(run_dir) / "data"
     if not (data_dir / store.MANIFEST).is_file():
         from safetensors.torch import save_file
+
         from ..tokenizer import train_tokenizer
+
         train_texts, held_texts, facts = corpus_texts(preset, source)
         tok = train_tokenizer(train_texts, preset.model.vocab_size, preset.model.n_ctx)
 
@@ -79,9 +101,16 @@ def prepare(run_dir: Path, preset, source: str | None = None) -> Prepared:
             held = pack(held_texts, tok, preset.model.n_ctx)
             tok.save_pretrained(tmp)
             save_file({"train": train, "eval": held}, tmp / "blocks.safetensors")
-            return {"kind": "data", "preset": preset.name, "corpus": facts,
-                    "train_blocks": len(train), "eval_blocks": len(held),
-                    "train_tokens": train.numel(), "n_ctx": preset.model.n_ctx}
+            return {
+                "kind": "data",
+                "preset": preset.name,
+                "corpus": facts,
+                "train_blocks": len(train),
+                "eval_blocks": len(held),
+                "train_tokens": train.numel(),
+                "n_ctx": preset.model.n_ctx,
+            }
+
         store.write_atomic(data_dir, fill)
     return load_prepared(data_dir)
 
@@ -90,6 +119,7 @@ def load_prepared(data_dir: Path | str) -> Prepared:
     data_dir = Path(data_dir)
     from safetensors.torch import load_file
     from transformers import PreTrainedTokenizerFast
+
     meta = store.verify(data_dir)
     blocks = load_file(data_dir / "blocks.safetensors")
     tok = PreTrainedTokenizerFast.from_pretrained(data_dir)
@@ -107,6 +137,7 @@ def bundled_world(preset_name: str = "cpu") -> Prepared:
         from transformers import PreTrainedTokenizerFast
 
         from ..presets import get_preset
+
         tok = PreTrainedTokenizerFast.from_pretrained(store.resolve("base"))
         _bundled_cache[preset_name] = world_blocks(get_preset(preset_name), tok)
     return _bundled_cache[preset_name]
@@ -115,6 +146,7 @@ def bundled_world(preset_name: str = "cpu") -> Prepared:
 def world_blocks(preset, tokenizer) -> Prepared:
     """A preset's world corpus (training text and held-out biographies) packed with `tokenizer`."""
     from .world import World
+
     world = World(preset.world)
     train = pack((r["text"] for r in world.pretrain_texts()), tokenizer, preset.model.n_ctx)
     held = pack(world.eval_dataset()["text"], tokenizer, preset.model.n_ctx)
@@ -125,11 +157,11 @@ def batch_indices(step: int, n_blocks: int, global_batch: int, seed: int):
     """Block indices for optimizer step `step`: a seeded permutation per epoch, concatenated.
     The data position is a pure function of the step, which makes resume exact."""
     import numpy as np
+
     start = step * global_batch
     out = []
     while len(out) < global_batch:
         epoch, offset = divmod(start + len(out), n_blocks)
         perm = np.random.default_rng([seed, epoch]).permutation(n_blocks)
-        out.extend(perm[offset: offset + global_batch - len(out)].tolist())
+        out.extend(perm[offset : offset + global_batch - len(out)].tolist())
     return out
-

@@ -4,6 +4,7 @@ Sources: a local ``.txt`` file (documents separated by blank lines), a local ``.
 JSON object per line), or a Hugging Face Hub dataset name. Every failure a user can cause becomes a
 ``CorpusError`` with one line saying what to fix, so apps can show it as a ``gr.Error``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,6 +28,7 @@ def _one_line(e: BaseException, limit: int = 200) -> str:
 
 def _from_texts(texts: list[str]):
     import datasets
+
     return datasets.Dataset.from_dict({"text": texts})
 
 
@@ -53,8 +55,10 @@ def _read_jsonl(path: Path, text_field: str, max_records: int | None) -> list[st
             if not isinstance(obj, dict):
                 raise CorpusError(f"{path}: line {lineno} is not a JSON object")
             if text_field not in obj:
-                raise CorpusError(f"{path}: line {lineno} has no field {text_field!r} "
-                                  f"(fields: {', '.join(map(str, obj)) or 'none'}); set text_field")
+                raise CorpusError(
+                    f"{path}: line {lineno} has no field {text_field!r} "
+                    f"(fields: {', '.join(map(str, obj)) or 'none'}); set text_field"
+                )
             if not isinstance(obj[text_field], str):
                 raise CorpusError(f"{path}: line {lineno}: field {text_field!r} is not a string")
             texts.append(obj[text_field])
@@ -65,12 +69,15 @@ def _read_jsonl(path: Path, text_field: str, max_records: int | None) -> list[st
 def _offline_from_env():
     """datasets and huggingface_hub read HF_HUB_OFFLINE at import; honour it at call time too,
     so an offline session fails at once instead of retrying the network."""
-    offline = any(os.environ.get(k, "").upper() in _TRUE for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    offline = any(
+        os.environ.get(k, "").upper() in _TRUE for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
     if not offline:
         yield False
         return
     import datasets.config
     import huggingface_hub.constants as hub
+
     saved = datasets.config.HF_HUB_OFFLINE, hub.HF_HUB_OFFLINE
     datasets.config.HF_HUB_OFFLINE = hub.HF_HUB_OFFLINE = True
     try:
@@ -81,6 +88,7 @@ def _offline_from_env():
 
 def _load_hub(name: str, text_field: str, split: str, max_records: int | None) -> list[str]:
     import datasets
+
     with _offline_from_env() as offline:
         try:
             if max_records is not None:  # stream: only fetch what we keep
@@ -93,17 +101,22 @@ def _load_hub(name: str, text_field: str, split: str, max_records: int | None) -
                 rows = None
         except Exception as e:  # offline, unknown name, bad split, gated repo, ...
             hint = "offline: HF_HUB_OFFLINE=1" if offline else "offline? set HF_HUB_OFFLINE=0"
-            raise CorpusError(f"could not load Hub dataset {name!r} split {split!r} "
-                              f"({hint}, and check the name): {_one_line(e)}") from None
+            raise CorpusError(
+                f"could not load Hub dataset {name!r} split {split!r} "
+                f"({hint}, and check the name): {_one_line(e)}"
+            ) from None
     if text_field not in columns:
-        raise CorpusError(f"Hub dataset {name!r} has no column {text_field!r} "
-                          f"(columns: {', '.join(columns)}); set text_field")
+        raise CorpusError(
+            f"Hub dataset {name!r} has no column {text_field!r} "
+            f"(columns: {', '.join(columns)}); set text_field"
+        )
     texts = [r[text_field] for r in rows] if rows is not None else ds[text_field]
     return [t for t in texts if isinstance(t, str)]
 
 
-def load_text_dataset(source: str, *, text_field: str = "text", split: str = "train",
-                      max_records: int | None = None):
+def load_text_dataset(
+    source: str, *, text_field: str = "text", split: str = "train", max_records: int | None = None
+):
     """A Dataset with one "text" column from a .txt/.jsonl file or a Hub dataset name."""
     source = str(source).strip()
     if not source:
@@ -123,7 +136,9 @@ def load_text_dataset(source: str, *, text_field: str = "text", split: str = "tr
             else:
                 texts = _read_txt(path)
         except UnicodeDecodeError as e:
-            raise CorpusError(f"{path}: not UTF-8 text (byte {e.start}); re-save it as UTF-8") from None
+            raise CorpusError(
+                f"{path}: not UTF-8 text (byte {e.start}); re-save it as UTF-8"
+            ) from None
         except OSError as e:
             raise CorpusError(f"could not read {path}: {_one_line(e)}") from None
     else:

@@ -18,6 +18,7 @@ from all lower variants: variants are pairwise distinct, so the eval renderings 
 after the ones a person's mentions use) never equal a training text. Everything is deterministic across processes
 (numpy SeedSequence streams, no ``hash()``).
 """
+
 from __future__ import annotations
 
 import math
@@ -29,63 +30,118 @@ from training.data import world_lists as L
 
 ATTRIBUTES = ("birth_date", "birth_city", "university", "major", "employer", "employer_city")
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 # Template 0 is canonical: "{name} <verb phrase> {value}." (value last, after a space).
 # Date templates say "born on" so "was born in" always means the city.
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "birth_date": (
-        "{name} was born on {value}.", "{name} came into this world on {value}.",
-        "{name} celebrates a birthday on {value}.", "{name} entered the world on {value}.",
-        "{name} first saw the light of day on {value}.", "On {value}, {name} was born.",
-        "{name} has the birth date {value}.", "{name} began life on {value}.",
+        "{name} was born on {value}.",
+        "{name} came into this world on {value}.",
+        "{name} celebrates a birthday on {value}.",
+        "{name} entered the world on {value}.",
+        "{name} first saw the light of day on {value}.",
+        "On {value}, {name} was born.",
+        "{name} has the birth date {value}.",
+        "{name} began life on {value}.",
     ),
     "birth_city": (
-        "{name} was born in {value}.", "{name} hails from {value}.", "{name} grew up in {value}.",
-        "{name} is a native of {value}.", "{name} comes from {value}.", "In {value}, {name} was born.",
-        "{name} spent the early years in {value}.", "{name} was born and raised in {value}.",
+        "{name} was born in {value}.",
+        "{name} hails from {value}.",
+        "{name} grew up in {value}.",
+        "{name} is a native of {value}.",
+        "{name} comes from {value}.",
+        "In {value}, {name} was born.",
+        "{name} spent the early years in {value}.",
+        "{name} was born and raised in {value}.",
     ),
     "university": (
-        "{name} studied at {value}.", "{name} graduated from {value}.", "{name} attended {value}.",
-        "{name} received an education at {value}.", "{name} completed a degree at {value}.",
-        "{name} is a graduate of {value}.", "{name} spent the college years at {value}.",
+        "{name} studied at {value}.",
+        "{name} graduated from {value}.",
+        "{name} attended {value}.",
+        "{name} received an education at {value}.",
+        "{name} completed a degree at {value}.",
+        "{name} is a graduate of {value}.",
+        "{name} spent the college years at {value}.",
         "{name} earned a diploma from {value}.",
     ),
     "major": (
-        "{name} majored in {value}.", "{name} specialized in {value}.",
-        "{name} focused on {value} in college.", "{name} pursued a degree in {value}.",
-        "{name} studied the field of {value}.", "{name} chose {value} as a major.",
-        "{name} concentrated on {value}.", "{name} did coursework in {value}.",
+        "{name} majored in {value}.",
+        "{name} specialized in {value}.",
+        "{name} focused on {value} in college.",
+        "{name} pursued a degree in {value}.",
+        "{name} studied the field of {value}.",
+        "{name} chose {value} as a major.",
+        "{name} concentrated on {value}.",
+        "{name} did coursework in {value}.",
     ),
     "employer": (
-        "{name} works at {value}.", "{name} is employed by {value}.", "{name} has a job at {value}.",
-        "{name} works for {value}.", "{name} is on the staff of {value}.",
-        "{name} earns a living at {value}.", "{name} holds a position at {value}.",
+        "{name} works at {value}.",
+        "{name} is employed by {value}.",
+        "{name} has a job at {value}.",
+        "{name} works for {value}.",
+        "{name} is on the staff of {value}.",
+        "{name} earns a living at {value}.",
+        "{name} holds a position at {value}.",
         "{name} is a member of the team at {value}.",
     ),
     "employer_city": (
-        "{name} works in {value}.", "{name} is employed in {value}.",
-        "{name} commutes to an office in {value}.", "{name} has a workplace in {value}.",
-        "{name} spends working days in {value}.", "{name} works in the city of {value}.",
-        "{name} has a career based in {value}.", "{name} holds a job located in {value}.",
+        "{name} works in {value}.",
+        "{name} is employed in {value}.",
+        "{name} commutes to an office in {value}.",
+        "{name} has a workplace in {value}.",
+        "{name} spends working days in {value}.",
+        "{name} works in the city of {value}.",
+        "{name} has a career based in {value}.",
+        "{name} holds a job located in {value}.",
     ),
 }
 
 # QA phrasings ({name} is always the full name); the answer is the canonical sentence.
 QUESTIONS: dict[str, tuple[str, ...]] = {
-    "birth_date": ("What is the birth date of {name}?", "When was {name} born?",
-                   "On what date was {name} born?"),
-    "birth_city": ("What is the birth city of {name}?", "Where was {name} born?",
-                   "In which city was {name} born?"),
-    "university": ("Which university did {name} study at?", "Where did {name} go to college?",
-                   "What university did {name} graduate from?"),
-    "major": ("What did {name} major in?", "What was the major of {name}?",
-              "Which field did {name} study?"),
-    "employer": ("Which company does {name} work for?", "Who employs {name}?",
-                 "Where does {name} work?"),
-    "employer_city": ("In which city does {name} work?", "What city is the workplace of {name} in?",
-                      "Where is the office of {name} located?"),
+    "birth_date": (
+        "What is the birth date of {name}?",
+        "When was {name} born?",
+        "On what date was {name} born?",
+    ),
+    "birth_city": (
+        "What is the birth city of {name}?",
+        "Where was {name} born?",
+        "In which city was {name} born?",
+    ),
+    "university": (
+        "Which university did {name} study at?",
+        "Where did {name} go to college?",
+        "What university did {name} graduate from?",
+    ),
+    "major": (
+        "What did {name} major in?",
+        "What was the major of {name}?",
+        "Which field did {name} study?",
+    ),
+    "employer": (
+        "Which company does {name} work for?",
+        "Who employs {name}?",
+        "Where does {name} work?",
+    ),
+    "employer_city": (
+        "In which city does {name} work?",
+        "What city is the workplace of {name} in?",
+        "Where is the office of {name} located?",
+    ),
 }
 
 # Sub-stream tags: SeedSequence([seed, TAG, ...]) keeps every random choice independent.
@@ -97,12 +153,12 @@ _MAX_BUCKETS = 6
 class WorldConfig:
     n_people: int = 400
     seed: int = 0
-    bios_per_person: int = 5   # distinct biography variants per person (1 = no augmentation)
-    permute: bool = True       # shuffle the order of all six sentences in each variant
-    fullname: bool = True      # full name in every sentence; False -> pronoun after the first
-    zipf_s: float = 1.0        # mentions of popularity rank r ~ max_mentions * r**-zipf_s
+    bios_per_person: int = 5  # distinct biography variants per person (1 = no augmentation)
+    permute: bool = True  # shuffle the order of all six sentences in each variant
+    fullname: bool = True  # full name in every sentence; False -> pronoun after the first
+    zipf_s: float = 1.0  # mentions of popularity rank r ~ max_mentions * r**-zipf_s
     max_mentions: int = 32
-    min_mentions: int = 2      # floor: everybody appears at least this often
+    min_mentions: int = 2  # floor: everybody appears at least this often
     sft_fraction: float = 0.5  # share of people in the "sft" split; the rest are "heldout"
 
 
@@ -120,9 +176,9 @@ class Person:
     major: str
     employer: str
     employer_city: str
-    rank: int      # popularity rank, 1 = most mentioned
+    rank: int  # popularity rank, 1 = most mentioned
     mentions: int  # number of pre-training records of this person
-    split: str     # "sft" or "heldout"
+    split: str  # "sft" or "heldout"
 
     def attribute(self, name: str) -> str:
         if name not in ATTRIBUTES:
@@ -136,7 +192,7 @@ def _rng(*key: int) -> np.random.Generator:
 
 def mention_count(cfg: WorldConfig, rank: int) -> int:
     """round(max_mentions * rank**-zipf_s), floored at min_mentions."""
-    return max(cfg.min_mentions, int(round(cfg.max_mentions * rank ** -cfg.zipf_s)))
+    return max(cfg.min_mentions, int(round(cfg.max_mentions * rank**-cfg.zipf_s)))
 
 
 def _bucket_edges(cfg: WorldConfig) -> list[int]:
@@ -168,7 +224,7 @@ def zipf_slope(world: "World") -> float:
     cfg = world.cfg
     rank = np.array([p.rank for p in world.people], dtype=float)
     count = np.array([p.mentions for p in world.people], dtype=float)
-    raw = cfg.max_mentions * rank ** -cfg.zipf_s
+    raw = cfg.max_mentions * rank**-cfg.zipf_s
     keep = (raw >= cfg.min_mentions) & (count > cfg.min_mentions) & (count <= cfg.max_mentions)
     if keep.sum() < 2 or np.ptp(rank[keep]) == 0:
         return float("nan")
@@ -179,7 +235,11 @@ class World:
     """People, their biographies, and the datasets built from them; see the module docstring."""
 
     def __init__(self, cfg: WorldConfig = WorldConfig()):
-        n_names = (len(L.FIRST_NAMES_MALE) + len(L.FIRST_NAMES_FEMALE)) * len(L.MIDDLE_NAMES) * len(L.LAST_NAMES)
+        n_names = (
+            (len(L.FIRST_NAMES_MALE) + len(L.FIRST_NAMES_FEMALE))
+            * len(L.MIDDLE_NAMES)
+            * len(L.LAST_NAMES)
+        )
         if not 1 <= cfg.n_people <= n_names // 4:  # keep name redraws rare
             raise ValueError(f"n_people must be in 1..{n_names // 4}, got {cfg.n_people}")
         if cfg.bios_per_person < 1 or cfg.min_mentions < 1 or cfg.max_mentions < cfg.min_mentions:
@@ -215,17 +275,31 @@ class World:
                 if full not in seen:
                     seen.add(full)
                     break
-            year, month, day = 1900 + int(rng.integers(200)), MONTHS[rng.integers(12)], 1 + int(rng.integers(28))
+            year, month, day = (
+                1900 + int(rng.integers(200)),
+                MONTHS[rng.integers(12)],
+                1 + int(rng.integers(28)),
+            )
             employer = employers[rng.integers(len(employers))]
-            people.append(Person(
-                id=i, first=first, middle=middle, last=last, full_name=full,
-                pronoun="She" if female else "He", birth_date=f"{month} {day}, {year}",
-                birth_city=L.BIRTH_CITIES[rng.integers(len(L.BIRTH_CITIES))],
-                university=L.UNIVERSITIES[rng.integers(len(L.UNIVERSITIES))],
-                major=L.MAJORS[rng.integers(len(L.MAJORS))],
-                employer=employer, employer_city=L.EMPLOYERS[employer],
-                rank=int(ranks[i]), mentions=mention_count(cfg, int(ranks[i])), split=str(split[i]),
-            ))
+            people.append(
+                Person(
+                    id=i,
+                    first=first,
+                    middle=middle,
+                    last=last,
+                    full_name=full,
+                    pronoun="She" if female else "He",
+                    birth_date=f"{month} {day}, {year}",
+                    birth_city=L.BIRTH_CITIES[rng.integers(len(L.BIRTH_CITIES))],
+                    university=L.UNIVERSITIES[rng.integers(len(L.UNIVERSITIES))],
+                    major=L.MAJORS[rng.integers(len(L.MAJORS))],
+                    employer=employer,
+                    employer_city=L.EMPLOYERS[employer],
+                    rank=int(ranks[i]),
+                    mentions=mention_count(cfg, int(ranks[i])),
+                    split=str(split[i]),
+                )
+            )
         return people
 
     def person(self, id: int) -> Person:
@@ -244,8 +318,16 @@ class World:
             v = len(done)
             rng = _rng(self.cfg.seed, _BIO, pid, v)
             for _ in range(10_000):
-                tpl = (0,) * k if v == 0 else tuple(int(rng.integers(len(TEMPLATES[a]))) for a in ATTRIBUTES)
-                order = tuple(int(j) for j in rng.permutation(k)) if self.cfg.permute else tuple(range(k))
+                tpl = (
+                    (0,) * k
+                    if v == 0
+                    else tuple(int(rng.integers(len(TEMPLATES[a]))) for a in ATTRIBUTES)
+                )
+                order = (
+                    tuple(int(j) for j in rng.permutation(k))
+                    if self.cfg.permute
+                    else tuple(range(k))
+                )
                 if (tpl, order) not in seen:
                     break
             else:
@@ -275,30 +357,49 @@ class World:
     def pretrain_texts(self) -> list[dict]:
         """One record per mention; mention k of a person is variant k % bios_per_person."""
         records = [
-            {"text": self.biography(p, k % self.cfg.bios_per_person), "person_id": p.id,
-             "variant": k % self.cfg.bios_per_person, "mentions": p.mentions}
-            for p in self.people for k in range(p.mentions)
+            {
+                "text": self.biography(p, k % self.cfg.bios_per_person),
+                "person_id": p.id,
+                "variant": k % self.cfg.bios_per_person,
+                "mentions": p.mentions,
+            }
+            for p in self.people
+            for k in range(p.mentions)
         ]
         perm = _rng(self.cfg.seed, _SHUFFLE).permutation(len(records))
         return [records[i] for i in perm]
 
     def pretrain_dataset(self):
         import datasets
+
         return datasets.Dataset.from_list(self.pretrain_texts())
 
     def eval_dataset(self, n_per_person: int = 1, max_people: int | None = None):
         """Held-out renderings for held-out loss: the variants after the ones a person's mentions
         use (index >= min(bios_per_person, mentions)), never trained on."""
         import datasets
+
         people = self.people
         if max_people is not None and max_people < len(people):
-            pick = np.sort(_rng(self.cfg.seed, _EVAL).choice(len(people), size=max_people, replace=False))
+            pick = np.sort(
+                _rng(self.cfg.seed, _EVAL).choice(len(people), size=max_people, replace=False)
+            )
             people = [self.people[i] for i in pick]
         b = self.cfg.bios_per_person
-        rows = [{"text": self.biography(p, min(b, p.mentions) + j), "person_id": p.id, "mentions": p.mentions}
-                for p in people for j in range(n_per_person)]
-        return datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict(
-            {"text": [], "person_id": [], "mentions": []})
+        rows = [
+            {
+                "text": self.biography(p, min(b, p.mentions) + j),
+                "person_id": p.id,
+                "mentions": p.mentions,
+            }
+            for p in people
+            for j in range(n_per_person)
+        ]
+        return (
+            datasets.Dataset.from_list(rows)
+            if rows
+            else datasets.Dataset.from_dict({"text": [], "person_id": [], "mentions": []})
+        )
 
     def answer(self, person: Person | int, attribute: str) -> str:
         """The canonical sentence stating one fact, e.g. 'Anya Briar Forger was born in Princeton.'"""
@@ -307,14 +408,23 @@ class World:
 
     def qa_dataset(self, split: str | None = None):
         import datasets
+
         if split not in (None, "sft", "heldout"):
             raise ValueError(f"split must be None, 'sft' or 'heldout', got {split!r}")
         rows = [
-            {"person_id": p.id, "split": p.split, "attribute": a, "phrasing": i,
-             "question": q.format(name=p.full_name), "answer": self.answer(p, a),
-             "answer_short": p.attribute(a)}
-            for p in self.people if split is None or p.split == split
-            for a in ATTRIBUTES for i, q in enumerate(QUESTIONS[a])
+            {
+                "person_id": p.id,
+                "split": p.split,
+                "attribute": a,
+                "phrasing": i,
+                "question": q.format(name=p.full_name),
+                "answer": self.answer(p, a),
+                "answer_short": p.attribute(a),
+            }
+            for p in self.people
+            if split is None or p.split == split
+            for a in ATTRIBUTES
+            for i, q in enumerate(QUESTIONS[a])
         ]
         return datasets.Dataset.from_list(rows)
 
@@ -339,10 +449,14 @@ class World:
         texts = self.pretrain_texts()
         slope = zipf_slope(self)
         return {
-            "n_people": len(self.people), "n_records": len(texts),
+            "n_people": len(self.people),
+            "n_records": len(texts),
             "n_words": sum(len(r["text"].split()) for r in texts),
-            "mentions_min": int(m.min()), "mentions_max": int(m.max()), "mentions_mean": float(m.mean()),
-            "zipf_s": self.cfg.zipf_s, "zipf_slope": None if math.isnan(slope) else slope,
+            "mentions_min": int(m.min()),
+            "mentions_max": int(m.max()),
+            "mentions_mean": float(m.mean()),
+            "zipf_s": self.cfg.zipf_s,
+            "zipf_slope": None if math.isnan(slope) else slope,
             "n_sft": sum(p.split == "sft" for p in self.people),
             "n_heldout": sum(p.split == "heldout" for p in self.people),
         }

@@ -32,6 +32,7 @@ autograd keeps only the layer's input, 2sbh bytes — exactly the paper's figure
 is passed as a keyword, as the model passes it: it is one tensor shared by every layer, not per-layer
 activation memory.)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,6 +47,7 @@ DROPOUT = 0.1
 def _saved_bytes(fn, exclude=()) -> int:
     """Bytes of the distinct storages autograd saves while `fn()` runs (excluding `exclude`'s)."""
     import torch
+
     skip = {t.untyped_storage().data_ptr() for t in exclude}
     seen: dict[int, int] = {}
 
@@ -54,6 +56,7 @@ def _saved_bytes(fn, exclude=()) -> int:
         if st.data_ptr() not in skip and st.nbytes():
             seen[st.data_ptr()] = st.nbytes()
         return t
+
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out = fn()
     del out
@@ -64,6 +67,7 @@ def probe_backend(device: str = "cpu", dtype=None, hidden: int = 64) -> dict:
     """Bytes per element of a dropout mask and per token of one LayerNorm's statistics, on this
     device and dtype — the two costs Korthikanti's count fixes at 1 byte and 0."""
     import torch
+
     dtype = dtype or torch.bfloat16
     n = 4096
     x = torch.randn(n, device=device, dtype=dtype, requires_grad=True)
@@ -74,58 +78,107 @@ def probe_backend(device: str = "cpu", dtype=None, hidden: int = 64) -> dict:
     return {"dropout_mask_bytes_per_element": mask, "layernorm_stat_bytes_per_token": stats}
 
 
-def explained_bytes(seq: int, batch: int, hidden: int, heads: int, mask_bytes: float, ln_stat_bytes: float) -> float:
+def explained_bytes(
+    seq: int, batch: int, hidden: int, heads: int, mask_bytes: float, ln_stat_bytes: float
+) -> float:
     """Korthikanti's 34sbh + 5as²b with m-byte dropout masks (3 of them) and two LayerNorms'
     statistics: sbh(32 + 2m) + as²b(4 + m) + 2·sb·stats."""
     s, b, h, a = seq, batch, hidden, heads
-    return s * b * h * (32 + 2 * mask_bytes) + a * s * s * b * (4 + mask_bytes) + 2 * s * b * ln_stat_bytes
+    return (
+        s * b * h * (32 + 2 * mask_bytes)
+        + a * s * s * b * (4 + mask_bytes)
+        + 2 * s * b * ln_stat_bytes
+    )
 
 
-def measure(seq: int, batch: int, hidden: int, heads: int, recompute: str = "none", device: str = "cpu",
-            seed: int = 0) -> dict:
+def measure(
+    seq: int,
+    batch: int,
+    hidden: int,
+    heads: int,
+    recompute: str = "none",
+    device: str = "cpu",
+    seed: int = 0,
+) -> dict:
     """One GPT-2 block's saved-for-backward bytes beside Korthikanti's prediction."""
     import torch
     from torch.utils.checkpoint import checkpoint
     from transformers import GPT2Config
     from transformers.models.gpt2.modeling_gpt2 import GPT2Block
+
     if recompute not in ("none", "full"):
         raise ValueError(f"recompute must be 'none' or 'full' (got {recompute!r})")
     if hidden % heads:
         raise ValueError(f"hidden ({hidden}) must divide by heads ({heads})")
     torch.manual_seed(seed)
     dtype = torch.bfloat16
-    cfg = GPT2Config(n_embd=hidden, n_head=heads, n_layer=1, n_positions=seq, activation_function="gelu",
-                     resid_pdrop=DROPOUT, attn_pdrop=DROPOUT, embd_pdrop=DROPOUT, attn_implementation="eager")
+    cfg = GPT2Config(
+        n_embd=hidden,
+        n_head=heads,
+        n_layer=1,
+        n_positions=seq,
+        activation_function="gelu",
+        resid_pdrop=DROPOUT,
+        attn_pdrop=DROPOUT,
+        embd_pdrop=DROPOUT,
+        attn_implementation="eager",
+    )
     block = GPT2Block(cfg, layer_idx=0).to(device=device, dtype=dtype).train()
-    x = torch.randn(batch, seq, hidden, device=device, dtype=dtype, requires_grad=True)   # the previous layer's output
+    x = torch.randn(
+        batch, seq, hidden, device=device, dtype=dtype, requires_grad=True
+    )  # the previous layer's output
     # the additive causal mask eager attention adds to the scores (0 on and below the diagonal)
-    mask = torch.full((seq, seq), torch.finfo(dtype).min, device=device, dtype=dtype).triu(1)[None, None]
+    mask = torch.full((seq, seq), torch.finfo(dtype).min, device=device, dtype=dtype).triu(1)[
+        None, None
+    ]
     if recompute == "full":
         fn = lambda: checkpoint(block, x, attention_mask=mask, use_reentrant=False)  # noqa: E731
     else:
         fn = lambda: block(x, attention_mask=mask)  # noqa: E731
     measured = _saved_bytes(fn, exclude=list(block.parameters()))
     predicted = memory.activation_bytes_per_layer(seq, batch, hidden, heads, recompute=recompute)
-    out = {"seq": seq, "batch": batch, "hidden": hidden, "heads": heads, "recompute": recompute,
-           "measured_bytes": measured, "predicted_bytes": predicted, "ratio": measured / predicted,
-           "device": str(device), "dtype": "bfloat16", "dropout": DROPOUT}
+    out = {
+        "seq": seq,
+        "batch": batch,
+        "hidden": hidden,
+        "heads": heads,
+        "recompute": recompute,
+        "measured_bytes": measured,
+        "predicted_bytes": predicted,
+        "ratio": measured / predicted,
+        "device": str(device),
+        "dtype": "bfloat16",
+        "dropout": DROPOUT,
+    }
     if recompute == "none":
         probe = probe_backend(device, dtype)
-        out.update(probe, explained_bytes=explained_bytes(seq, batch, hidden, heads,
-                                                          probe["dropout_mask_bytes_per_element"],
-                                                          probe["layernorm_stat_bytes_per_token"]))
+        out.update(
+            probe,
+            explained_bytes=explained_bytes(
+                seq,
+                batch,
+                hidden,
+                heads,
+                probe["dropout_mask_bytes_per_element"],
+                probe["layernorm_stat_bytes_per_token"],
+            ),
+        )
     else:
-        out["explained_bytes"] = 2 * seq * batch * hidden    # the layer input, kept by the checkpoint
+        out["explained_bytes"] = 2 * seq * batch * hidden  # the layer input, kept by the checkpoint
     return out
 
 
 def measure_all(shapes, device: str = "cpu") -> list[dict]:
     """Both recompute settings for every (seq, batch, hidden, heads)."""
-    return [measure(*shape, recompute=r, device=device) for shape in shapes for r in ("none", "full")]
+    return [
+        measure(*shape, recompute=r, device=device) for shape in shapes for r in ("none", "full")
+    ]
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m training.parallel.activations", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m training.parallel.activations", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--hidden", type=int, default=64)

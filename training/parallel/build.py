@@ -6,6 +6,7 @@ happens): DDP, the tensor-parallel MLP and FSDP2 on 2 ranks; GPipe and 1F1B on 2
 layer's activation bytes for a few shapes (`activations`). It writes `results.json` through
 `store.write_atomic` (manifest with sha256), with the command that rebuilds it and the machine.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,24 +27,34 @@ class Plan:
     fsdp: dict
     pipeline: dict
     pipeline_ranks: tuple[int, ...] = (2, 4)
-    activation_shapes: tuple[tuple[int, int, int, int], ...] = ()   # (seq, batch, hidden, heads)
-    timeout_s: float = 300.0                # per torchrun job
+    activation_shapes: tuple[tuple[int, int, int, int], ...] = ()  # (seq, batch, hidden, heads)
+    timeout_s: float = 300.0  # per torchrun job
 
 
 PLANS = {
     # seconds: the tests build it
-    "tiny": Plan(ddp={"width": 64, "blocks": 2, "batch": 16, "repeats": 3},
-                 tensor_parallel={"width": 64, "tokens": 128, "repeats": 3},
-                 fsdp={"width": 64, "blocks": 2, "batch": 8, "repeats": 3},
-                 pipeline={"width": 64, "blocks": 4, "batch": 16, "microbatches": 4},
-                 activation_shapes=((64, 1, 64, 4), (128, 2, 32, 2)), timeout_s=60.0),
+    "tiny": Plan(
+        ddp={"width": 64, "blocks": 2, "batch": 16, "repeats": 3},
+        tensor_parallel={"width": 64, "tokens": 128, "repeats": 3},
+        fsdp={"width": 64, "blocks": 2, "batch": 8, "repeats": 3},
+        pipeline={"width": 64, "blocks": 4, "batch": 16, "microbatches": 4},
+        activation_shapes=((64, 1, 64, 4), (128, 2, 32, 2)),
+        timeout_s=60.0,
+    ),
     # the bundled default: a few minutes on 2 cores; widths where compute is not lost in overheads
-    "cpu": Plan(ddp={"width": 256, "blocks": 4, "batch": 64, "repeats": 10},
-                tensor_parallel={"width": 256, "tokens": 512, "repeats": 10},
-                fsdp={"width": 256, "blocks": 4, "batch": 16, "repeats": 10},
-                pipeline={"width": 512, "blocks": 12, "batch": 64, "microbatches": 8},
-                activation_shapes=((64, 4, 256, 4), (128, 2, 64, 4), (256, 1, 128, 4), (512, 1, 128, 8),
-                                   (1024, 1, 256, 8))),
+    "cpu": Plan(
+        ddp={"width": 256, "blocks": 4, "batch": 64, "repeats": 10},
+        tensor_parallel={"width": 256, "tokens": 512, "repeats": 10},
+        fsdp={"width": 256, "blocks": 4, "batch": 16, "repeats": 10},
+        pipeline={"width": 512, "blocks": 12, "batch": 64, "microbatches": 8},
+        activation_shapes=(
+            (64, 4, 256, 4),
+            (128, 2, 64, 4),
+            (256, 1, 128, 4),
+            (512, 1, 128, 8),
+            (1024, 1, 256, 8),
+        ),
+    ),
 }
 
 
@@ -52,10 +63,16 @@ def build(preset: str = "cpu", out: str | Path | None = None, progress: bool = T
     if preset not in PLANS:
         raise ValueError(f"--preset {preset!r}: choose {', '.join(PLANS)}")
     plan = PLANS[preset]
-    out = Path(out or (store.BUNDLED_DIR / "parallel" if preset == "cpu" else f"runs/parallel-{preset}"))
-    steps = [("ddp", 2), ("tensor_parallel", 2), ("fsdp", 2)] + [("pipeline", r) for r in plan.pipeline_ranks] \
+    out = Path(
+        out or (store.BUNDLED_DIR / "parallel" if preset == "cpu" else f"runs/parallel-{preset}")
+    )
+    steps = (
+        [("ddp", 2), ("tensor_parallel", 2), ("fsdp", 2)]
+        + [("pipeline", r) for r in plan.pipeline_ranks]
         + [("activations", 0)]
+    )
     from tqdm import tqdm
+
     bar = tqdm(steps, desc="parallel runs", disable=not progress, unit="run")
     results: dict = {"pipeline": []}
     t0 = time.perf_counter()
@@ -63,39 +80,78 @@ def build(preset: str = "cpu", out: str | Path | None = None, progress: bool = T
         bar.set_postfix_str(f"{kind}" + (f" × {ranks} ranks" if ranks else ""))
         if kind == "activations":
             from training.parallel import activations
+
             results["activations"] = activations.measure_all(plan.activation_shapes)
         elif kind == "pipeline":
-            r = launch.run_raw("pipeline", ranks, plan.timeout_s, allow_oversubscribe=True,
-                               schedules=launch.SCHEDULES, **plan.pipeline)
+            r = launch.run_raw(
+                "pipeline",
+                ranks,
+                plan.timeout_s,
+                allow_oversubscribe=True,
+                schedules=launch.SCHEDULES,
+                **plan.pipeline,
+            )
             results["pipeline"] += [{**run, "command": r["command"]} for run in r["runs"]]
         else:
-            results[kind] = launch.run_raw(kind, ranks, plan.timeout_s, allow_oversubscribe=True,
-                                           **getattr(plan, kind))
+            results[kind] = launch.run_raw(
+                kind, ranks, plan.timeout_s, allow_oversubscribe=True, **getattr(plan, kind)
+            )
     import torch
-    body = {"rebuild": f"python -m training parallel --preset {preset}",
-            "machine": {"cpus": os.cpu_count() or 1, "torch": torch.__version__,
-                        "gpus": torch.cuda.device_count() if torch.cuda.is_available() else 0},
-            "preset": preset, "seconds": round(time.perf_counter() - t0, 1), **results}
 
-    store.write_results(out, body, {"kind": "parallel", "preset": preset, "rebuild": body["rebuild"],
-                                    "machine": body["machine"]})
+    body = {
+        "rebuild": f"python -m training parallel --preset {preset}",
+        "machine": {
+            "cpus": os.cpu_count() or 1,
+            "torch": torch.__version__,
+            "gpus": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+        },
+        "preset": preset,
+        "seconds": round(time.perf_counter() - t0, 1),
+        **results,
+    }
+
+    store.write_results(
+        out,
+        body,
+        {
+            "kind": "parallel",
+            "preset": preset,
+            "rebuild": body["rebuild"],
+            "machine": body["machine"],
+        },
+    )
     body["out"] = str(out)
     return body
 
 
 def headline(results: dict) -> dict:
     """The numbers to print after a build."""
-    return {"out": results.get("out"), "seconds": results.get("seconds"),
-            "ddp_max_abs_grad_diff": results["ddp"]["max_abs_grad_diff"],
-            "ddp_compute_s": results["ddp"]["compute_s"], "ddp_allreduce_s": results["ddp"]["allreduce_s"],
-            "tp_max_abs_diff": results["tensor_parallel"]["max_abs_diff"],
-            "fsdp_allgather_s": [r["allgather_s"] for r in results["fsdp"]["per_rank"]],
-            "pipeline_bubbles": [{"schedule": p["schedule"], "stages": p["stages"],
-                                  "measured": round(p["measured_bubble"], 3), "formula": round(p["formula_bubble"], 3)}
-                                 for p in results["pipeline"]],
-            "activation_ratios": [{"shape": f"s{a['seq']} b{a['batch']} h{a['hidden']} a{a['heads']}",
-                                   "recompute": a["recompute"], "ratio": round(a["ratio"], 4)}
-                                  for a in results["activations"]]}
+    return {
+        "out": results.get("out"),
+        "seconds": results.get("seconds"),
+        "ddp_max_abs_grad_diff": results["ddp"]["max_abs_grad_diff"],
+        "ddp_compute_s": results["ddp"]["compute_s"],
+        "ddp_allreduce_s": results["ddp"]["allreduce_s"],
+        "tp_max_abs_diff": results["tensor_parallel"]["max_abs_diff"],
+        "fsdp_allgather_s": [r["allgather_s"] for r in results["fsdp"]["per_rank"]],
+        "pipeline_bubbles": [
+            {
+                "schedule": p["schedule"],
+                "stages": p["stages"],
+                "measured": round(p["measured_bubble"], 3),
+                "formula": round(p["formula_bubble"], 3),
+            }
+            for p in results["pipeline"]
+        ],
+        "activation_ratios": [
+            {
+                "shape": f"s{a['seq']} b{a['batch']} h{a['hidden']} a{a['heads']}",
+                "recompute": a["recompute"],
+                "ratio": round(a["ratio"], 4),
+            }
+            for a in results["activations"]
+        ],
+    }
 
 
 def read_results(path: str | Path | None = None) -> dict:

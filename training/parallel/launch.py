@@ -15,6 +15,7 @@ in a session of its own) — and one line is raised. Temporary files are always 
 30 s in all. Bad input raises a one-line ValueError before anything starts; a failed or timed-out
 run raises RunError. Imports no torch.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,27 +31,41 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # kind (the key of the results JSON) -> folder under training/parallel/
-KINDS = {"ddp": "data_parallel", "tensor_parallel": "tensor_parallel", "fsdp": "fsdp",
-         "pipeline": "pipeline_parallel"}
+KINDS = {
+    "ddp": "data_parallel",
+    "tensor_parallel": "tensor_parallel",
+    "fsdp": "fsdp",
+    "pipeline": "pipeline_parallel",
+}
 # option -> (lowest, highest) accepted; each kind takes only its own options
-RANGES = {"width": (8, 1024), "blocks": (1, 48), "batch": (1, 1024), "microbatches": (1, 64),
-          "tokens": (1, 8192), "repeats": (1, 20)}
-OPTIONS = {"ddp": ("width", "blocks", "batch", "repeats"),
-           "tensor_parallel": ("width", "tokens", "repeats"),
-           "fsdp": ("width", "blocks", "batch", "repeats"),
-           "pipeline": ("schedule", "microbatches", "batch", "width", "blocks")}
+RANGES = {
+    "width": (8, 1024),
+    "blocks": (1, 48),
+    "batch": (1, 1024),
+    "microbatches": (1, 64),
+    "tokens": (1, 8192),
+    "repeats": (1, 20),
+}
+OPTIONS = {
+    "ddp": ("width", "blocks", "batch", "repeats"),
+    "tensor_parallel": ("width", "tokens", "repeats"),
+    "fsdp": ("width", "blocks", "batch", "repeats"),
+    "pipeline": ("schedule", "microbatches", "batch", "width", "blocks"),
+}
 SCHEDULES = ("gpipe", "1f1b")
 MAX_OVERSUBSCRIBED_RANKS = 4
 
 LIVE_TIME_LIMIT_S = 30.0
 # every option a run gets unless the caller sets it: small enough that a 2-rank run of each kind
 # returns in well under LIVE_TIME_LIMIT_S on 2 CPU cores
-DEFAULTS = {"ddp": {"width": 128, "blocks": 4, "batch": 32, "repeats": 5},
-            "tensor_parallel": {"width": 128, "tokens": 256, "repeats": 5},
-            "fsdp": {"width": 128, "blocks": 4, "batch": 8, "repeats": 5},
-            "pipeline": {"schedule": "1f1b", "microbatches": 4, "batch": 32, "width": 128, "blocks": 12}}
+DEFAULTS = {
+    "ddp": {"width": 128, "blocks": 4, "batch": 32, "repeats": 5},
+    "tensor_parallel": {"width": 128, "tokens": 256, "repeats": 5},
+    "fsdp": {"width": 128, "blocks": 4, "batch": 8, "repeats": 5},
+    "pipeline": {"schedule": "1f1b", "microbatches": 4, "batch": 32, "width": 128, "blocks": 12},
+}
 _live_lock = threading.Lock()
-last_pids: list[int] = []     # every process of the latest run (torchrun and its ranks), for checks
+last_pids: list[int] = []  # every process of the latest run (torchrun and its ranks), for checks
 
 
 class RunError(RuntimeError):
@@ -69,11 +84,15 @@ def validate(kind: str, ranks, allow_oversubscribe: bool = False, **options) -> 
     cores = cpu_count()
     top = max(cores, MAX_OVERSUBSCRIBED_RANKS) if allow_oversubscribe else cores
     if not isinstance(ranks, int) or isinstance(ranks, bool) or not 2 <= ranks <= top:
-        raise ValueError(f"ranks must be a whole number from 2 to {top} (got {ranks!r}); "
-                         f"this machine has {cores} CPU core{'s' if cores != 1 else ''}, one per rank")
+        raise ValueError(
+            f"ranks must be a whole number from 2 to {top} (got {ranks!r}); "
+            f"this machine has {cores} CPU core{'s' if cores != 1 else ''}, one per rank"
+        )
     for name in options:
         if name not in OPTIONS[kind]:
-            raise ValueError(f"{kind} takes no option {name!r} (it takes {', '.join(OPTIONS[kind])})")
+            raise ValueError(
+                f"{kind} takes no option {name!r} (it takes {', '.join(OPTIONS[kind])})"
+            )
     o = {**DEFAULTS[kind], **options}
     for name, value in o.items():
         if name == "schedule":
@@ -86,13 +105,19 @@ def validate(kind: str, ranks, allow_oversubscribe: bool = False, **options) -> 
     if kind == "pipeline" and o["blocks"] % ranks:
         raise ValueError(f"{o['blocks']} blocks do not split evenly into {ranks} pipeline stages")
     if kind == "pipeline" and o["batch"] % o["microbatches"]:
-        raise ValueError(f"the batch ({o['batch']}) must split evenly into {o['microbatches']} micro-batches")
+        raise ValueError(
+            f"the batch ({o['batch']}) must split evenly into {o['microbatches']} micro-batches"
+        )
     if kind == "ddp" and o["batch"] % ranks:
         raise ValueError(f"the global batch ({o['batch']}) must split evenly across {ranks} ranks")
     if kind == "fsdp" and o["width"] % ranks:
-        raise ValueError(f"width ({o['width']}) must divide by the {ranks} ranks, so every shard is exactly 1/N")
+        raise ValueError(
+            f"width ({o['width']}) must divide by the {ranks} ranks, so every shard is exactly 1/N"
+        )
     if kind == "tensor_parallel" and (4 * o["width"]) % ranks:
-        raise ValueError(f"the MLP's 4·width ({4 * o['width']}) columns must split evenly across {ranks} ranks")
+        raise ValueError(
+            f"the MLP's 4·width ({4 * o['width']}) columns must split evenly across {ranks} ranks"
+        )
     args: list[str] = []
     for name, value in o.items():
         args += ["--schedules", value] if name == "schedule" else [f"--{name}", str(value)]
@@ -110,10 +135,12 @@ def _children() -> dict[int, list[int]]:
                     stat = (d / "stat").read_text()
                 except OSError:
                     continue
-                ppid = int(stat[stat.rfind(")") + 2:].split()[1])
+                ppid = int(stat[stat.rfind(")") + 2 :].split()[1])
                 table.setdefault(ppid, []).append(int(d.name))
         return table
-    out = subprocess.run(["ps", "-A", "-o", "pid=", "-o", "ppid="], capture_output=True, text=True, timeout=10).stdout
+    out = subprocess.run(
+        ["ps", "-A", "-o", "pid=", "-o", "ppid="], capture_output=True, text=True, timeout=10
+    ).stdout
     for line in out.splitlines():
         pid, ppid = map(int, line.split())
         table.setdefault(ppid, []).append(pid)
@@ -131,7 +158,7 @@ def _descendants(pid: int) -> list[int]:
 
 def _signal(pids, sig) -> None:
     for p in pids:
-        for kill in (os.killpg, os.kill):       # each rank leads its own process group
+        for kill in (os.killpg, os.kill):  # each rank leads its own process group
             try:
                 kill(p, sig)
             except (ProcessLookupError, PermissionError):
@@ -144,7 +171,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     stat = Path(f"/proc/{pid}/stat")
-    try:                                        # a zombie is dead, only not yet reaped
+    try:  # a zombie is dead, only not yet reaped
         text = stat.read_text()
         return text[text.rfind(")") + 2] != "Z"
     except OSError:
@@ -171,41 +198,75 @@ def _error_line(log: str) -> str:
     lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
     for ln in lines:
         if ln.startswith("error: "):
-            return ln[len("error: "):]
+            return ln[len("error: ") :]
     return lines[-1][:300] if lines else "no output"
 
 
-def run_raw(kind: str, ranks: int, timeout_s: float = 120.0, *, allow_oversubscribe: bool = False,
-            schedules: tuple[str, ...] | None = None, **options) -> dict:
+def run_raw(
+    kind: str,
+    ranks: int,
+    timeout_s: float = 120.0,
+    *,
+    allow_oversubscribe: bool = False,
+    schedules: tuple[str, ...] | None = None,
+    **options,
+) -> dict:
     """Validate, launch, wait, clean up; return the run module's whole result JSON. `schedules`
     (pipeline only) runs several schedules in one launch: {"runs": [one entry each]}."""
     args = validate(kind, ranks, allow_oversubscribe, **options)
     if schedules is not None:
-        if kind != "pipeline" or "schedule" in options or not schedules or any(s not in SCHEDULES for s in schedules):
-            raise ValueError(f"schedules: a pipeline-only list drawn from {', '.join(SCHEDULES)}, instead of schedule")
+        if (
+            kind != "pipeline"
+            or "schedule" in options
+            or not schedules
+            or any(s not in SCHEDULES for s in schedules)
+        ):
+            raise ValueError(
+                f"schedules: a pipeline-only list drawn from {', '.join(SCHEDULES)}, instead of schedule"
+            )
         i = args.index("--schedules")
-        args[i + 1:i + 2] = list(schedules)
+        args[i + 1 : i + 2] = list(schedules)
     if not (isinstance(timeout_s, (int, float)) and 0 < timeout_s <= 3600):
         raise ValueError(f"timeout_s must be a number of seconds in (0, 3600] (got {timeout_s!r})")
     last_pids.clear()
     with tempfile.TemporaryDirectory(prefix="lab-parallel-") as tmp:
         out, log_path = Path(tmp) / "result.json", Path(tmp) / "log.txt"
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(ranks),
-               "-m", f"training.parallel.{KINDS[kind]}.run", *args, "--out", str(out)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            str(ranks),
+            "-m",
+            f"training.parallel.{KINDS[kind]}.run",
+            *args,
+            "--out",
+            str(out),
+        ]
         # TMPDIR: torchrun's torchelastic_* folders go inside `tmp`, removed with it
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "TMPDIR": tmp}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
         t0 = time.perf_counter()
         with open(log_path, "w") as log:
-            proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                cmd,
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         last_pids.append(proc.pid)
         try:
             rc = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             _stop(proc)
-            raise RunError(f"the {kind} run on {ranks} ranks took longer than {timeout_s:g} s and was stopped") from None
-        except BaseException:                  # KeyboardInterrupt, a cancelled app event, ...
+            raise RunError(
+                f"the {kind} run on {ranks} ranks took longer than {timeout_s:g} s and was stopped"
+            ) from None
+        except BaseException:  # KeyboardInterrupt, a cancelled app event, ...
             _stop(proc)
             raise
         finally:
@@ -220,19 +281,28 @@ def run_raw(kind: str, ranks: int, timeout_s: float = 120.0, *, allow_oversubscr
     return result
 
 
-def run(kind: str, ranks: int, timeout_s: float = 120.0, *, allow_oversubscribe: bool = False, **options) -> dict:
+def run(
+    kind: str, ranks: int, timeout_s: float = 120.0, *, allow_oversubscribe: bool = False, **options
+) -> dict:
     """One run; the result as the results JSON holds it under `kind` (for "pipeline": one schedule's entry)."""
     result = run_raw(kind, ranks, timeout_s, allow_oversubscribe=allow_oversubscribe, **options)
     if kind == "pipeline":
-        return {**result["runs"][0], "machine": result["machine"], "command": result["command"], "wall_s": result["wall_s"]}
+        return {
+            **result["runs"][0],
+            "machine": result["machine"],
+            "command": result["command"],
+            "wall_s": result["wall_s"],
+        }
     return result
 
 
 def live_run(kind: str, ranks: int = 2, **options) -> dict:
     """The app's run: one at a time, small defaults, at most LIVE_TIME_LIMIT_S seconds."""
-    validate(kind, ranks, **options)           # bad input fails before the lock is taken
+    validate(kind, ranks, **options)  # bad input fails before the lock is taken
     if not _live_lock.acquire(blocking=False):
-        raise ValueError(f"a run is already in progress; wait for it to finish ({LIVE_TIME_LIMIT_S:g} s at most)")
+        raise ValueError(
+            f"a run is already in progress; wait for it to finish ({LIVE_TIME_LIMIT_S:g} s at most)"
+        )
     try:
         return run(kind, ranks, LIVE_TIME_LIMIT_S, **options)
     finally:

@@ -12,6 +12,7 @@ Shapes accepted by :func:`load_sft_records` (detected per record):
 - prompt/completion: ``{"prompt": "...", "completion": "..."}`` (or TRL's conversational variant,
   both fields lists of messages)
 """
+
 from __future__ import annotations
 
 import json
@@ -27,17 +28,24 @@ from training.tokenizer import plain_text
 ROLES = ("system", "user", "assistant")
 # ShareGPT "from" values -> chat roles. The course writes "human"/"assistant"; the original
 # ShareGPT dumps write "human"/"gpt".
-SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
-                  "system": "system"}
+SHAREGPT_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+}
 TO_SHAREGPT = {"user": "human", "assistant": "assistant", "system": "system"}
 
 # Sub-stream tags for SeedSequence([seed, TAG, ...]).
 _MULTI, _ORDER, _NOISE = 101, 102, 103
 
 # Sloppy answers for the LIMA ablation: the fact is still there, the format is not.
-_RAMBLE = ("Well, that is a good question, and I am happy to help with it. {answer} "
-           "I hope this helps, and there is a lot more one could say about {name}, "
-           "so feel free to ask me anything else")
+_RAMBLE = (
+    "Well, that is a good question, and I am happy to help with it. {answer} "
+    "I hope this helps, and there is a lot more one could say about {name}, "
+    "so feel free to ask me anything else"
+)
 _TERSE = "{value}"
 
 
@@ -45,12 +53,19 @@ _TERSE = "{value}"
 # Conversations from the world
 # ---------------------------------------------------------------------------------------------
 
+
 def _rng(*key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(k) for k in key]))
 
 
-def conversations(world: World, split: str = "sft", *, multi_turn_fraction: float = 0.2,
-                  seed: int = 0, max_turns: int = 3):
+def conversations(
+    world: World,
+    split: str = "sft",
+    *,
+    multi_turn_fraction: float = 0.2,
+    seed: int = 0,
+    max_turns: int = 3,
+):
     """SFT records for the people of ``split`` ("sft", "heldout", or None for everybody).
 
     One single-turn record per (person, attribute, phrasing) QA pair: user = the question,
@@ -65,6 +80,7 @@ def conversations(world: World, split: str = "sft", *, multi_turn_fraction: floa
     (question template index per turn), ``n_turns``.
     """
     import datasets
+
     if not 0.0 <= multi_turn_fraction < 1.0:
         raise ValueError(f"multi_turn_fraction must be in [0, 1), got {multi_turn_fraction!r}")
     if max_turns not in (2, 3):
@@ -76,7 +92,9 @@ def conversations(world: World, split: str = "sft", *, multi_turn_fraction: floa
     ]
     people = [p for p in world.people if split is None or p.split == split]
     n_single = len(rows)
-    n_multi = int(round(n_single * multi_turn_fraction / (1.0 - multi_turn_fraction))) if people else 0
+    n_multi = (
+        int(round(n_single * multi_turn_fraction / (1.0 - multi_turn_fraction))) if people else 0
+    )
     rng = _rng(seed, _MULTI)
     for _ in range(n_multi):
         p = people[int(rng.integers(len(people)))]
@@ -90,8 +108,9 @@ def conversations(world: World, split: str = "sft", *, multi_turn_fraction: floa
     order = _rng(seed, _ORDER).permutation(len(rows))
     rows = [rows[i] for i in order]
     if not rows:
-        return datasets.Dataset.from_dict({"messages": [], "person_id": [], "attributes": [],
-                                           "phrasings": [], "n_turns": []})
+        return datasets.Dataset.from_dict(
+            {"messages": [], "person_id": [], "attributes": [], "phrasings": [], "n_turns": []}
+        )
     return datasets.Dataset.from_list(rows)
 
 
@@ -104,14 +123,23 @@ def max_turns_for(n_ctx: int) -> int:
 def _record(person_id: int, turns: list[tuple[str, int, str, str]]) -> dict[str, Any]:
     messages = []
     for _, _, question, answer in turns:
-        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
-    return {"messages": messages, "person_id": int(person_id), "attributes": [t[0] for t in turns],
-            "phrasings": [int(t[1]) for t in turns], "n_turns": len(turns)}
+        messages += [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer},
+        ]
+    return {
+        "messages": messages,
+        "person_id": int(person_id),
+        "attributes": [t[0] for t in turns],
+        "phrasings": [int(t[1]) for t in turns],
+        "n_turns": len(turns),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
 # Record shapes
 # ---------------------------------------------------------------------------------------------
+
 
 class _BadRecord(ValueError):
     """A record-level problem; `load_sft_records` prefixes it with the file and line."""
@@ -126,7 +154,9 @@ def _check_messages(messages: Any) -> list[dict[str, str]]:
             raise _BadRecord(f"message {i} needs 'role' and 'content' keys")
         role, content = m["role"], m["content"]
         if role not in ROLES:
-            raise _BadRecord(f"message {i} has unknown role {role!r} (expected one of {', '.join(ROLES)})")
+            raise _BadRecord(
+                f"message {i} has unknown role {role!r} (expected one of {', '.join(ROLES)})"
+            )
         if not isinstance(content, str) or not content.strip():
             raise _BadRecord(f"message {i} ({role}) has empty content")
         out.append({"role": role, "content": plain_text(content)})
@@ -145,8 +175,9 @@ def _sharegpt_messages(record: dict) -> list[dict[str, str]]:
             raise _BadRecord(f"turn {i} needs 'from' and 'value' keys")
         who = turn["from"]
         if who not in SHAREGPT_ROLES:
-            raise _BadRecord(f"turn {i} has unknown role {who!r} "
-                             f"(expected one of {', '.join(SHAREGPT_ROLES)})")
+            raise _BadRecord(
+                f"turn {i} has unknown role {who!r} (expected one of {', '.join(SHAREGPT_ROLES)})"
+            )
         messages.append({"role": SHAREGPT_ROLES[who], "content": turn["value"]})
     return _check_messages(messages)
 
@@ -159,8 +190,9 @@ def _prompt_completion_messages(record: dict) -> list[dict[str, str]]:
         return _check_messages(list(prompt) + list(completion))
     if not isinstance(prompt, str) or not isinstance(completion, str):
         raise _BadRecord("'prompt' and 'completion' must both be strings (or both message lists)")
-    return _check_messages([{"role": "user", "content": prompt},
-                            {"role": "assistant", "content": completion}])
+    return _check_messages(
+        [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]
+    )
 
 
 def _to_messages(record: Any) -> list[dict[str, str]]:
@@ -173,8 +205,10 @@ def _to_messages(record: Any) -> list[dict[str, str]]:
         return _sharegpt_messages(record)
     if "prompt" in record or "completion" in record:
         return _prompt_completion_messages(record)
-    raise _BadRecord("missing keys: expected 'messages', 'conversations' (ShareGPT) or "
-                     f"'prompt'+'completion', got {sorted(record)}")
+    raise _BadRecord(
+        "missing keys: expected 'messages', 'conversations' (ShareGPT) or "
+        f"'prompt'+'completion', got {sorted(record)}"
+    )
 
 
 def _convert(records: Iterable[dict], to_messages) -> list[dict]:
@@ -206,8 +240,9 @@ def to_sharegpt(messages: list[dict[str, str]] | dict) -> dict:
     ``{"conversations": [{"from": "human"|"assistant"|"system", "value": ...}]}``."""
     if isinstance(messages, dict):
         messages = messages["messages"]
-    return {"conversations": [{"from": TO_SHAREGPT[m["role"]], "value": m["content"]}
-                              for m in messages]}
+    return {
+        "conversations": [{"from": TO_SHAREGPT[m["role"]], "value": m["content"]} for m in messages]
+    }
 
 
 def load_sft_records(path_or_records: str | os.PathLike | Iterable[dict]):
@@ -216,6 +251,7 @@ def load_sft_records(path_or_records: str | os.PathLike | Iterable[dict]):
     A bad record raises a one-line ``ValueError`` naming the file and line ("data.jsonl line 3:
     message 1 has unknown role 'bot' ...")."""
     import datasets
+
     if isinstance(path_or_records, (str, os.PathLike)):
         path = Path(path_or_records)
         if not path.is_file():
@@ -230,8 +266,10 @@ def load_sft_records(path_or_records: str | os.PathLike | Iterable[dict]):
         except _BadRecord as e:
             raise ValueError(f"{where}: {e}") from None
     if not rows:
-        raise ValueError(f"{path_or_records if isinstance(path_or_records, (str, os.PathLike)) else 'records'}: "
-                         "no SFT records")
+        raise ValueError(
+            f"{path_or_records if isinstance(path_or_records, (str, os.PathLike)) else 'records'}: "
+            "no SFT records"
+        )
     return datasets.Dataset.from_list(rows)
 
 
@@ -241,7 +279,9 @@ def parse_json(text: str, where: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise ValueError(f"{where}: invalid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+        raise ValueError(
+            f"{where}: invalid JSON ({e.msg} at line {e.lineno}, column {e.colno})"
+        ) from None
     except RecursionError:
         raise ValueError(f"{where}: the JSON is nested too deeply") from None
 
@@ -257,6 +297,7 @@ def _jsonl_lines(path: Path):
 # Noise for the LIMA quality-vs-quantity ablation
 # ---------------------------------------------------------------------------------------------
 
+
 def noisy(dataset, world: World, fraction: float, seed: int = 0):
     """A copy of a :func:`conversations` dataset where ``fraction`` of all assistant answers are
     corrupted, half *wrong* (the canonical sentence with another person's value for that
@@ -267,7 +308,9 @@ def noisy(dataset, world: World, fraction: float, seed: int = 0):
         raise ValueError(f"fraction must be in [0, 1], got {fraction!r}")
     missing = {"messages", "person_id", "attributes"} - set(dataset.column_names)
     if missing:
-        raise ValueError(f"noisy() needs a conversations() dataset; missing columns {sorted(missing)}")
+        raise ValueError(
+            f"noisy() needs a conversations() dataset; missing columns {sorted(missing)}"
+        )
     turns = [(i, t) for i, n in enumerate(dataset["attributes"]) for t in range(len(n))]
     rng = _rng(seed, _NOISE)
     k = int(round(fraction * len(turns)))

@@ -15,6 +15,7 @@ Scoring a response (the text up to the first stop token, or ``max_new_tokens``):
   ending in ``.``, ``!`` or ``?``), then a stop token (``<|end|>`` or ``<|endoftext|>``) — a right
   answer that rambles on is not compliant, and neither is a lone ``.`` followed by a stop.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,10 +38,10 @@ class QAItem:
     attribute: str
     phrasing: int
     question: str
-    answer: str      # canonical sentence
-    value: str       # the fact itself
+    answer: str  # canonical sentence
+    value: str  # the fact itself
     split: str
-    bucket: str      # how often the person is mentioned in pre-training
+    bucket: str  # how often the person is mentioned in pre-training
 
 
 def qa_sample(world: World, split: str, n_people: int | None = None, seed: int = 0) -> list[QAItem]:
@@ -56,8 +57,18 @@ def qa_sample(world: World, split: str, n_people: int | None = None, seed: int =
     for p in people:
         for a in ATTRIBUTES:
             ph = int(rng.integers(len(QUESTIONS[a])))
-            items.append(QAItem(p.id, a, ph, QUESTIONS[a][ph].format(name=p.full_name), world.answer(p, a),
-                                p.attribute(a), p.split, world.mention_bucket(p)))
+            items.append(
+                QAItem(
+                    p.id,
+                    a,
+                    ph,
+                    QUESTIONS[a][ph].format(name=p.full_name),
+                    world.answer(p, a),
+                    p.attribute(a),
+                    p.split,
+                    world.mention_bucket(p),
+                )
+            )
     return items
 
 
@@ -70,8 +81,10 @@ def few_shot_messages(world: World, shots: int = 3, seed: int = 0) -> list[dict]
     msgs = []
     for a in (ATTRIBUTES[i] for i in rng.choice(len(ATTRIBUTES), size=shots, replace=False)):
         p = people[int(rng.integers(len(people)))]
-        msgs += [{"role": "user", "content": QUESTIONS[a][0].format(name=p.full_name)},
-                 {"role": "assistant", "content": world.answer(p, a)}]
+        msgs += [
+            {"role": "user", "content": QUESTIONS[a][0].format(name=p.full_name)},
+            {"role": "assistant", "content": world.answer(p, a)},
+        ]
     return msgs
 
 
@@ -79,17 +92,26 @@ def chat_prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
     """The chat template with the assistant prompt appended, as token ids; the messages' text is
     plain text (a typed "<|assistant|>" is characters, not the special token)."""
     from training.tokenizer import plain_text
+
     messages = [{**m, "content": plain_text(m["content"])} for m in messages]
-    return list(tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
-                                              return_dict=True)["input_ids"])
+    return list(
+        tokenizer.apply_chat_template(
+            messages, tokenize=True, add_generation_prompt=True, return_dict=True
+        )["input_ids"]
+    )
 
 
-def respond(model, tokenizer, messages: list[dict], max_new_tokens: int = MAX_NEW_TOKENS) -> tuple[str, bool]:
+def respond(
+    model, tokenizer, messages: list[dict], max_new_tokens: int = MAX_NEW_TOKENS
+) -> tuple[str, bool]:
     """Greedy answer to the last user message: (text, stopped by a stop token)."""
     from training.generate import generate_ids, stop_ids
+
     stops = stop_ids(tokenizer)
     new, stopped = [], False
-    for tok in generate_ids(model, chat_prompt_ids(tokenizer, messages), max_new_tokens, stop_ids=stops):
+    for tok in generate_ids(
+        model, chat_prompt_ids(tokenizer, messages), max_new_tokens, stop_ids=stops
+    ):
         if tok in stops:
             stopped = True
             break
@@ -101,15 +123,29 @@ def score(text: str, stopped: bool, item: QAItem) -> dict[str, bool]:
     text = text.strip()
     sentences = [s for s in _SENTENCE_END.split(text) if s]
     first = sentences[0] if sentences else ""
-    return {"correct": bool(re.search(rf"(?<!\w){re.escape(item.value)}(?!\w)", first)),
-            "mentioned": bool(re.search(rf"(?<!\w){re.escape(item.value)}(?!\w)", text)),
-            "exact": text == item.answer,
-            "compliant": (stopped and len(sentences) == 1 and text.endswith((".", "!", "?"))
-                          and len(_WORD.findall(text)) >= 2)}
+    return {
+        "correct": bool(re.search(rf"(?<!\w){re.escape(item.value)}(?!\w)", first)),
+        "mentioned": bool(re.search(rf"(?<!\w){re.escape(item.value)}(?!\w)", text)),
+        "exact": text == item.answer,
+        "compliant": (
+            stopped
+            and len(sentences) == 1
+            and text.endswith((".", "!", "?"))
+            and len(_WORD.findall(text)) >= 2
+        ),
+    }
 
 
-def evaluate_qa(model, tokenizer, items: list[QAItem], *, shots: list[dict] | None = None,
-                max_new_tokens: int = MAX_NEW_TOKENS, n_examples: int = 6, progress=None) -> dict:
+def evaluate_qa(
+    model,
+    tokenizer,
+    items: list[QAItem],
+    *,
+    shots: list[dict] | None = None,
+    max_new_tokens: int = MAX_NEW_TOKENS,
+    n_examples: int = 6,
+    progress=None,
+) -> dict:
     """Accuracy, exact-match and compliance over ``items`` (overall, by attribute, by mention
     bucket), with the first ``n_examples`` responses. ``progress(i, n)`` is called per item."""
     if not items:
@@ -119,26 +155,49 @@ def evaluate_qa(model, tokenizer, items: list[QAItem], *, shots: list[dict] | No
     tally: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
     examples = []
     for i, item in enumerate(items):
-        text, stopped = respond(model, tokenizer, (shots or []) + [{"role": "user", "content": item.question}],
-                                max_new_tokens)
+        text, stopped = respond(
+            model,
+            tokenizer,
+            (shots or []) + [{"role": "user", "content": item.question}],
+            max_new_tokens,
+        )
         s = score(text, stopped, item)
         for key in ("all", f"attribute:{item.attribute}", f"bucket:{item.bucket}"):
             for k, v in s.items():
                 tally[key][k].append(v)
         if len(examples) < n_examples:
-            examples.append({"question": item.question, "response": text, "stopped": stopped,
-                             "expected": item.answer, **s})
+            examples.append(
+                {
+                    "question": item.question,
+                    "response": text,
+                    "stopped": stopped,
+                    "expected": item.answer,
+                    **s,
+                }
+            )
         if progress is not None:
             progress(i + 1, len(items))
     model.train(was_training)
 
     def rates(t):
-        return {"accuracy": _mean(t["correct"]), "mentioned": _mean(t["mentioned"]), "exact": _mean(t["exact"]),
-                "compliance": _mean(t["compliant"]), "n": len(t["correct"])}
-    return {**rates(tally["all"]),
-            "by_attribute": {k.split(":", 1)[1]: rates(v) for k, v in tally.items() if k.startswith("attribute:")},
-            "by_bucket": {k.split(":", 1)[1]: rates(v) for k, v in tally.items() if k.startswith("bucket:")},
-            "examples": examples}
+        return {
+            "accuracy": _mean(t["correct"]),
+            "mentioned": _mean(t["mentioned"]),
+            "exact": _mean(t["exact"]),
+            "compliance": _mean(t["compliant"]),
+            "n": len(t["correct"]),
+        }
+
+    return {
+        **rates(tally["all"]),
+        "by_attribute": {
+            k.split(":", 1)[1]: rates(v) for k, v in tally.items() if k.startswith("attribute:")
+        },
+        "by_bucket": {
+            k.split(":", 1)[1]: rates(v) for k, v in tally.items() if k.startswith("bucket:")
+        },
+        "examples": examples,
+    }
 
 
 def _mean(xs: list[bool]) -> float:

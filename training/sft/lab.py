@@ -4,6 +4,7 @@ streaming, the token view, the data explorer, bounded live SFT, and the bundled 
 Importable without torch (the suite builds its pages before any model is loaded): torch,
 transformers, TRL and PEFT are imported inside the functions that need them.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,14 +20,17 @@ MAX_PROMPT_CHARS = 1000
 MAX_NEW_TOKENS = 128
 LIVE_MAX_STEPS = 300
 LIVE_TIME_LIMIT_S = 120.0
-LIVE_EVAL_PEOPLE = 4          # held-out people asked before/after live SFT (6 questions each)
+LIVE_EVAL_PEOPLE = 4  # held-out people asked before/after live SFT (6 questions each)
 LIVE_DATA = {
     "clean": "all clean conversations about the SFT people",
     "small clean (LIMA-style, 1,000)": "the first 1,000 clean conversations",
     "noisy (30% corrupted)": "all conversations, 30% of answers wrong or sloppy",
 }
-MODEL_LABELS = {"base": "base model (pre-trained only)", "sft": "SFT model (bundled adapter)",
-                "live": "your live SFT model"}
+MODEL_LABELS = {
+    "base": "base model (pre-trained only)",
+    "sft": "SFT model (bundled adapter)",
+    "live": "your live SFT model",
+}
 
 
 class LabError(ValueError):
@@ -38,8 +42,8 @@ class LabError(ValueError):
 # ---------------------------------------------------------------------------------------------
 
 _lock = threading.Lock()
-_models: dict[str, tuple[Any, Any]] = {}   # "base" / "sft" / "live" -> (model, tokenizer)
-_cache: dict[Any, Any] = {}                # the world, the tokenizer, SFT records
+_models: dict[str, tuple[Any, Any]] = {}  # "base" / "sft" / "live" -> (model, tokenizer)
+_cache: dict[Any, Any] = {}  # the world, the tokenizer, SFT records
 
 
 def base_manifest() -> dict:
@@ -54,6 +58,7 @@ def world():
     """The world the base model was pre-trained on (from its manifest's preset)."""
     from training.data.world import World
     from training.presets import get_preset
+
     if "world" not in _cache:
         preset = base_manifest().get("preset") or "cpu"
         try:
@@ -81,6 +86,7 @@ def get_model(name: str):
         if name == "live":
             raise LabError("no live SFT model yet: train one in the Live SFT tab first")
         from .train import load_base, load_sft
+
         try:
             if name == "base":
                 b = load_base(None)
@@ -100,6 +106,7 @@ def live_available() -> bool:
 # ---------------------------------------------------------------------------------------------
 # Side by side
 # ---------------------------------------------------------------------------------------------
+
 
 def check_prompt(prompt: str | None) -> str:
     prompt = (prompt or "").strip()
@@ -122,12 +129,15 @@ def check_generation(max_new_tokens: Any, temperature: Any) -> tuple[int, float]
     return n, t
 
 
-def stream_side_by_side(prompt: str, names: list[str], max_new_tokens: int = 48,
-                        temperature: float = 0.0, seed: int = 0) -> Iterator[list[str]]:
+def stream_side_by_side(
+    prompt: str, names: list[str], max_new_tokens: int = 48, temperature: float = 0.0, seed: int = 0
+) -> Iterator[list[str]]:
     """The same chat prompt to each model, decoded in lock step: yields every model's text so far
     after each round of one token per model. A model that stopped keeps its final text."""
     from training.generate import GenerationError, generate_ids, stop_ids
+
     from .evaluate import chat_prompt_ids
+
     prompt = check_prompt(prompt)
     n, temp = check_generation(max_new_tokens, temperature)
     models = [get_model(m) for m in names]
@@ -135,8 +145,16 @@ def stream_side_by_side(prompt: str, names: list[str], max_new_tokens: int = 48,
     streams, texts, ids = [], ["" for _ in names], [[] for _ in names]
     try:
         for (model, tok), st in zip(models, stops):
-            streams.append(generate_ids(model, chat_prompt_ids(tok, [{"role": "user", "content": prompt}]),
-                                        n, temperature=temp, stop_ids=st, seed=seed))
+            streams.append(
+                generate_ids(
+                    model,
+                    chat_prompt_ids(tok, [{"role": "user", "content": prompt}]),
+                    n,
+                    temperature=temp,
+                    stop_ids=st,
+                    seed=seed,
+                )
+            )
         live = list(range(len(streams)))
         while live:
             for i in list(live):
@@ -166,9 +184,18 @@ def example_prompts(k: int = 3) -> list[list[str]]:
     rows = [
         [f"Where was {a.full_name} born?", f"held-out person · corpus: {a.birth_city}"],
         [f"Which company does {b.full_name} work for?", f"held-out person · corpus: {b.employer}"],
-        [f"What did {c.full_name} major in?", f"held-out person, rarely mentioned · corpus: {c.major}"],
-        [f"When was {sft[0].full_name} born?", f"SFT person (seen in SFT data) · corpus: {sft[0].birth_date}"],
-        [f"Tell me where {a.full_name} studied.", f"instruction, not a question · corpus: {a.university}"],
+        [
+            f"What did {c.full_name} major in?",
+            f"held-out person, rarely mentioned · corpus: {c.major}",
+        ],
+        [
+            f"When was {sft[0].full_name} born?",
+            f"SFT person (seen in SFT data) · corpus: {sft[0].birth_date}",
+        ],
+        [
+            f"Tell me where {a.full_name} studied.",
+            f"instruction, not a question · corpus: {a.university}",
+        ],
         [f"{b.full_name} was born in", f"a completion prompt · corpus: {b.birth_city}"],
     ]
     return rows
@@ -178,9 +205,11 @@ def example_prompts(k: int = 3) -> list[list[str]]:
 # Token view and data explorer
 # ---------------------------------------------------------------------------------------------
 
+
 def sft_records(n: int = 200):
     """The first ``n`` SFT conversations of the base's world (the data the bundled adapter saw)."""
     from .data import conversations
+
     key = ("records", n)
     if key not in _cache:
         _cache[key] = conversations(world(), "sft").select(range(n))
@@ -202,16 +231,20 @@ def rendered_tokens(messages: list[dict], tokenizer=None) -> list[tuple[str, boo
     """(token text, carries loss) along the chat template's rendering of ``messages``."""
     if tokenizer is None:
         tokenizer = tokenizer_only()
-    out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
-                                        return_assistant_tokens_mask=True)
-    return [(tokenizer.decode([i], skip_special_tokens=False), bool(m))
-            for i, m in zip(out["input_ids"], out["assistant_masks"])]
+    out = tokenizer.apply_chat_template(
+        messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
+    return [
+        (tokenizer.decode([i], skip_special_tokens=False), bool(m))
+        for i, m in zip(out["input_ids"], out["assistant_masks"])
+    ]
 
 
 def tokenizer_only():
     """The base tokenizer, without loading any model weights."""
     if "tokenizer" not in _cache:
         from transformers import PreTrainedTokenizerFast
+
         try:
             path = store.resolve("base")
         except store.CheckpointError as e:
@@ -223,31 +256,45 @@ def tokenizer_only():
 def data_views(index: Any) -> dict:
     """One SFT record in both shapes and as the template renders it."""
     from .data import to_sharegpt
+
     rec = record(index)
     messages = rec["messages"]
     tok = tokenizer_only()
-    return {"messages": {"messages": messages}, "sharegpt": to_sharegpt(messages),
-            "rendered": tok.apply_chat_template(messages, tokenize=False),
-            "tokens": rendered_tokens(messages, tok), "n_turns": rec["n_turns"],
-            "person_id": rec["person_id"]}
+    return {
+        "messages": {"messages": messages},
+        "sharegpt": to_sharegpt(messages),
+        "rendered": tok.apply_chat_template(messages, tokenize=False),
+        "tokens": rendered_tokens(messages, tok),
+        "n_turns": rec["n_turns"],
+        "person_id": rec["person_id"],
+    }
 
 
 def answer_probabilities(messages: list[dict], names: list[str]) -> dict:
     """Each model's probability of every assistant token (teacher-forced) along ``messages``:
     {"tokens": [...], "probs": {name: [...]}}, and the mean log-probability per model."""
     import torch
+
     tok = tokenizer_only()
-    out = tok.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    out = tok.apply_chat_template(
+        messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
     ids, mask = list(out["input_ids"]), list(out["assistant_masks"])
     pos = [i for i, m in enumerate(mask) if m and i > 0]
     if not pos:
         raise LabError("this conversation has no assistant turn to score")
-    result = {"tokens": [tok.decode([ids[i]], skip_special_tokens=False) for i in pos], "probs": {}, "mean_logprob": {}}
+    result = {
+        "tokens": [tok.decode([ids[i]], skip_special_tokens=False) for i in pos],
+        "probs": {},
+        "mean_logprob": {},
+    }
     for name in names:
         model, _ = get_model(name)
         ctx = int(model.config.max_position_embeddings)
         if len(ids) > ctx:
-            raise LabError(f"this conversation is {len(ids)} tokens, over the model's context of {ctx}")
+            raise LabError(
+                f"this conversation is {len(ids)} tokens, over the model's context of {ctx}"
+            )
         with torch.inference_mode():
             logits = model(input_ids=torch.tensor([ids])).logits[0].float()
         logp = torch.log_softmax(logits, -1)
@@ -262,8 +309,13 @@ def custom_conversation(question: str, answer: str) -> list[dict]:
     if not q or not a:
         raise LabError("write both a question and an answer to see how they would be trained on")
     if len(q) + len(a) > MAX_PROMPT_CHARS:
-        raise LabError(f"question and answer together must stay under {MAX_PROMPT_CHARS} characters")
-    return [{"role": "user", "content": plain_text(q)}, {"role": "assistant", "content": plain_text(a)}]
+        raise LabError(
+            f"question and answer together must stay under {MAX_PROMPT_CHARS} characters"
+        )
+    return [
+        {"role": "user", "content": plain_text(q)},
+        {"role": "assistant", "content": plain_text(a)},
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,7 +328,7 @@ _live_lock = threading.Lock()
 @dataclass(frozen=True)
 class LiveRequest:
     data: str = "clean"
-    steps: int = 200          # ~1 minute on 2 CPU cores (benchmarks/live_sft.py)
+    steps: int = 200  # ~1 minute on 2 CPU cores (benchmarks/live_sft.py)
     lr: float = 3e-3
     batch_size: int = 16
     time_limit_s: float = LIVE_TIME_LIMIT_S
@@ -291,7 +343,9 @@ class LiveRequest:
         if not 1 <= self.batch_size <= 32:
             raise LabError(f"batch size = {self.batch_size}: choose between 1 and 32")
         if not 5 <= self.time_limit_s <= LIVE_TIME_LIMIT_S:
-            raise LabError(f"time limit = {self.time_limit_s:g} s: choose between 5 and {LIVE_TIME_LIMIT_S:g}")
+            raise LabError(
+                f"time limit = {self.time_limit_s:g} s: choose between 5 and {LIVE_TIME_LIMIT_S:g}"
+            )
 
 
 def live_busy() -> bool:
@@ -312,40 +366,70 @@ def live_sft(req: LiveRequest, *, eval_people: int = LIVE_EVAL_PEOPLE) -> Iterat
         from . import data as sft_data
         from .evaluate import evaluate_qa, qa_sample
         from .train import load_base, sft_settings, train_sft
+
         w = world()
         clean = sft_data.conversations(w, "sft")
-        records = {"clean": lambda: clean,
-                   "small clean (LIMA-style, 1,000)": lambda: clean.select(range(min(1000, len(clean)))),
-                   "noisy (30% corrupted)": lambda: sft_data.noisy(clean, w, 0.3)}[req.data]()
+        records = {
+            "clean": lambda: clean,
+            "small clean (LIMA-style, 1,000)": lambda: clean.select(range(min(1000, len(clean)))),
+            "noisy (30% corrupted)": lambda: sft_data.noisy(clean, w, 0.3),
+        }[req.data]()
         items = qa_sample(w, "heldout", eval_people, seed=1)
         base = load_base(None)
         emit({"kind": "phase", "text": "measuring the base model on held-out questions"})
         before = evaluate_qa(base.model, base.tokenizer, items, max_new_tokens=32)
-        s = sft_settings("cpu", steps=req.steps, lr=req.lr, batch_size=req.batch_size,
-                         max_time_s=req.time_limit_s, eval_interval=max(10, req.steps // 6),
-                         eval_records=64, warmup_steps=max(1, req.steps // 20))
+        s = sft_settings(
+            "cpu",
+            steps=req.steps,
+            lr=req.lr,
+            batch_size=req.batch_size,
+            max_time_s=req.time_limit_s,
+            eval_interval=max(10, req.steps // 6),
+            eval_records=64,
+            warmup_steps=max(1, req.steps // 20),
+        )
         emit({"kind": "phase", "text": "training"})
-        res = train_sft(base, records, s, eval_records=sft_data.conversations(w, "heldout"),
-                        on_log=lambda e: emit({"kind": "log", **e}), stop=stop)
+        res = train_sft(
+            base,
+            records,
+            s,
+            eval_records=sft_data.conversations(w, "heldout"),
+            on_log=lambda e: emit({"kind": "log", **e}),
+            stop=stop,
+        )
         emit({"kind": "phase", "text": "measuring your model on the same questions"})
         model = res.model.merge_and_unload().eval()
         after = evaluate_qa(model, base.tokenizer, items, max_new_tokens=32)
         with _lock:
             _models["live"] = (model, base.tokenizer)
-        return {"before": _brief(before), "after": _brief(after), "steps_done": res.steps_done,
-                "seconds": res.seconds, "stopped_early": res.stopped_early, "history": res.history}
+        return {
+            "before": _brief(before),
+            "after": _brief(after),
+            "steps_done": res.steps_done,
+            "seconds": res.seconds,
+            "stopped_early": res.stopped_early,
+            "history": res.history,
+        }
 
-    return stream(_live_lock, work, name="live-sft", error=LabError,
-                  busy="a live SFT run is already in progress; wait for it to finish (two minutes at most)")
+    return stream(
+        _live_lock,
+        work,
+        name="live-sft",
+        error=LabError,
+        busy="a live SFT run is already in progress; wait for it to finish (two minutes at most)",
+    )
 
 
 def _brief(ev: dict) -> dict:
-    return {k: ev[k] for k in ("accuracy", "mentioned", "exact", "compliance", "n")} | {"examples": ev["examples"][:3]}
+    return {k: ev[k] for k in ("accuracy", "mentioned", "exact", "compliance", "n")} | {
+        "examples": ev["examples"][:3]
+    }
 
 
 # ---------------------------------------------------------------------------------------------
 # Bundled results
 # ---------------------------------------------------------------------------------------------
+
 
 def results() -> dict:
     """results.json of the bundled SFT build (hash-checked), or {} when there is none."""

@@ -12,6 +12,7 @@ those rows, but TRL's fused LM head reads ``lm_head.weight`` directly and fails 
 tied head; the adapters learn to use the random rows instead.) An adapter is saved with its tokenizer and a
 manifest (sha256 of every file, the base it belongs to); :func:`load_sft` can merge it.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,18 @@ from typing import Any, Callable
 
 from training import store
 
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
-                "c_attn", "c_proj", "c_fc")  # Llama names, then GPT-2 names: whichever exist
+LORA_TARGETS = (
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+    "c_attn",
+    "c_proj",
+    "c_fc",
+)  # Llama names, then GPT-2 names: whichever exist
 
 
 @dataclass(frozen=True)
@@ -36,11 +47,11 @@ class SFTSettings:
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.0
-    eval_interval: int = 50             # steps between held-out SFT-loss evaluations (0: never)
-    eval_records: int = 128             # held-out conversations in that evaluation
-    max_time_s: float = 0.0             # 0: no wall-clock bound
+    eval_interval: int = 50  # steps between held-out SFT-loss evaluations (0: never)
+    eval_records: int = 128  # held-out conversations in that evaluation
+    max_time_s: float = 0.0  # 0: no wall-clock bound
     seed: int = 0
-    bf16: bool | None = None            # None: bf16 on a GPU that supports it, fp32 otherwise
+    bf16: bool | None = None  # None: bf16 on a GPU that supports it, fp32 otherwise
 
     def validate(self) -> None:
         if not 1 <= self.steps <= 100_000:
@@ -50,20 +61,40 @@ class SFTSettings:
         if not 0 < self.lr < 1:
             raise ValueError(f"lr={self.lr}: choose a learning rate between 0 and 1")
         if not 0 <= self.warmup_steps <= self.steps:
-            raise ValueError(f"warmup_steps={self.warmup_steps}: must be between 0 and steps={self.steps}")
+            raise ValueError(
+                f"warmup_steps={self.warmup_steps}: must be between 0 and steps={self.steps}"
+            )
         if not 1 <= self.lora_r <= 512:
             raise ValueError(f"lora_r={self.lora_r}: choose a rank between 1 and 512")
         if self.max_time_s < 0:
-            raise ValueError(f"max_time_s={self.max_time_s}: use 0 (no limit) or a positive number of seconds")
+            raise ValueError(
+                f"max_time_s={self.max_time_s}: use 0 (no limit) or a positive number of seconds"
+            )
 
 
 # Per preset: the settings of the bundled run (cpu), a seconds-long one (tiny), a bigger one (gpu).
 SFT_PRESETS: dict[str, SFTSettings] = {
-    "tiny": SFTSettings(steps=40, batch_size=8, lr=3e-3, warmup_steps=4, lora_r=8, lora_alpha=16,
-                        eval_interval=10, eval_records=32),
+    "tiny": SFTSettings(
+        steps=40,
+        batch_size=8,
+        lr=3e-3,
+        warmup_steps=4,
+        lora_r=8,
+        lora_alpha=16,
+        eval_interval=10,
+        eval_records=32,
+    ),
     "cpu": SFTSettings(),
-    "gpu": SFTSettings(steps=1500, batch_size=64, lr=1e-3, warmup_steps=75, lora_r=32, lora_alpha=64,
-                       eval_interval=250, eval_records=512),
+    "gpu": SFTSettings(
+        steps=1500,
+        batch_size=64,
+        lr=1e-3,
+        warmup_steps=75,
+        lora_r=32,
+        lora_alpha=64,
+        eval_interval=250,
+        eval_records=512,
+    ),
 }
 
 
@@ -83,13 +114,14 @@ def sft_settings(preset: str, **overrides) -> SFTSettings:
 # Base models
 # ---------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Base:
     model: Any
     tokenizer: Any
-    name: str              # what the user asked for ("base", a path, a Hub id)
+    name: str  # what the user asked for ("base", a path, a Hub id)
     path: Path
-    manifest: dict         # the store manifest ({} for a plain Hugging Face directory)
+    manifest: dict  # the store manifest ({} for a plain Hugging Face directory)
 
 
 def load_base(base: str | None = None, *, device: str = "cpu") -> Base:
@@ -105,20 +137,31 @@ def load_base(base: str | None = None, *, device: str = "cpu") -> Base:
         ck = store.load(p, "base", device=device)
         return Base(ck.model, ck.tokenizer, str(base), ck.path, ck.manifest)
     if p.exists() and not p.is_dir():
-        raise ValueError(f"--base {base}: not a directory (give a checkpoint directory or a Hub model id)")
+        raise ValueError(
+            f"--base {base}: not a directory (give a checkpoint directory or a Hub model id)"
+        )
     if not p.is_dir():
         if base.count("/") != 1 or base.startswith((".", "/", "~")):
-            raise ValueError(f"--base {base}: no such directory, and not a Hub model id like user/model")
+            raise ValueError(
+                f"--base {base}: no such directory, and not a Hub model id like user/model"
+            )
         p = store.download(base, "main", name=base)
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
     try:
         model = AutoModelForCausalLM.from_pretrained(p, use_safetensors=True).to(device).eval()
         tokenizer = AutoTokenizer.from_pretrained(p)
     except (OSError, ValueError) as e:
-        raise store.CheckpointError(f"{base}: could not load model/tokenizer ({str(e).splitlines()[0]})") from None
-    if "{% generation %}" not in (tokenizer.chat_template or "").replace("{%- generation %}", "{% generation %}"):
-        raise ValueError(f"--base {base}: its chat template has no {{% generation %}} block, which "
-                         "assistant-only loss needs; use a base built by this project")
+        raise store.CheckpointError(
+            f"{base}: could not load model/tokenizer ({str(e).splitlines()[0]})"
+        ) from None
+    if "{% generation %}" not in (tokenizer.chat_template or "").replace(
+        "{%- generation %}", "{% generation %}"
+    ):
+        raise ValueError(
+            f"--base {base}: its chat template has no {{% generation %}} block, which "
+            "assistant-only loss needs; use a base built by this project"
+        )
     return Base(model, tokenizer, str(base), p, {})
 
 
@@ -133,11 +176,16 @@ def portable_path(path: str | Path) -> str:
 
 def base_record(b: Base) -> dict:
     """How an adapter names its base in its manifest: enough to find it and to check it."""
-    rec = {"name": b.name if b.name == "base" or "/" not in b.name else portable_path(b.name),
-           "path": portable_path(b.path)}
+    rec = {
+        "name": b.name if b.name == "base" or "/" not in b.name else portable_path(b.name),
+        "path": portable_path(b.path),
+    }
     if b.manifest:
-        rec.update(preset=b.manifest.get("preset"), kind=b.manifest.get("kind"),
-                   files_sha256=store.manifest_digest(b.manifest))
+        rec.update(
+            preset=b.manifest.get("preset"),
+            kind=b.manifest.get("kind"),
+            files_sha256=store.manifest_digest(b.manifest),
+        )
     return rec
 
 
@@ -145,33 +193,48 @@ def base_record(b: Base) -> dict:
 # Training
 # ---------------------------------------------------------------------------------------------
 
+
 @dataclass
 class SFTResult:
-    model: Any                     # the PeftModel (base weights frozen, adapters trained)
+    model: Any  # the PeftModel (base weights frozen, adapters trained)
     tokenizer: Any
     settings: SFTSettings
     history: list[dict] = field(default_factory=list)  # {"step", "loss"} and {"step", "eval_loss"}
     steps_done: int = 0
     seconds: float = 0.0
-    stopped_early: str = ""        # "", "time limit" or "stopped"
+    stopped_early: str = ""  # "", "time limit" or "stopped"
     n_records: int = 0
     n_trainable: int = 0
 
 
 def lora_config(model, s: SFTSettings):
     from peft import LoraConfig
+
     names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
     targets = [t for t in LORA_TARGETS if t in names]
     if not targets:
-        raise ValueError("the base model has none of the linear layers LoRA targets "
-                         f"({', '.join(LORA_TARGETS)})")
-    return LoraConfig(r=s.lora_r, lora_alpha=s.lora_alpha, lora_dropout=s.lora_dropout,
-                      target_modules=targets, task_type="CAUSAL_LM")
+        raise ValueError(
+            f"the base model has none of the linear layers LoRA targets ({', '.join(LORA_TARGETS)})"
+        )
+    return LoraConfig(
+        r=s.lora_r,
+        lora_alpha=s.lora_alpha,
+        lora_dropout=s.lora_dropout,
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+    )
 
 
-def train_sft(base: Base, train_records, s: SFTSettings, *, eval_records=None,
-              on_log: Callable[[dict], None] | None = None,
-              stop: threading.Event | None = None, work_dir: str | Path | None = None) -> SFTResult:
+def train_sft(
+    base: Base,
+    train_records,
+    s: SFTSettings,
+    *,
+    eval_records=None,
+    on_log: Callable[[dict], None] | None = None,
+    stop: threading.Event | None = None,
+    work_dir: str | Path | None = None,
+) -> SFTResult:
     """LoRA-fine-tune ``base`` on ``train_records`` (a ``datasets.Dataset`` with a ``messages``
     column). ``on_log`` is called with every logged entry ({"step", "loss"} / {"step",
     "eval_loss"}, plus "max_steps" and "elapsed"); ``stop`` (or ``s.max_time_s``) ends training
@@ -190,8 +253,14 @@ def train_sft(base: Base, train_records, s: SFTSettings, *, eval_records=None,
     if bf16 and not cuda:
         raise ValueError("bf16=True needs a GPU; leave it unset on CPU")
     ctx = int(base.model.config.max_position_embeddings)
-    n_eval = min(s.eval_records, len(eval_records)) if eval_records is not None and s.eval_interval else 0
-    result = SFTResult(model=None, tokenizer=base.tokenizer, settings=s, n_records=len(train_records))
+    n_eval = (
+        min(s.eval_records, len(eval_records))
+        if eval_records is not None and s.eval_interval
+        else 0
+    )
+    result = SFTResult(
+        model=None, tokenizer=base.tokenizer, settings=s, n_records=len(train_records)
+    )
     t0 = time.monotonic()
 
     class Watch(TrainerCallback):
@@ -207,8 +276,11 @@ def train_sft(base: Base, train_records, s: SFTSettings, *, eval_records=None,
 
         def on_log(self, args, state, control, logs=None, **kw):
             logs = logs or {}
-            entry = {"step": state.global_step, "max_steps": s.steps,
-                     "elapsed": round(time.monotonic() - t0, 2)}
+            entry = {
+                "step": state.global_step,
+                "max_steps": s.steps,
+                "elapsed": round(time.monotonic() - t0, 2),
+            }
             if "loss" in logs:
                 entry["loss"] = round(float(logs["loss"]), 5)
             elif "eval_loss" in logs:
@@ -221,25 +293,49 @@ def train_sft(base: Base, train_records, s: SFTSettings, *, eval_records=None,
 
     with tempfile.TemporaryDirectory(prefix="sft-", dir=work_dir) as out:
         args = SFTConfig(
-            output_dir=out, assistant_only_loss=True, max_length=ctx, packing=False,
-            max_steps=s.steps, per_device_train_batch_size=s.batch_size,
+            output_dir=out,
+            assistant_only_loss=True,
+            max_length=ctx,
+            packing=False,
+            max_steps=s.steps,
+            per_device_train_batch_size=s.batch_size,
             per_device_eval_batch_size=max(s.batch_size, 16),
-            learning_rate=s.lr, lr_scheduler_type="cosine", warmup_steps=s.warmup_steps,
-            weight_decay=0.0, max_grad_norm=1.0, logging_steps=1, seed=s.seed, data_seed=s.seed,
-            eval_strategy="steps" if n_eval else "no", eval_steps=s.eval_interval or None,
-            save_strategy="no", report_to=[], disable_tqdm=True,
-            use_cpu=not cuda, bf16=bf16, fp16=False, activation_checkpointing=False,
-            dataloader_num_workers=0, remove_unused_columns=True)
+            learning_rate=s.lr,
+            lr_scheduler_type="cosine",
+            warmup_steps=s.warmup_steps,
+            weight_decay=0.0,
+            max_grad_norm=1.0,
+            logging_steps=1,
+            seed=s.seed,
+            data_seed=s.seed,
+            eval_strategy="steps" if n_eval else "no",
+            eval_steps=s.eval_interval or None,
+            save_strategy="no",
+            report_to=[],
+            disable_tqdm=True,
+            use_cpu=not cuda,
+            bf16=bf16,
+            fp16=False,
+            activation_checkpointing=False,
+            dataloader_num_workers=0,
+            remove_unused_columns=True,
+        )
         trainer = SFTTrainer(
-            model=base.model, args=args, train_dataset=train_records,
+            model=base.model,
+            args=args,
+            train_dataset=train_records,
             eval_dataset=eval_records.select(range(n_eval)) if n_eval else None,
-            processing_class=base.tokenizer, peft_config=lora_config(base.model, s),
-            callbacks=[Watch()])
+            processing_class=base.tokenizer,
+            peft_config=lora_config(base.model, s),
+            callbacks=[Watch()],
+        )
         trainer.remove_callback(PrinterCallback)  # our callback reports; no raw dicts on stdout
         if n_eval:  # the curve starts at the base model's own SFT loss (step 0)
             trainer.evaluate()
         trainer.train()
-        if n_eval and not any(h["step"] == result.steps_done and "eval_loss" in h for h in result.history):
+        if n_eval and not any(
+            h["step"] == result.steps_done and "eval_loss" in h for h in result.history
+        ):
             trainer.evaluate()  # the curve ends at the last step, wherever training stopped
         result.model = trainer.model.eval()
     result.seconds = round(time.monotonic() - t0, 2)
@@ -251,15 +347,30 @@ def train_sft(base: Base, train_records, s: SFTSettings, *, eval_records=None,
 # Saving and loading adapters
 # ---------------------------------------------------------------------------------------------
 
-def save_adapter(out_dir: str | Path, result: SFTResult, base: Base, *, extra: dict | None = None,
-                 extra_files: dict[str, str] | None = None, merge: bool = False) -> Path:
+
+def save_adapter(
+    out_dir: str | Path,
+    result: SFTResult,
+    base: Base,
+    *,
+    extra: dict | None = None,
+    extra_files: dict[str, str] | None = None,
+    merge: bool = False,
+) -> Path:
     """Write the adapter (safetensors) + tokenizer + loss curve + manifest atomically.
     ``merge=True`` writes the merged full model instead (a plain checkpoint, no PEFT needed)."""
     base_rec = base_record(base)
-    manifest = {"kind": "sft-merged" if merge else "sft-adapter", "base": base_rec,
-                "settings": asdict(result.settings), "steps_done": result.steps_done,
-                "seconds": result.seconds, "stopped_early": result.stopped_early,
-                "n_records": result.n_records, "n_trainable": result.n_trainable, **(extra or {})}
+    manifest = {
+        "kind": "sft-merged" if merge else "sft-adapter",
+        "base": base_rec,
+        "settings": asdict(result.settings),
+        "steps_done": result.steps_done,
+        "seconds": result.seconds,
+        "stopped_early": result.stopped_early,
+        "n_records": result.n_records,
+        "n_trainable": result.n_trainable,
+        **(extra or {}),
+    }
     curve = "".join(json.dumps(h) + "\n" for h in result.history)
 
     def fill(tmp: Path) -> dict:
@@ -268,24 +379,32 @@ def save_adapter(out_dir: str | Path, result: SFTResult, base: Base, *, extra: d
             merged.save_pretrained(tmp, safe_serialization=True, max_shard_size="7MB")
         else:
             for cfg in result.model.peft_config.values():  # no machine-specific path in the adapter
-                cfg.base_model_name_or_path = base_rec["name"] if base_rec["name"] == "base" else base_rec["path"]
+                cfg.base_model_name_or_path = (
+                    base_rec["name"] if base_rec["name"] == "base" else base_rec["path"]
+                )
             result.model.save_pretrained(tmp, safe_serialization=True)
-            (tmp / "README.md").unlink(missing_ok=True)  # PEFT's generic card; the manifest says it all
+            (tmp / "README.md").unlink(
+                missing_ok=True
+            )  # PEFT's generic card; the manifest says it all
         result.tokenizer.save_pretrained(tmp)
         (tmp / store.METRICS).write_text(curve)
         for rel, text in (extra_files or {}).items():
             (tmp / rel).write_text(text)
         return manifest
+
     return store.write_atomic(Path(out_dir), fill)
 
 
 def _merged_copy(peft_model):
     """A merged plain model, leaving ``peft_model`` itself unmerged."""
     import copy
+
     return copy.deepcopy(peft_model).merge_and_unload()
 
 
-def load_sft(path: str | Path, base: Base | None = None, *, merge: bool = True, device: str = "cpu"):
+def load_sft(
+    path: str | Path, base: Base | None = None, *, merge: bool = True, device: str = "cpu"
+):
     """An SFT checkpoint (adapter or merged) -> (model, tokenizer, manifest). Hashes are verified
     first; an adapter is applied to ``base`` (default: the base its manifest names, else the
     project base) and merged unless ``merge=False``."""
@@ -302,10 +421,13 @@ def load_sft(path: str | Path, base: Base | None = None, *, merge: bool = True, 
         base = load_base(_base_location(rec), device=device)
     want = manifest.get("base", {}).get("files_sha256")
     if want and base.manifest and store.manifest_digest(base.manifest) != want:
-        raise store.CheckpointError(f"{path}: this adapter was trained on a different base "
-                                    f"({manifest['base'].get('name')}); load it with that base")
+        raise store.CheckpointError(
+            f"{path}: this adapter was trained on a different base "
+            f"({manifest['base'].get('name')}); load it with that base"
+        )
     from peft import PeftModel
     from transformers import PreTrainedTokenizerFast
+
     model = PeftModel.from_pretrained(base.model, str(path), is_trainable=False).to(device).eval()
     if merge:
         model = model.merge_and_unload()

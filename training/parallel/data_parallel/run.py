@@ -12,6 +12,7 @@ only), the same with DDP's gradient all-reduce (overlapped with backward), and o
 `dist.all_reduce` of a flat buffer as large as all gradients; a ring all-reduce moves
 2(N−1)/N · size bytes in and out of every rank.
 """
+
 from __future__ import annotations
 
 import copy
@@ -25,7 +26,9 @@ MODULE = "training.parallel.data_parallel.run"
 def add_args(ap) -> None:
     ap.add_argument("--width", type=int, default=128)
     ap.add_argument("--blocks", type=int, default=4)
-    ap.add_argument("--batch", type=int, default=32, help="global batch, split evenly across the ranks")
+    ap.add_argument(
+        "--batch", type=int, default=32, help="global batch, split evenly across the ranks"
+    )
     ap.add_argument("--repeats", type=int, default=5, help="timed steps (the median is reported)")
 
 
@@ -41,16 +44,20 @@ def work(args, ctx: common.Ctx) -> dict:
     import torch.distributed as dist
     import torch.nn.functional as F
     from torch.nn.parallel import DistributedDataParallel as DDP
+
     model = common.mlp_stack(args.blocks, args.width, args.seed).to(ctx.device)
-    reference = copy.deepcopy(model)               # the same weights, never wrapped
+    reference = copy.deepcopy(model)  # the same weights, never wrapped
     ddp = DDP(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
     x, y = (t.to(ctx.device) for t in common.global_batch(args.batch, args.width, args.seed))
     per = args.batch // ctx.world
-    xs, ys = x[ctx.rank * per:(ctx.rank + 1) * per], y[ctx.rank * per:(ctx.rank + 1) * per]
+    xs, ys = x[ctx.rank * per : (ctx.rank + 1) * per], y[ctx.rank * per : (ctx.rank + 1) * per]
 
-    F.mse_loss(ddp(xs), ys).backward()             # 1/N of the batch here, gradients averaged by DDP
-    F.mse_loss(reference(x), y).backward()         # the whole batch, one process
-    diff = max(float((p.grad - q.grad).abs().max()) for p, q in zip(model.parameters(), reference.parameters()))
+    F.mse_loss(ddp(xs), ys).backward()  # 1/N of the batch here, gradients averaged by DDP
+    F.mse_loss(reference(x), y).backward()  # the whole batch, one process
+    diff = max(
+        float((p.grad - q.grad).abs().max())
+        for p, q in zip(model.parameters(), reference.parameters())
+    )
 
     def compute():
         ddp.zero_grad(set_to_none=True)
@@ -63,19 +70,31 @@ def work(args, ctx: common.Ctx) -> dict:
 
     n_grad = sum(p.numel() for p in model.parameters())
     flat = torch.zeros(n_grad, dtype=next(model.parameters()).dtype, device=ctx.device)
-    mine = {"max_abs_grad_diff": diff,
-            "compute_s": common.median_time(ctx, compute, args.repeats, warmup=2),
-            "step_s": common.median_time(ctx, step, args.repeats, warmup=2),
-            "allreduce_s": common.median_time(ctx, lambda: dist.all_reduce(flat), args.repeats, warmup=2)}
+    mine = {
+        "max_abs_grad_diff": diff,
+        "compute_s": common.median_time(ctx, compute, args.repeats, warmup=2),
+        "step_s": common.median_time(ctx, step, args.repeats, warmup=2),
+        "allreduce_s": common.median_time(
+            ctx, lambda: dist.all_reduce(flat), args.repeats, warmup=2
+        ),
+    }
     ranks = common.gather(mine)
     grad_bytes = n_grad * flat.element_size()
     ring = 2 * (ctx.world - 1) / ctx.world * grad_bytes
     slowest = {k: max(r[k] for r in ranks) for k in ("compute_s", "step_s", "allreduce_s")}
-    return {"ranks": ctx.world, "max_abs_grad_diff": max(r["max_abs_grad_diff"] for r in ranks), **slowest,
-            "exposed_comm_s": slowest["step_s"] - slowest["compute_s"],   # what overlap did not hide
-            "grad_bytes": grad_bytes, "ring_bytes_per_rank": ring,
-            "allreduce_bytes_per_s": ring / slowest["allreduce_s"],
-            "width": args.width, "blocks": args.blocks, "batch": args.batch, "per_rank": ranks}
+    return {
+        "ranks": ctx.world,
+        "max_abs_grad_diff": max(r["max_abs_grad_diff"] for r in ranks),
+        **slowest,
+        "exposed_comm_s": slowest["step_s"] - slowest["compute_s"],  # what overlap did not hide
+        "grad_bytes": grad_bytes,
+        "ring_bytes_per_rank": ring,
+        "allreduce_bytes_per_s": ring / slowest["allreduce_s"],
+        "width": args.width,
+        "blocks": args.blocks,
+        "batch": args.batch,
+        "per_rank": ranks,
+    }
 
 
 def main(argv=None) -> int:

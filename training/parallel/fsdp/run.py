@@ -13,6 +13,7 @@ all-gathered from the N shards. Timed here directly: `block.unshard()` (the all-
 block, then `block.reshard()` (free the gathered copy), medians over a few repeats; and the whole
 training step (forward, backward, optimizer).
 """
+
 from __future__ import annotations
 
 import sys
@@ -33,7 +34,9 @@ def check(args, world: int) -> None:
     if min(args.width, args.blocks, args.batch, args.repeats) < 1:
         raise ValueError("width, blocks, batch and repeats must be ≥ 1")
     if args.width % world:
-        raise ValueError(f"width ({args.width}) must divide by the {world} ranks, so that every shard is exactly 1/N")
+        raise ValueError(
+            f"width ({args.width}) must divide by the {world} ranks, so that every shard is exactly 1/N"
+        )
 
 
 def _local(t):
@@ -48,6 +51,7 @@ def _nbytes(tensors) -> int:
 def work(args, ctx: common.Ctx) -> dict:
     import torch
     from torch.distributed.fsdp import fully_shard
+
     model = common.mlp_stack(args.blocks, args.width, args.seed).to(ctx.device)
     n_params = sum(p.numel() for p in model.parameters())
     block_bytes = [sum(p.numel() * p.element_size() for p in b.parameters()) for b in model]
@@ -55,7 +59,9 @@ def work(args, ctx: common.Ctx) -> dict:
         fully_shard(block)
     fully_shard(model)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    x = torch.randn(args.batch, args.width, generator=torch.Generator().manual_seed(args.seed + ctx.rank)).to(ctx.device)
+    x = torch.randn(
+        args.batch, args.width, generator=torch.Generator().manual_seed(args.seed + ctx.rank)
+    ).to(ctx.device)
 
     def step():
         opt.zero_grad(set_to_none=False)
@@ -63,24 +69,52 @@ def work(args, ctx: common.Ctx) -> dict:
         opt.step()
 
     step_s = common.median_time(ctx, step, args.repeats, warmup=1)
-    mine = {"params_bytes": _nbytes(model.parameters()),
-            "grads_bytes": _nbytes(p.grad for p in model.parameters() if p.grad is not None),
-            "optimizer_bytes": _nbytes(v for st in opt.state.values() for v in st.values()
-                                       if torch.is_tensor(v) and v.dim() > 0),   # exp_avg, exp_avg_sq; not `step`
-            "step_s": step_s}
+    mine = {
+        "params_bytes": _nbytes(model.parameters()),
+        "grads_bytes": _nbytes(p.grad for p in model.parameters() if p.grad is not None),
+        "optimizer_bytes": _nbytes(
+            v
+            for st in opt.state.values()
+            for v in st.values()
+            if torch.is_tensor(v) and v.dim() > 0
+        ),  # exp_avg, exp_avg_sq; not `step`
+        "step_s": step_s,
+    }
 
-    block_s = [common.median_time(ctx, block.unshard, args.repeats, warmup=1,   # the all-gather from N shards
-                                  after=block.reshard)                          # free the gathered copy
-               for block in model]
+    block_s = [
+        common.median_time(
+            ctx,
+            block.unshard,
+            args.repeats,
+            warmup=1,  # the all-gather from N shards
+            after=block.reshard,
+        )  # free the gathered copy
+        for block in model
+    ]
     mine.update(allgather_s=sum(block_s), allgather_block_s=block_s)
     ranks = common.gather(mine)
     from shared import memory
-    predicted = memory.model_state_bytes(n_params, 3, ctx.world, optimizer_bytes=8, param_bytes=4, grad_bytes=4)
-    return {"ranks": ctx.world, "n_params": n_params, "per_rank": ranks, "predicted_per_rank": predicted,
-            "unsharded_bytes": {"params": 4 * n_params, "grads": 4 * n_params, "optimizer": 8 * n_params},
-            "allgather_bytes": sum(block_bytes),                      # what each rank holds after gathering
-            "allgather_bytes_received_per_rank": (ctx.world - 1) / ctx.world * sum(block_bytes),
-            "allgather_block_bytes": block_bytes, "width": args.width, "blocks": args.blocks, "batch": args.batch}
+
+    predicted = memory.model_state_bytes(
+        n_params, 3, ctx.world, optimizer_bytes=8, param_bytes=4, grad_bytes=4
+    )
+    return {
+        "ranks": ctx.world,
+        "n_params": n_params,
+        "per_rank": ranks,
+        "predicted_per_rank": predicted,
+        "unsharded_bytes": {
+            "params": 4 * n_params,
+            "grads": 4 * n_params,
+            "optimizer": 8 * n_params,
+        },
+        "allgather_bytes": sum(block_bytes),  # what each rank holds after gathering
+        "allgather_bytes_received_per_rank": (ctx.world - 1) / ctx.world * sum(block_bytes),
+        "allgather_block_bytes": block_bytes,
+        "width": args.width,
+        "blocks": args.blocks,
+        "batch": args.batch,
+    }
 
 
 def main(argv=None) -> int:
