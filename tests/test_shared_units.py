@@ -1366,3 +1366,24 @@ def test_the_one_app_loader(tmp_path):
         apps.load_app("c_app", root=tmp_path)
     for name in ("lab_space_b_app", "other_name"):
         sys.modules.pop(name, None)
+
+
+def test_too_few_inputs_is_one_line_naming_each_input(lab_log):
+    """gradio's own count check lists every value it got; the guarded page names the inputs."""
+    import gradio as gr
+
+    from shared import inputs
+
+    demo, fns, _ = _page()
+    inputs.guard(demo)
+    with pytest.raises(gr.Error) as e:
+        demo.validate_inputs(fns["echo"], [1])
+    assert e.value.message == "/echo takes 3 inputs (input 1, n, input 3); got 1"
+    with pytest.raises(gr.Error) as e:
+        demo.validate_inputs(fns["refuse"], [])
+    assert e.value.message == "/refuse takes 1 input (n); got 0"
+    assert demo.validate_inputs(fns["echo"], [None, 1, "a"]) is None  # enough: no refusal
+    assert [r.getMessage() for r in lab_log] == [
+        "refused /echo: /echo takes 3 inputs (input 1, n, input 3); got 1",
+        "refused /refuse: /refuse takes 1 input (n); got 0",
+    ]
