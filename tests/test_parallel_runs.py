@@ -365,3 +365,25 @@ def test_cli_rejects_an_unknown_preset_in_one_line():
     assert (
         proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "--preset" in proc.stderr
     )
+
+
+def test_a_failed_run_is_reported_by_its_reason_not_torchruns_banner():
+    """torchrun ends a failure report with a rule of '='; the one line shown is the rank's own
+    error line, else its exception, else the last line with words (seen once in a full run: a DDP
+    launch failed and the message said only '=====')."""
+    from training.parallel.launch import _error_line
+
+    torchrun_report = (
+        'starting\nTraceback (most recent call last):\n  File "x.py", line 3, in <module>\n'
+        "[rank1]: RuntimeError: Connection reset by peer\n"
+        "E1201 torch/distributed/elastic/multiprocessing/api.py: failed (exitcode: 1)\n"
+        "====================\ntraining.parallel.data_parallel.run FAILED\n--------------------\n"
+        "Failures:\n  <NO_OTHER_FAILURES>\n====================\n"
+    )
+    assert _error_line(torchrun_report) == "[rank1]: RuntimeError: Connection reset by peer"
+    assert (
+        _error_line("warming up\nerror: needs at least 2 ranks\nValueError: x\n")
+        == "needs at least 2 ranks"
+    )
+    assert _error_line("some output\n=====\n-----\n") == "some output"
+    assert _error_line("\n \n") == "no output"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -194,12 +195,18 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def _error_line(log: str) -> str:
-    """The run's own `error: ...` line if it printed one, else the last line of its output."""
+    """The run's own `error: ...` line if it printed one, else the last exception line of a rank's
+    traceback (`SomeError: why`), else the last line of its output that is not a rule (torchrun
+    ends its failure report with a line of "=")."""
     lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
     for ln in lines:
         if ln.startswith("error: "):
             return ln[len("error: ") :]
-    return lines[-1][:300] if lines else "no output"
+    for ln in reversed(lines):
+        if re.match(r"^(\[rank\d+\]:\s*)?[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b:?", ln):
+            return ln[:300]
+    text = [ln for ln in lines if set(ln) - set("=-_ ")]
+    return text[-1][:300] if text else "no output"
 
 
 def run_raw(
