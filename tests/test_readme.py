@@ -117,6 +117,9 @@ def test_base_model_table():
         str(train["warmup_steps"]),
         f"{train['grad_clip']:.1f}",
     )
+    assert_figures(
+        row("training |"), f"{curve[-1]['elapsed_s'] / 60:.1f} min"
+    )  # the run's own clock
     evals = [m["eval_loss"] for m in curve if "eval_loss" in m]
     assert_figures(
         row("held-out loss |"), f"{evals[-1]:.3f}", f"{evals[0]:.2f}", f"{curve[-1]['loss']:.3f}"
