@@ -12,6 +12,7 @@ This module imports no torch at import time, so apps can read manifests and metr
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -23,7 +24,9 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
+
+from .schema import SchemaError, dump, parse
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DIR = REPO_ROOT / "checkpoints"
@@ -74,6 +77,9 @@ RESULTS = "results.json"  # the one file of a results directory (sweep, parallel
 HUB_PINS = REPO_ROOT / "checkpoints" / "hub.json"
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
+
+
+T = TypeVar("T")
 
 
 class CheckpointError(RuntimeError):
@@ -148,26 +154,43 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def read_results(name: str, path: str | os.PathLike | None = None) -> dict:
-    """A bundled results directory's `results.json` (resolved like a checkpoint, never from the
-    Hub; hash-checked), or {} when there is none or it fails its check — apps then show how to build it."""
+def read_results(
+    name: str, path: str | os.PathLike | None = None, *, schema: type[T] | None = None
+) -> T | None:
+    """A results directory's `results.json` as `schema` (a frozen dataclass declared by the module
+    that writes those results, which also offers `read_results(path=None)` for them), resolved
+    like a checkpoint, never from the Hub, and hash-checked. None when there is none or it fails its
+    hash check — apps then show how to build it; a body that does not match the schema raises
+    CheckpointError naming the field and the command that rebuilds it."""
     try:
         p = Path(path) if path else resolve(name, allow_hub=False)
         verify(p)
-        return json.loads((p / RESULTS).read_text())
+        body = json.loads((p / RESULTS).read_text())
     except (CheckpointError, OSError, json.JSONDecodeError):
-        return {}
+        return None if schema else {}  # TRANSITIONAL (issue 17): {} until every module has a schema
+    if schema is None:  # TRANSITIONAL (issue 17): removed once every results module has a schema
+        return body
+    try:
+        return parse(schema, body)
+    except SchemaError as e:
+        rebuild = BUILD_COMMANDS.get(name, "rebuild them")
+        raise CheckpointError(
+            f"{name} results at {p} do not match this code: {e}; rebuild with `{rebuild}`"
+        ) from None
 
 
 def write_results(
     out: Path,
-    body: dict,
+    body: Any,
     manifest: dict,
     files: dict[str, Path] | None = None,
     allow_nan: bool = True,
 ) -> Path:
-    """Write a results directory atomically: `results.json` (= body), any `files`
-    {relative name: source file} copied beside it, and the manifest (+ sha256 of every file)."""
+    """Write a results directory atomically: `results.json` (= body, a schema dataclass or its
+    dict), any `files` {relative name: source file} copied beside it, and the manifest (+ sha256
+    of every file)."""
+    if dataclasses.is_dataclass(body):
+        body = dump(body)
 
     def fill(tmp: Path) -> dict:
         for rel, src in (files or {}).items():
