@@ -6,7 +6,7 @@ Counts, over the project's own Python (shared/, training/, spaces/, app.py; test
 excluded):
 - the largest module (lines) and function (lines from `def` to its last line, nested ones counted
   on their own too), modules over 450 lines and functions over 80;
-- string-key lookups in spaces/: subscripts with a string constant (`x["rows"]`) and
+- string-key lookups in the apps (spaces/ and their tabs/): subscripts with a string constant (`x["rows"]`) and
   `.get("...")` calls — the way an app reads an untyped results dict;
 - function-local imports (an `import` inside a `def`), and lines over 100 characters;
 - live-run entry points: top-level functions in training/ named `live_*` that yield events.
@@ -26,7 +26,7 @@ MAX_MODULE, MAX_FUNCTION = 450, 80
 
 def project_files() -> list[Path]:
     files = [ROOT / "app.py"]
-    for top in ("shared", "training", "spaces"):
+    for top in ("shared", "training", "tabs", "spaces"):
         files += sorted((ROOT / top).rglob("*.py"))
     return [f for f in files if f.exists()]
 
@@ -81,7 +81,7 @@ def measure() -> dict:
         modules.append((len(text.splitlines()), rel))
         for fn in _functions(tree):
             functions.append((fn.end_lineno - fn.lineno + 1, f"{rel}:{fn.name}"))
-        if rel.startswith("spaces/"):
+        if rel.startswith(("spaces/", "tabs/")):
             lookups_spaces += _string_lookups(tree)
         local_imports += _local_imports(tree)
         long_lines += sum(len(line) > 100 for line in text.splitlines())

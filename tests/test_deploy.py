@@ -324,7 +324,7 @@ for gone in ("training.deploy", "tests", "tests.conftest"):
     except ImportError:
         continue
     raise SystemExit(f"{gone} is importable from the bundle")
-for py in sorted(p for top in ("shared", "training") for p in here.glob(f"{top}/**/*.py")):
+for py in sorted(p for top in ("shared", "training", "tabs") for p in here.glob(f"{top}/**/*.py")):
     name = ".".join(py.relative_to(here).with_suffix("").parts).removesuffix(".__init__")
     spec = importlib.util.find_spec(name)
     assert spec and pathlib.Path(spec.origin).resolve() == py.resolve(), name

@@ -48,7 +48,9 @@ from . import store
 
 ROOT = store.REPO_ROOT
 SPACES = ROOT / "spaces"
-PACKAGES = ("shared", "training")  # the lab's importable code; everything else is third-party
+# The lab's importable code; everything else is third-party. tabs/ holds each app's tab builders
+# (UI only: gradio wiring and prose), so that no app file has to hold every tab.
+PACKAGES = ("shared", "training", "tabs")
 SUITE = "suite"
 ALL = "all"
 REQUIREMENTS = ROOT / "requirements.txt"
