@@ -23,14 +23,11 @@ from typing import Any, Callable, Iterator
 import gradio as gr
 
 from shared import apps as shared_apps
-from shared import gpu, ui
+from shared import gpu, limits, ui
 from training import store
 
 ROOT = Path(__file__).resolve().parent
 SPACES = ROOT / "spaces"
-MAX_NEW_TOKENS = 256
-MAX_PROMPT_CHARS = 2000
-MAX_SEED = 2**32 - 1
 GENERIC_PROMPTS = ["He was born in", "She studied", "After university, she worked for"]
 CARD_HEADERS = ["quantity", "value"]
 BUILD_HINT = (
@@ -194,27 +191,23 @@ def complete(
     prompt: str, max_new_tokens: float, temperature: float, top_k: float, seed: float
 ) -> Iterator[str]:
     """Stream the base model's completion of `prompt`, one token at a time."""
-    prompt = prompt or ""
-    if not prompt.strip():
-        raise ui.user_error("The prompt is empty: type a few words for the model to complete.")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise ui.user_error(
-            f"The prompt has {len(prompt)} characters; keep it under {MAX_PROMPT_CHARS}."
-        )
-    n = ui.checked_number("max new tokens", max_new_tokens, 1, MAX_NEW_TOKENS, integer=True)
-    temp = ui.checked_number("temperature", temperature, 0.0, 2.0)
-    k = ui.checked_number("top-k", top_k, 0, 100, integer=True)
-    s = ui.checked_number("seed", seed, 0, MAX_SEED, integer=True)
+    try:
+        req = limits.check(limits.PAGE, prompt, max_new_tokens, temperature, top_k, seed)
+    except limits.GenerationError as e:
+        raise ui.user_error(e) from None
     yield ""  # clear the previous completion at once; the first call also loads the model
-    from training.generate import (
-        GenerationError,
-        stream_completion,
-    )  # imports torch: not at start-up
+    from training.generate import GenerationError, stream_completion  # torch: not at start-up
 
     try:
         ckpt = base_checkpoint()
         yield from stream_completion(
-            ckpt.model, ckpt.tokenizer, prompt, max_new_tokens=n, temperature=temp, top_k=k, seed=s
+            ckpt.model,
+            ckpt.tokenizer,
+            req.prompt,
+            max_new_tokens=req.max_new_tokens,
+            temperature=req.temperature,
+            top_k=req.top_k,
+            seed=req.seed,
         )
     except (store.CheckpointError, GenerationError) as e:
         raise ui.user_error(e) from None
@@ -320,18 +313,28 @@ def build_base_page(demo: gr.Blocks) -> None:
             prompt = gr.Textbox(
                 label="Prompt",
                 lines=2,
-                max_length=MAX_PROMPT_CHARS,
+                max_length=limits.PAGE.max_prompt_chars,
                 elem_id="prompt",
                 placeholder="e.g. a person's name followed by 'was born in'",
             )
             with gr.Row():
-                max_new = gr.Slider(1, MAX_NEW_TOKENS, value=32, step=1, label="max new tokens")
+                max_new = gr.Slider(
+                    1, limits.PAGE.max_new_tokens, value=32, step=1, label="max new tokens"
+                )
                 temperature = gr.Slider(
-                    0.0, 2.0, value=0.0, step=0.05, label="temperature (0 = greedy)"
+                    0.0,
+                    limits.PAGE.max_temperature,
+                    value=0.0,
+                    step=0.05,
+                    label="temperature (0 = greedy)",
                 )
             with gr.Row():
-                top_k = gr.Slider(0, 100, value=0, step=1, label="top-k (0 = off)")
-                seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="seed")
+                top_k = gr.Slider(
+                    0, limits.PAGE.max_top_k, value=0, step=1, label="top-k (0 = off)"
+                )
+                seed = gr.Number(
+                    value=0, precision=0, minimum=0, maximum=limits.PAGE.max_seed, label="seed"
+                )
             run = gr.Button("Generate", variant="primary", elem_id="generate")
         with gr.Column():
             output = gr.Textbox(

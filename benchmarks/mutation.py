@@ -45,6 +45,7 @@ GROUPS: dict[str, dict] = {
             "shared/apps.py",
             "shared/gpu.py",
             "shared/inputs.py",
+            "shared/limits.py",
             "shared/memory.py",
             "shared/pipeline.py",
             "shared/recurrence.py",
@@ -56,6 +57,7 @@ GROUPS: dict[str, dict] = {
         "tests": [
             "tests/test_gpu.py",
             "tests/test_inputs.py",
+            "tests/test_limits.py",
             "tests/test_memory_pipeline.py",
             "tests/test_tasks_recurrence.py",
             "tests/test_scaling.py",

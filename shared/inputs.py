@@ -28,13 +28,14 @@ from typing import Any, Callable
 
 import gradio as gr
 
+from shared.limits import EXCERPT_CHARS, excerpt  # noqa: F401 - excerpt is part of this API
+
 log = logging.getLogger("lab")
 
 MAX_TEXT_CHARS = 20_000  # a Textbox without its own max_length takes at most this much
 MAX_MAGNITUDE = (
     1e15  # a Number without its own bounds: beyond this nothing in the lab is meaningful
 )
-EXCERPT_CHARS = 40  # how much of a refused value a message may quote
 MAX_CHOICES_LISTED = 8
 WARM_UP_WAIT_S = 120.0  # the longest a heavy handler waits for the background warm-up to finish
 
@@ -57,31 +58,6 @@ def one_line(msg: Any, limit: int = 300) -> str:
     """Collapse whitespace (and control characters) into single spaces and cap the length."""
     text = re.sub(r"[\s\x00-\x1f\x7f]+", " ", str(msg)).strip() or "something went wrong"
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
-    """A short, escaped description of a value for an error message: never the whole value,
-    never a raw control character, never a 309-digit number."""
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        if abs(value) < 10**15:
-            return str(value)
-        return f"a {int(value.bit_length() * math.log10(2)) + 1}-digit number"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, str):
-        shown = repr(
-            value[:limit]
-        )  # repr escapes control, format and unpaired surrogate characters
-        return shown if len(value) <= limit else f"{shown}… ({len(value):,} characters)"
-    if isinstance(value, (list, tuple)):
-        return f"a list of {len(value)} item{'s' * (len(value) != 1)}"
-    if isinstance(value, dict):
-        return f"an object with {len(value)} key{'s' * (len(value) != 1)}"
-    return f"a value of type {type(value).__name__}"
 
 
 def _label(component: gr.components.Component, index: int) -> str:

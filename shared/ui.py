@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import gradio as gr
 
+from shared import limits
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
@@ -146,24 +148,11 @@ def user_error(msg: Any) -> gr.Error:
 
 
 def checked_number(name: str, x: Any, lo: float, hi: float, integer: bool = False) -> float:
-    """An input as a finite number inside [lo, hi] (whole if asked), or a one-line error naming
-    it — what every app handler does with its sliders and boxes (in-process callers can send
-    anything; over HTTP `shared.inputs` has already checked the component's own bounds)."""
-    import math
-
-    from shared.inputs import excerpt
-
+    """`shared.limits.number` for a handler: a bad value is a one-line error on the page."""
     try:
-        v = float(x)
-    except (TypeError, ValueError, OverflowError):
-        raise user_error(f"{name} must be a number (got {excerpt(x)})") from None
-    if not math.isfinite(v):
-        raise user_error(f"{name} must be a finite number (got {excerpt(x)})")
-    if not lo <= v <= hi:
-        raise user_error(f"{name} = {excerpt(v)}: choose between {lo:g} and {hi:g}")
-    if integer and v != int(v):
-        raise user_error(f"{name} = {excerpt(v)}: must be a whole number")
-    return int(v) if integer else v
+        return limits.number(name, x, lo, hi, integer)
+    except ValueError as e:
+        raise user_error(e) from None
 
 
 def style_figure(

@@ -592,11 +592,12 @@ def test_cache_bytes_of_every_cache_shape():
     "args, msg",
     [
         ((0, 5, 0.0, 0, 10), "the prompt is empty: type a few words to complete"),
-        ((1, 0, 0.0, 0, 10), "max_new_tokens=0: choose between 1 and 4096"),
-        ((1, 4097, 0.0, 0, 10_000), "max_new_tokens=4097"),
-        ((1, 5, -0.01, 0, 10), "temperature=-0.01: choose between 0 (greedy) and 5"),
-        ((1, 5, 5.01, 0, 10), "temperature=5.01"),
-        ((1, 5, 1.0, -1, 10), "top_k=-1: use 0 (off) or a positive number"),
+        ((1, 0, 0.0, 0, 10), "max new tokens = 0: choose between 1 and 4096"),
+        ((1, 4097, 0.0, 0, 10_000), "max new tokens = 4097"),
+        ((1, 5, -0.01, 0, 10), "temperature = -0.01: choose between 0 and 5"),
+        ((1, 5, 5.01, 0, 10), "temperature = 5.01"),
+        ((1, 5, 1.0, -1, 10), "top-k = -1: choose between 0 and 1048576"),
+        ((1, 2.5, 1.0, 0, 10), "max new tokens = 2.5: must be a whole number"),
         ((10, 5, 1.0, 0, 10), "the prompt is 10 tokens but the model's context is 10: shorten it"),
     ],
 )

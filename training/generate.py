@@ -10,10 +10,7 @@ from typing import Iterator
 
 import torch
 
-
-class GenerationError(ValueError):
-    """Bad generation input (prompt too long, absurd settings); the message says what to fix."""
-
+from shared.limits import LIBRARY, GenerationError, number
 
 UNBOUNDED = 1 << 30  # recurrent models (Mamba, LSTM) have no position limit
 
@@ -48,15 +45,13 @@ def cache_bytes(cache) -> int:
 def check_settings(
     prompt_tokens: int, max_new_tokens: int, temperature: float, top_k: int, ctx: int
 ) -> int:
-    """Validate settings; return the number of tokens that will really be generated."""
+    """Validate settings against `shared.limits.LIBRARY` and the model's context; return the
+    number of tokens that will really be generated."""
     if prompt_tokens == 0:
         raise GenerationError("the prompt is empty: type a few words to complete")
-    if not 1 <= max_new_tokens <= 4096:
-        raise GenerationError(f"max_new_tokens={max_new_tokens}: choose between 1 and 4096")
-    if not 0.0 <= temperature <= 5.0:
-        raise GenerationError(f"temperature={temperature}: choose between 0 (greedy) and 5")
-    if top_k < 0:
-        raise GenerationError(f"top_k={top_k}: use 0 (off) or a positive number")
+    number("max new tokens", max_new_tokens, 1, LIBRARY.max_new_tokens, True, GenerationError)
+    number("temperature", temperature, 0.0, LIBRARY.max_temperature, False, GenerationError)
+    number("top-k", top_k, 0, LIBRARY.max_top_k, True, GenerationError)
     if prompt_tokens >= ctx:
         raise GenerationError(
             f"the prompt is {prompt_tokens} tokens but the model's context is {ctx}: shorten it"
