@@ -36,8 +36,7 @@ BUILD_HINT = (
 
 
 # ---------------------------------------------------------------- the base checkpoint (lazy, cached)
-_path_lock = threading.Lock()  # separate locks: page loads must not wait for a model load
-_model_lock = threading.Lock()
+_path_lock = threading.Lock()  # page loads must not wait for a model load (store has its own lock)
 _cache: dict[str, Any] = {}
 
 
@@ -57,12 +56,9 @@ def base_path() -> Path:
 
 
 def base_checkpoint() -> store.Checkpoint:
-    """Load (and hash-check) the model on first use only; later calls share it."""
-    path = base_path()
-    with _model_lock:
-        if "ckpt" not in _cache:
-            _cache["ckpt"] = store.load(path)
-        return _cache["ckpt"]
+    """The process's one copy of the base model (`store.load_shared`: hash-checked on first use,
+    shared with the SFT app's "base")."""
+    return store.load_shared(base_path())
 
 
 def local_manifest() -> dict[str, Any] | None:

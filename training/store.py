@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -494,3 +495,21 @@ def load(path: Path | str | None = None, name: str = "base", *, device: str = "c
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise CheckpointError(f"{p}: could not load model/tokenizer ({first})") from None
     return Checkpoint(p, model, tokenizer, manifest)
+
+
+_shared: dict[tuple[str, str], Checkpoint] = {}
+_shared_lock = threading.Lock()  # one load at a time: a second caller waits and gets the same copy
+
+
+def load_shared(
+    path: Path | str | None = None, name: str = "base", *, device: str = "cpu"
+) -> Checkpoint:
+    """The process's one copy of a checkpoint that is only read (generation, evaluation, probes):
+    `load`ed and hash-checked on first use, then shared by every app of the suite. A caller that
+    changes weights (LoRA wraps a model in place, merging, training) must `load` its own copy."""
+    p = resolve(name, path)
+    key = (str(Path(p).resolve()), device)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = load(p, name, device=device)
+        return _shared[key]
