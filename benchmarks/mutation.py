@@ -70,6 +70,8 @@ GROUPS: dict[str, dict] = {
             "training/generate.py",
             "training/sft/evaluate.py",
             "training/pretrain.py",
+            "training/resume.py",
+            "training/losses.py",
         ],
         # the existing tests of these modules that run in process and in seconds (the rest build
         # checkpoints through the CLI in a subprocess: a minute each, per mutant)
@@ -197,7 +199,7 @@ EQUIVALENT: list[tuple[str, str, str]] = (
         ),
     ]
     + [
-        (f"training.pretrain.x_distill_loss__mutmut_{n}", line, _DIM)
+        (f"training.losses.x_distill_loss__mutmut_{n}", line, _DIM)
         for n, line in (
             (
                 3,
@@ -224,7 +226,7 @@ EQUIVALENT: list[tuple[str, str, str]] = (
         )
     ]
     + [
-        (f"training.pretrain.x_optimizer_to_flat__mutmut_{n}", line, _ADAMW)
+        (f"training.resume.x_optimizer_to_flat__mutmut_{n}", line, _ADAMW)
         for n, line in (
             (
                 3,
@@ -246,7 +248,7 @@ EQUIVALENT: list[tuple[str, str, str]] = (
     ]
     + [
         (
-            f"training.pretrain.x_flat_to_optimizer__mutmut_{n}",
+            f"training.resume.x_flat_to_optimizer__mutmut_{n}",
             line,
             "AdamW's state names (step, exp_avg, exp_avg_sq) hold no '.', so the key splits the same way",
         )

@@ -1025,7 +1025,7 @@ def test_make_optimizer_decays_matrices_only():
 
 
 def test_distill_loss_by_hand():
-    from training.pretrain import distill_loss
+    from training.losses import distill_loss
 
     s = torch.tensor([[[0.0, 0.0]]])
     t = torch.tensor([[[0.0, math.log(3)]]])
@@ -1044,7 +1044,7 @@ def test_distill_loss_by_hand():
 
 
 def test_truncate_metrics_ranges_and_sessions(tmp_path):
-    from training.pretrain import _ranges, read_sessions, truncate_metrics
+    from training.resume import _ranges, read_sessions, truncate_metrics
 
     m = tmp_path / "metrics.jsonl"
     truncate_metrics(m, 3)
@@ -1070,7 +1070,7 @@ def test_truncate_metrics_ranges_and_sessions(tmp_path):
 
 
 def test_optimizer_state_flattens_and_back():
-    from training.pretrain import _jsonable, _tupled, flat_to_optimizer, optimizer_to_flat
+    from training.resume import _jsonable, _tupled, flat_to_optimizer, optimizer_to_flat
 
     p = torch.nn.Parameter(torch.ones(2, 2))
     opt = torch.optim.AdamW([p], lr=0.1, betas=(0.8, 0.9))
@@ -1166,7 +1166,7 @@ def test_evaluate_is_the_mean_cross_entropy_of_the_scored_tokens():
 
 
 def test_pretrain_logs_evaluates_checkpoints_and_records_its_session(tmp_path):
-    from training.pretrain import RESUME, read_sessions
+    from training.resume import RESUME, read_sessions
 
     s = _run(tmp_path / "run")
     rows = store.read_metrics(tmp_path / "run")
@@ -1217,7 +1217,7 @@ def lr_at(step):
 
 
 def test_a_killed_run_resumes_exactly(tmp_path):
-    from training.pretrain import read_sessions
+    from training.resume import read_sessions
 
     full = _run(tmp_path / "full")
     part = _run(tmp_path / "part", stop_after=5)
@@ -1258,7 +1258,7 @@ def test_gradient_accumulation_equals_the_larger_batch(tmp_path):
 
 
 def test_clipping_distillation_hooks_and_time_limit(tmp_path):
-    from training.pretrain import pretrain
+    from training.losses import Distillation
 
     start = _student()
     moved = {}
@@ -1275,12 +1275,13 @@ def test_clipping_distillation_hooks_and_time_limit(tmp_path):
 
     # a teacher identical to the student: the distillation loss starts at 0 (alpha = 1)
     cfg = _cfg(steps=1, warmup_steps=1, log_interval=1, ckpt_interval=0)
-    s = _run(
-        tmp_path / "kd", model=_student(), cfg=cfg, teacher=_student(), distill_temperature=2.0
-    )
+    s = _run(tmp_path / "kd", model=_student(), cfg=cfg, loss_hook=Distillation(_student(), 2.0))
     assert s["loss"] == pytest.approx(0.0, abs=1e-6) and s["eval_loss"] > 0.5
     s = _run(
-        tmp_path / "kd0", model=_student(), cfg=cfg, teacher=_student(seed=1), distill_alpha=0.0
+        tmp_path / "kd0",
+        model=_student(),
+        cfg=cfg,
+        loss_hook=Distillation(_student(seed=1), alpha=0),
     )
     plain = _run(tmp_path / "plain", model=_student(), cfg=cfg)
     assert s["loss"] == pytest.approx(plain["loss"], rel=1e-5)
@@ -1289,17 +1290,7 @@ def test_clipping_distillation_hooks_and_time_limit(tmp_path):
             ValueError,
             match=re.escape(f"distill_temperature={t}, distill_alpha={a}: need a temperature > 0"),
         ):
-            pretrain(
-                _student(),
-                _task(),
-                cfg,
-                tmp_path / "x",
-                teacher=_student(),
-                distill_temperature=t,
-                distill_alpha=a,
-                progress=False,
-            )
-    assert not (tmp_path / "x").exists()
+            Distillation(_student(), t, a)
 
     seen = []
 
@@ -1415,22 +1406,24 @@ def test_score_two_words_and_the_default_examples(tokenizer):
 
 
 def test_pretrain_defaults_show_progress_measure_mfu_and_distil_at_two(tmp_path, capsys):
+    from training.losses import Distillation
     from training.pretrain import pretrain
 
     cfg = _cfg(steps=1, warmup_steps=1, log_interval=1, ckpt_interval=0)
     s = pretrain(_student(), _task(), cfg, tmp_path / "d")
     assert "pretrain" in capsys.readouterr().err and s["mfu"] > 0  # a progress bar, MFU on
     teacher = _student(seed=3)
-    two = _run(tmp_path / "t2", model=_student(), cfg=cfg, teacher=teacher, distill_temperature=2.0)
-    default = _run(tmp_path / "td", model=_student(), cfg=cfg, teacher=teacher)
-    one = _run(tmp_path / "t1", model=_student(), cfg=cfg, teacher=teacher, distill_temperature=1.0)
+    two = _run(tmp_path / "t2", model=_student(), cfg=cfg, loss_hook=Distillation(teacher, 2.0))
+    default = _run(tmp_path / "td", model=_student(), cfg=cfg, loss_hook=Distillation(teacher))
+    one = _run(tmp_path / "t1", model=_student(), cfg=cfg, loss_hook=Distillation(teacher, 1.0))
     assert default["loss"] == two["loss"] != one["loss"]
 
 
 def test_save_resume_into_a_new_directory_over_a_stale_stage(tmp_path):
     from accelerate import Accelerator
 
-    from training.pretrain import RESUME, load_resume, lr_lambda, make_optimizer, save_resume
+    from training.pretrain import lr_lambda, make_optimizer
+    from training.resume import RESUME, load_resume, save_resume
 
     cfg = _cfg()
     model = _student()

@@ -20,7 +20,7 @@ from tests.numerics import greedy_divergence
 from training import store
 from training.data.world import World, WorldConfig
 from training.generate import GenerationError, complete, generate_ids
-from training.pretrain import read_sessions
+from training.resume import read_sessions
 from training.tokenizer import END, train_tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
