@@ -61,7 +61,7 @@ def main() -> None:
         ),
         "architectures: MQAR charts (bundled)": (
             arch.mqar_view,
-            (str(max(x["width"] for x in arch._results()["mqar"]["runs"])),),
+            (str(max(x.width for x in arch._results().mqar.runs)),),
         ),
     }
     waited = wait_quiet()

@@ -13,12 +13,16 @@
    is why it needs the scan.
 
 Each function returns the outputs and a count of the multiply-adds it did (`work`) and of its
-dependent sequential rounds (`depth`), so the app can show the trade-off next to equal results.
+dependent sequential rounds (`depth`), so the app can show the trade-off next to equal results:
+`three_ways` runs all three on one random system, timed and checked against the loop, and
+`sequential_depth` counts the dependent steps of a whole forward pass (attention, scan, RNN).
 """
 
 from __future__ import annotations
 
 import math
+import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -106,3 +110,61 @@ def random_system(T: int, N: int = 4, selective: bool = False, seed: int = 0):
     b = rng.normal(size=shape)
     c = rng.normal(size=shape)
     return a, b, c, rng.normal(size=T)
+
+
+METHODS = ("sequential", "parallel_scan", "convolution")
+
+
+@dataclass(frozen=True)
+class MethodRun:
+    """One way of computing the recurrence, on one system."""
+
+    method: str  # one of METHODS
+    y: np.ndarray | None  # the outputs (None: the method refused the system)
+    work: int  # multiply-adds
+    depth: int  # rounds that must run one after another
+    ms: float  # wall-clock on this machine
+    max_diff: float | None  # max |y − the loop's y|
+    error: str = ""  # why the method refused the system (its first clause)
+
+
+def three_ways(T: int, N: int, selective: bool, seed: int = 0) -> list[MethodRun]:
+    """The sequential loop, the parallel scan and the convolution on one random stable system of
+    length T and state size N, each timed and compared with the loop (a selective system: the
+    convolution refuses it, with its reason)."""
+    system = random_system(T, N, selective=selective, seed=seed)
+    runs, ref = [], None
+    for name, fn in zip(METHODS, (sequential, parallel_scan, convolution)):
+        t0 = time.perf_counter()
+        try:
+            y, cost = fn(*system)
+        except ValueError as e:
+            runs.append(MethodRun(name, None, 0, 0, 0.0, None, str(e).split(";")[0]))
+            continue
+        ms = (time.perf_counter() - t0) * 1e3
+        ref = y if ref is None else ref
+        diff = float(np.abs(y - ref).max())
+        runs.append(MethodRun(name, y, cost["work"], cost["depth"], ms, diff))
+    return runs
+
+
+@dataclass(frozen=True)
+class Depth:
+    """Dependent steps of one forward pass at each sequence length T — what parallel hardware
+    cannot shorten."""
+
+    seqs: list[int]
+    attention: list[int]  # L: a layer handles all T positions at once
+    scan: list[int]  # L·⌈log₂ T⌉: a parallel scan's rounds
+    loop: list[int]  # L·T: an RNN, one position after another
+
+
+def sequential_depth(
+    seqs: list[int], attention_layers: int, scan_layers: int, loop_layers: int
+) -> Depth:
+    return Depth(
+        seqs=list(seqs),
+        attention=[attention_layers] * len(seqs),
+        scan=[scan_layers * math.ceil(math.log2(s)) for s in seqs],
+        loop=[loop_layers * s for s in seqs],
+    )

@@ -309,63 +309,68 @@ def test_eval_hook_stop_ends_pretrain(task, tmp_path):
 def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("architectures")
     out, work = tmp / "out", tmp / "work"
-    body = A.build("tiny", out=out, work_dir=work, progress=False)
-    return {"out": out, "work": work, "body": body, "tmp": tmp}
+    b = A.build("tiny", out=out, work_dir=work, progress=False)
+    return {"out": out, "work": work, "built": b, "tmp": tmp}
 
 
 def test_build_writes_every_section(built):
     out = built["out"]
+    assert built["built"].out == out
     results = A.read_results(out)
-    assert results, "read_results gave {} for a fresh build"
+    assert isinstance(results, A.ArchitecturesResults), "read_results gave None for a fresh build"
     for name in A.SECTIONS:
-        assert name in results and results[name], name
-        assert results[name] == json.loads(json.dumps(built["body"][name]))
-    assert set(results["section_seconds"]) == set(A.SECTIONS)
-    assert results["preset"] == "tiny" and results["plan"]["mqar_widths"] == [32]
+        assert getattr(results, name) == getattr(built["built"].results, name), name
+    assert set(results.section_seconds) == set(A.SECTIONS)
+    assert results.preset == "tiny" and results.plan == A.PLANS["tiny"]
+    assert results.plan.mqar_widths == (32,)
     assert sorted(p.name for p in (out / A.MODELS_DIR).iterdir()) == sorted(
         f"{a}.safetensors" for a in A.ARCHS
     )
     plan = A.PLANS["tiny"]
     # sections hold what they say: every lm run, every grid point, cache bytes per the formulas
-    assert {(r["arch"], r["width"]) for r in results["lm"]["runs"]} == {
+    assert {(r.arch, r.width) for r in results.lm.runs} == {
         (a, w) for a in A.ARCHS for w in plan.lm_widths
     }
-    grid = {(g["seq"], g["pairs"]) for g in results["mqar"]["grid"]}
+    assert all(r.final_eval_loss == r.curve[-1].eval_loss for r in results.lm.runs)
+    grid = {(g.seq, g.pairs) for g in results.mqar.grid}
     assert grid == set(A.mqar_eval_grid(plan))
-    inf = results["inference"]["archs"]
-    for arch, info in inf.items():
-        m = info["model"]
-        assert info["cache_check"] < 1e-4, (arch, info["cache_check"])
-        for row in info["rows"]:
+    assert all(g.key == f"{g.seq}x{g.pairs}" for g in results.mqar.grid)
+    for arch, info in results.inference.archs.items():
+        m = info.model
+        assert info.cache_check < 1e-4, (arch, info.cache_check)
+        for row in info.rows:
             if arch == "transformer":
-                heads = max(1, m["d_model"] // 32)
-                want = kv_cache_bytes(
-                    m["n_layer"], heads, m["d_model"] // heads, row["context"], 1, 4
-                )
+                heads = max(1, m.d_model // 32)
+                want = kv_cache_bytes(m.n_layer, heads, m.d_model // heads, row.context, 1, 4)
             elif arch == "mamba":
-                want = ssm_state_bytes(m["n_layer"], 2 * m["d_model"], 16, 4, 1, 4)
+                want = ssm_state_bytes(m.n_layer, 2 * m.d_model, 16, 4, 1, 4)
             else:
-                want = lstm_state_bytes(m["n_layer"], m["d_model"], 1, 4)
-            assert row["cache_bytes"] == want, (arch, row)
-    for row in results["recurrence"]["rows"]:
-        assert row["parallel_scan"]["max_abs_diff"] < 1e-6 and row["selective_scan_diff"] < 1e-6
+                want = lstm_state_bytes(m.n_layer, m.d_model, 1, 4)
+            assert row.cache_bytes == want, (arch, row)
+    for row in results.recurrence.rows:
+        assert row.parallel_scan.max_abs_diff < 1e-6 and row.selective_scan_diff < 1e-6
 
 
 def test_headline(built):
     results = A.read_results(built["out"])
     h = A.headline(results)
+    assert h["out"] is None and A.headline(built["built"])["out"] == str(built["out"])
     assert sorted(h["mqar_ordering"]) == sorted(A.ARCHS)
     longest = A.mqar_at_longest(results)
-    assert longest["seq"] == max(A.PLANS["tiny"].mqar_eval_seqs) and longest["width"] == 32
-    assert all(0.0 <= v <= 1.0 for v in longest["accuracy"].values())
-    acc = [longest["accuracy"][a] for a in h["mqar_ordering"]]
-    assert acc == sorted(acc, reverse=True)
+    assert longest.seq == max(A.PLANS["tiny"].mqar_eval_seqs) and longest.width == 32
+    assert longest.pairs == max(p for p in A.PLANS["tiny"].mqar_train_pairs if 3 * p + 1 <= 24)
+    assert all(0.0 <= v <= 1.0 for v in longest.accuracy.values())
+    for run in results.mqar.runs:
+        assert longest.accuracy[run.arch] == run.accuracy[longest.key]
+    acc = [longest.accuracy[a] for a in h["mqar_ordering"]]
+    assert acc == sorted(acc, reverse=True) and h["mqar_ordering"] == longest.ordering
     first, last = h["cache_bytes_at"]["transformer"]
     assert last > first
     for arch in ("mamba", "lstm"):
         assert h["cache_bytes_at"][arch][0] == h["cache_bytes_at"][arch][1] > 0
     assert set(h["lm_final_eval_loss"]) == {f"{a}-32" for a in A.ARCHS}
     assert all(np.isfinite(v) for v in h["lm_final_eval_loss"].values())
+    json.dumps(h)  # printed by the CLI
 
 
 SECTION_FUNCTIONS = (
@@ -392,16 +397,13 @@ def test_rebuild_reuses_cached_sections(built, monkeypatch):
                 or pytest.fail(f"{_name} ran again on a rebuild with its result cached")
             ),
         )
-    again = A.build("tiny", out=built["out"], work_dir=built["work"], progress=False)
+    again = A.build("tiny", out=built["out"], work_dir=built["work"], progress=False).results
     assert rerun == []
-
-    def norm(x):
-        return json.loads(json.dumps(x))
-
+    first = built["built"].results
     for name in A.SECTIONS:
-        assert norm(again[name]) == norm(built["body"][name]), name
-    assert again["section_seconds"] == built["body"]["section_seconds"]
-    assert A.read_results(built["out"])["section_seconds"] == built["body"]["section_seconds"]
+        assert getattr(again, name) == getattr(first, name), name
+    assert again.section_seconds == first.section_seconds
+    assert A.read_results(built["out"]).section_seconds == first.section_seconds
 
 
 def test_tampered_results_are_refused(built):
@@ -411,7 +413,7 @@ def test_tampered_results_are_refused(built):
     doc = json.loads((copy / "results.json").read_text())
     doc["copy"]["runs"][0]["accuracy"] = 1.0
     (copy / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
-    assert A.read_results(copy) == {}
+    assert A.read_results(copy) is None
     with pytest.raises(Exception, match="no architectures results"):
         A.load_probe_models(copy)
 
@@ -425,10 +427,11 @@ def test_load_probe_models(built, probe_models):
     models, info = probe_models
     assert set(models) == set(A.ARCHS)
     plan = A.PLANS["tiny"]
-    assert (info["width"], info["seq"], info["vocab"]) == (32, plan.mqar_seq, plan.mqar_vocab)
+    assert (info.width, info.seq, info.vocab) == (32, plan.mqar_seq, plan.mqar_vocab)
     for arch, m in models.items():
         assert not m.training and m.config.vocab_size == plan.mqar_vocab
-        spec = ModelSpec(**info["models"][arch])
+        spec = info.models[arch]
+        assert isinstance(spec, ModelSpec) and spec.arch == A.FACTORY[arch]
         trained = A.load_trained(spec, built["work"] / f"mqar-{arch}-32")
         a, b = m.state_dict(), trained.state_dict()
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -501,23 +504,21 @@ def test_probe_tokens():
 
 def test_probe_answers(probe_models):
     models, info = probe_models
-    vocab, seq = info["vocab"], info["seq"]
+    vocab, seq = info.vocab, info.seq
     r = A.probe(models, "A=3, B=5 ? B", vocab, seq)
-    assert (
-        r["tokens"] == [1, vocab // 2 + 3, 2, vocab // 2 + 5, 2]
-        and r["expected"] == 5
-        and r["query"] == "B"
-    )
-    assert set(r["answers"]) == set(A.ARCHS)
-    for arch, a in r["answers"].items():
-        assert 0.0 <= a["confidence"] <= 1.0 and 0.0 <= a["p_expected"] <= a["confidence"] + 1e-4
-        assert 0 <= a["token"] < vocab
-        assert a["answer"] == (a["token"] - vocab // 2 if a["token"] >= vocab // 2 else None)
+    assert r.tokens == [1, vocab // 2 + 3, 2, vocab // 2 + 5, 2]
+    assert r.expected == 5 and r.query == "B"
+    assert set(r.answers) == set(A.ARCHS)
+    for arch, a in r.answers.items():
+        assert 0.0 <= a.confidence <= 1.0 and 0.0 <= a.p_expected <= a.confidence + 1e-4
+        assert 0 <= a.token < vocab
+        assert a.answer == (a.token - vocab // 2 if a.token >= vocab // 2 else None)
         with torch.inference_mode():
-            p = torch.softmax(models[arch](input_ids=torch.tensor([r["tokens"]])).logits[0, -1], -1)
-        assert a["confidence"] == pytest.approx(float(p.max()), abs=1e-4)
+            p = torch.softmax(models[arch](input_ids=torch.tensor([r.tokens])).logits[0, -1], -1)
+        assert a.confidence == pytest.approx(float(p.max()), abs=1e-4)
+        assert a.p_expected == pytest.approx(float(p[vocab // 2 + 5]), abs=1e-4)
     longest = A.probe(models, "A=3, B=5 ? B", vocab, seq, gap=seq - 5)
-    assert len(longest["tokens"]) == seq
+    assert len(longest.tokens) == seq
     with pytest.raises(ValueError, match=f"at most {seq - 5}"):
         A.probe(models, "A=3, B=5 ? B", vocab, seq, gap=seq - 4)
     with pytest.raises(ValueError, match="gap"):

@@ -20,9 +20,11 @@ TABS = {
 
 
 @pytest.fixture(scope="module")
-def results() -> dict:
+def results() -> architectures.ArchitecturesResults:
     r = architectures.read_results()
-    assert r, f"checkpoints/architectures is missing: {store.BUILD_COMMANDS['architectures']}"
+    assert r is not None, (
+        f"checkpoints/architectures is missing: {store.BUILD_COMMANDS['architectures']}"
+    )
     return r
 
 
@@ -52,16 +54,15 @@ def test_endpoints_are_named(client):
 def test_overview_and_mqar_show_the_bundled_runs(client, results):
     text = call(client, api_name="/overview")
     longest = architectures.mqar_at_longest(results)
-    for acc in longest["accuracy"].values():
+    for acc in longest.accuracy.values():
         assert f"{100 * acc:.1f}%" in text
-    width = max(x["width"] for x in results["mqar"]["runs"])
+    width = max(x.width for x in results.mqar.runs)
     f1, f2, f3, mtext = call(client, str(width), api_name="/mqar")
-    key = f"{longest['seq']}x{longest['pairs']}"
-    by_arch = {x["arch"]: x for x in results["mqar"]["runs"] if x["width"] == width}
+    by_arch = {x.arch: x for x in results.mqar.runs if x.width == width}
     traces = {t["name"]: t for t in plot_traces(f1)}
     for arch, run in by_arch.items():
-        t = traces[f"{arch} · length {longest['seq']}"]
-        assert t["y"][t["x"].index(longest["pairs"])] == run["accuracy"][key]
+        t = traces[f"{arch} · length {longest.seq}"]
+        assert t["y"][t["x"].index(longest.pairs)] == run.accuracy[longest.key]
     assert len(plot_traces(f2)) == 3 and len(plot_traces(f3)) == 3
     assert "choose one of" in app_error(
         client, "999", api_name="/mqar"
@@ -76,7 +77,7 @@ def test_probe_answers_and_refuses_bad_probes(client, results):
         assert 0 <= float(r[3]) <= 1 and 0 <= float(r[4]) <= 1
     # the transformer solved MQAR in the bundled build (99.3 % at the longest length), so it must
     # answer this probe right
-    assert architectures.mqar_at_longest(results)["accuracy"]["transformer"] > 0.95
+    assert architectures.mqar_at_longest(results).accuracy["transformer"] > 0.95
     assert got["Transformer (Llama-style)"][1:3] == ["11", "✓"]
     assert "exactly one '?'" in app_error(client, "A=3, B=17", 0, api_name="/probe")
     assert "appears twice" in app_error(client, "A=3, A=4 ? A", 0, api_name="/probe")
@@ -89,7 +90,7 @@ def test_probe_answers_and_refuses_bad_probes(client, results):
 
 
 def test_every_chart_endpoint(client, results):
-    lm_w = str(max(x["width"] for x in results["lm"]["runs"]))
+    lm_w = str(max(x.width for x in results.lm.runs))
     s1, s2, ltext = call(client, lm_w, api_name="/lm")
     assert {t["name"].split(" ·")[0] for t in plot_traces(s1)} == {
         "Transformer (Llama-style)",
@@ -114,7 +115,7 @@ def test_every_chart_endpoint(client, results):
     rtable, _, _ = call(client, 512, 16, True, api_name="/recurrence")
     assert "time-invariant" in rows(rtable)[2][4]
     btable, btext = call(client, api_name="/recurrence_bundled")
-    assert len(rows(btable)) == 3 * len(results["recurrence"]["rows"])
+    assert len(rows(btable)) == 3 * len(results.recurrence.rows)
 
 
 def test_state_table_is_the_memory_model(client):

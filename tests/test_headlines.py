@@ -56,14 +56,12 @@ def test_mqar_accuracy_recomputed_from_the_bundled_models(pairs):
 
     results = read_results(CK / "architectures")
     models, info = load_probe_models(CK / "architectures")
-    seq, vocab, n = info["seq"], info["vocab"], results["plan"]["mqar_eval_examples"]
+    seq, vocab, n = info.seq, info.vocab, results.plan.mqar_eval_examples
     # the build's test set for (length, pairs): fresh examples, seeded by the grid cell
     x, y = mqar(n, seq, pairs, vocab, seed=10_000 + 31 * seq + pairs)
     for arch, model in models.items():
-        run = next(
-            r for r in results["mqar"]["runs"] if r["arch"] == arch and r["width"] == info["width"]
-        )
-        stored = run["accuracy"][f"{seq}x{pairs}"]
+        run = next(r for r in results.mqar.runs if r.arch == arch and r.width == info.width)
+        stored = run.accuracy[f"{seq}x{pairs}"]
         got = task_accuracy(model, x, y)
         # n × pairs scored positions (800–3,200): 4 near-tie argmax flips allowed
         assert got == pytest.approx(stored, abs=4 / (n * pairs) + 1e-4), (

@@ -375,33 +375,35 @@ def test_inference_table():
 # ---------------------------------------------------------------- architectures
 @pytest.fixture(scope="module")
 def arch():
-    return results("architectures")
+    from training.architectures import read_results
+
+    store.verify(CK / "architectures")  # hashes first: these are the files the build wrote
+    return read_results(CK / "architectures")
 
 
 def _mqar(arch, name, width):
-    return next(r for r in arch["mqar"]["runs"] if r["arch"] == name and r["width"] == width)
+    return next(r for r in arch.mqar.runs if r.arch == name and r.width == width)
 
 
 def test_architectures_mqar_rows(arch):
     order = ("transformer", "mamba", "lstm")
     text = row("MQAR (Zoology)")
     for key in ("64x8", "64x4", "64x16"):
-        assert_figures(text, *(pct(_mqar(arch, a, 64)["accuracy"][key]) for a in order))
-    assert_figures(text, f"{arch['mqar']['steps']:,}", str(arch["mqar"]["batch"]))
+        assert_figures(text, *(pct(_mqar(arch, a, 64).accuracy[key]) for a in order))
+    assert_figures(text, f"{arch.mqar.steps:,}", str(arch.mqar.batch))
     assert_figures(
-        row("MQAR at width 32"), *(pct(_mqar(arch, a, 32)["accuracy"]["64x8"]) for a in order)
+        row("MQAR at width 32"), *(pct(_mqar(arch, a, 32).accuracy["64x8"]) for a in order)
     )
 
 
 def test_architectures_lm_and_copy_rows(arch):
     text = row("language modelling on the world")
-    for r in arch["lm"]["runs"]:
-        assert_figures(text, f"{[m for m in r['curve'] if 'eval_loss' in m][-1]['eval_loss']:.2f}")
+    for r in arch.lm.runs:
+        assert_figures(text, f"{r.curve[-1].eval_loss:.2f}")
     text = row("selective copying")
-    for r in arch["copy"]["runs"]:
-        acc = [m["accuracy"] for m in r["curve"] if "accuracy" in m]
-        assert_figures(text, pct(r.get("accuracy", acc[-1])))
-    assert_figures(text, pct(arch["copy"]["chance"], 0))
+    for r in arch.copy.runs:
+        assert_figures(text, pct(r.accuracy))
+    assert_figures(text, pct(arch.copy.chance, 0))
 
 
 # ---------------------------------------------------------------- parallel runs
@@ -464,41 +466,42 @@ def test_parallel_table():
 
 
 def test_architectures_decode_throughput_and_recurrence_rows(arch):
-    inf = arch["inference"]["archs"]
-    t, m, lstm = (inf[a]["rows"] for a in ("transformer", "mamba", "lstm"))
-    spec = inf["transformer"]["model"]
+    inf = arch.inference.archs
+    t, m, lstm = (inf[a].rows for a in ("transformer", "mamba", "lstm"))
+    spec = inf["transformer"].model
     for r in t:  # the KV formula: keys and values, every layer, every position, fp32
-        assert r["cache_bytes"] == 2 * spec["n_layer"] * r["context"] * spec["d_model"] * 4
-    assert len({r["cache_bytes"] for r in m}) == len({r["cache_bytes"] for r in lstm}) == 1  # flat
+        assert r.cache_bytes == 2 * spec.n_layer * r.context * spec.d_model * 4
+    assert len({r.cache_bytes for r in m}) == len({r.cache_bytes for r in lstm}) == 1  # flat
     text = row("decode cost")
     assert_figures(
         text,
-        str(t[0]["cache_bytes"] // 1024),
-        str(t[-1]["cache_bytes"] // 2**20),
-        str(t[-1]["context"] // t[0]["context"]),
-        str(m[0]["cache_bytes"] // 1024),
-        str(lstm[0]["cache_bytes"] // 1024),
-        f"{t[0]['flops_per_token'] / 1e6:.2f}",
-        f"{t[-1]['flops_per_token'] / 1e6:.2f}",
-        f"{m[0]['flops_per_token'] / 1e6:.2f}",
-        sci(max(a["cache_check"] for a in inf.values())),
+        str(t[0].cache_bytes // 1024),
+        str(t[-1].cache_bytes // 2**20),
+        str(t[-1].context // t[0].context),
+        str(m[0].cache_bytes // 1024),
+        str(lstm[0].cache_bytes // 1024),
+        f"{t[0].flops_per_token / 1e6:.2f}",
+        f"{t[-1].flops_per_token / 1e6:.2f}",
+        f"{m[0].flops_per_token / 1e6:.2f}",
+        sci(max(a.cache_check for a in inf.values())),
     )
     text = row("training throughput")
-    for rows in arch["throughput"]["rows"].values():
-        assert_figures(text, *(f"{r['tokens_per_s'] / 1e3:.1f}k" for r in (rows[0], rows[-1])))
-    rec = arch["recurrence"]["rows"][-1]
+    for rows in arch.throughput.rows.values():
+        assert_figures(text, *(f"{r.tokens_per_s / 1e3:.1f}k" for r in (rows[0], rows[-1])))
+    rec = arch.recurrence.rows[-1]
     text = row("the SSM recurrence three ways")
-    assert_figures(text, f"{rec['length']:,}", str(arch["recurrence"]["state"]))
-    for k in ("sequential", "parallel_scan", "convolution"):
-        assert_figures(text, f"{round(rec[k]['work'] / 1e3)}k", f"{rec[k]['depth']:,}")
-    worst = max(rec[k]["max_abs_diff"] for k in ("sequential", "parallel_scan", "convolution"))
+    assert_figures(text, f"{rec.length:,}", str(arch.recurrence.state))
+    methods = [rec.sequential, rec.parallel_scan, rec.convolution]
+    for c in methods:
+        assert_figures(text, f"{round(c.work / 1e3)}k", f"{c.depth:,}")
+    worst = max(c.max_abs_diff for c in methods)
     assert f"{worst:.0e}".replace("e-", "e-") == "7e-15" and "all equal to 7e-15" in text
 
 
 def test_gradient_flow_row(arch):
     text = row("gradient flow after training")
     for a, name in (("transformer", "transformer"), ("mamba", "Mamba"), ("lstm", "LSTM")):
-        g = arch["gradients"]["archs"][a]["trained"]  # ‖∂ loss(last) / ∂ embedding t back‖, t = 0 …
+        g = arch.gradients.archs[a].trained  # ‖∂ loss(last) / ∂ embedding t back‖, t = 0 …
         ratio = g[1] / g[127]
         fig = (
             f"{ratio / 1e6:.1f} million"

@@ -79,3 +79,36 @@ def test_state_is_flat_and_kv_cache_grows():
     mamba = memory.ssm_state_bytes(64, 5120, 16, 4, 1, 2)  # Mamba-2.8B shape, any context
     assert mamba == 64 * 5120 * 20 * 2 and 40 * mamba < kv[0]  # 13 MB vs 537 MB at 1,024 tokens
     assert memory.lstm_state_bytes(2, 1024, 1, 2) == 2 * 2 * 1024 * 2
+
+
+def test_three_ways_on_one_system():
+    runs = recurrence.three_ways(512, 16, selective=False, seed=0)
+    assert [m.method for m in runs] == list(recurrence.METHODS)
+    system = recurrence.random_system(512, 16, selective=False, seed=0)
+    for m, fn in zip(
+        runs, (recurrence.sequential, recurrence.parallel_scan, recurrence.convolution)
+    ):
+        y, cost = fn(*system)
+        assert np.array_equal(m.y, y) and (m.work, m.depth) == (cost["work"], cost["depth"])
+        assert m.ms > 0 and m.error == ""
+    assert [m.depth for m in runs[:2]] == [512, 10]  # T; ⌈log₂ T⌉ rounds + readout
+    assert runs[0].max_diff == 0.0 and all(m.max_diff < 1e-9 for m in runs)
+    assert runs[1].max_diff == float(np.abs(runs[1].y - runs[0].y).max())
+
+
+def test_three_ways_selective_the_convolution_refuses():
+    seq, scan, conv = recurrence.three_ways(64, 4, selective=True, seed=3)
+    assert scan.y is not None and scan.max_diff < 1e-10
+    assert conv.y is None and conv.max_diff is None and (conv.work, conv.depth) == (0, 0)
+    assert (
+        conv.error.startswith("a convolution needs a time-invariant system")
+        and ";" not in conv.error
+    )
+
+
+def test_sequential_depth():
+    d = recurrence.sequential_depth([64, 128, 256, 512], 2, 3, 3)
+    assert d.seqs == [64, 128, 256, 512] and d.attention == [2, 2, 2, 2]
+    assert d.scan == [18, 21, 24, 27]  # 3 layers · ⌈log₂ T⌉
+    assert d.loop == [192, 384, 768, 1536]  # 3 layers · T
+    assert recurrence.sequential_depth([100], 1, 1, 1).scan == [7]  # ⌈log₂ 100⌉

@@ -27,14 +27,27 @@ its wall-clock numbers are many times what the CUDA kernel would give; FLOPs and
 reported beside every timing. Every section is cached in the work directory (resumable); the
 results directory is written atomically, with the MQAR models of the widest size for the
 recall probe (safetensors).
+
+Modules: `plan` (the presets), `specs` (parameter-matched models), `tasks` (the training runs),
+`sections` (one function per section), `results` (the schema `ArchitecturesResults`, reading and
+the build), `figures` (what the app's tabs show, as dataclasses), `recall_probe`, `race`.
 """
 
 from __future__ import annotations
 
+from .figures import MqarLongest, headline, mqar_at_longest
 from .plan import ARCHS, FACTORY, MODELS_DIR, PLANS, Plan
 from .race import RACE_MAX_STEPS, RACE_SECONDS_PER_MODEL, RACE_TASKS, Race, live_race, race_data
-from .recall_probe import MAX_KEY_CHARS, load_probe_models, parse_probe, probe, probe_tokens
-from .results import SECTIONS, build, headline, mqar_at_longest, read_results
+from .recall_probe import (
+    MAX_KEY_CHARS,
+    Answer,
+    ProbeResult,
+    load_probe_models,
+    parse_probe,
+    probe,
+    probe_tokens,
+)
+from .results import SECTIONS, ArchitecturesResults, Built, build, read_results
 from .sections import cache_equivalence, gradient_norms, load_trained, mqar_eval_grid, rechunk
 from .specs import (
     arch_spec,
@@ -48,6 +61,11 @@ from .tasks import mqar_mixture, task_accuracy, train_task
 
 __all__ = [
     "ARCHS",
+    "Answer",
+    "ArchitecturesResults",
+    "Built",
+    "MqarLongest",
+    "ProbeResult",
     "FACTORY",
     "MAX_KEY_CHARS",
     "MODELS_DIR",

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
+from ..data.blocks import task_data
 from ..data.tasks import selective_copy
 from .specs import matched_specs, quiet_model_warnings, spec_summary
 from .tasks import mqar_mixture, train_task
@@ -47,8 +48,6 @@ class Race:
 
 
 def race_data(r: Race):
-    from ..data.blocks import task_data
-
     if r.task == "mqar":
         pairs = (1, 2) if r.seq <= 32 else (2, 4)  # learnable within a race's few hundred steps
         x, y = mqar_mixture(2000, r.seq, pairs, 32, r.seed)

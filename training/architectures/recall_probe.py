@@ -2,23 +2,41 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import store
 from ..data.tasks import FILLER
 from .plan import ARCHS, MODELS_DIR
-from .results import read_results
+from .results import Probe, read_results
 from .specs import new_model
 
 MAX_KEY_CHARS = 16
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One model's answer to a probe."""
+
+    answer: int | None  # the value it names (None: its most likely token is not a value)
+    token: int  # its most likely next token
+    confidence: float  # the probability of that token
+    p_expected: float  # the probability of the right value's token
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    tokens: list[int]  # the sequence the models read
+    expected: int  # the right value
+    query: str  # the key asked about
+    answers: dict[str, Answer]  # arch -> its answer
 
 
 def parse_probe(text: str, vocab: int, seq: int) -> tuple[list[tuple[str, int]], str]:
     """'A=3, B=17, C=5 ? B' → ([("A", 3), ("B", 17), ("C", 5)], "B"). Keys are words (letters,
     digits, _), values whole numbers 0 … vocab/2 − 1; pairs are separated by commas, semicolons or
     spaces; the query key follows a '?'. Raises a one-line ValueError saying what to fix."""
-    import re
-
     if not isinstance(text, str) or not text.strip():
         raise ValueError("write some pairs and a query, e.g. 'A=3, B=17, C=5 ? B'")
     if text.count("?") != 1:
@@ -70,10 +88,9 @@ def probe_tokens(pairs: list[tuple[str, int]], query: str, vocab: int, gap: int 
     return toks + [FILLER] * gap + [ids[query]]
 
 
-def probe(models: dict, text: str, vocab: int, seq: int, gap: int = 0) -> dict:
-    """Ask each model for the value of the queried key. Returns {"tokens": [...], "expected": v,
-    "answers": {arch: {"answer": value or None, "token": id, "confidence": p, "p_expected": p}}}."""
-    import torch
+def probe(models: dict, text: str, vocab: int, seq: int, gap: int = 0) -> ProbeResult:
+    """Ask each model for the value of the queried key (a one-line ValueError for a bad probe)."""
+    import torch  # torch inside the functions: the app imports this module at start, torch-free
 
     pairs, query = parse_probe(text, vocab, seq)
     if isinstance(gap, bool) or not (isinstance(gap, int) and gap >= 0):
@@ -90,38 +107,36 @@ def probe(models: dict, text: str, vocab: int, seq: int, gap: int = 0) -> dict:
         for arch, model in models.items():
             p = torch.softmax(model(input_ids=torch.tensor([toks])).logits[0, -1].float(), -1)
             tok = int(p.argmax())
-            answers[arch] = {
-                "answer": tok - vocab // 2 if tok >= vocab // 2 else None,
-                "token": tok,
-                "confidence": round(float(p[tok]), 4),
-                "p_expected": round(float(p[vocab // 2 + expected]), 4),
-            }
-    return {"tokens": toks, "expected": expected, "query": query, "answers": answers}
+            answers[arch] = Answer(
+                answer=tok - vocab // 2 if tok >= vocab // 2 else None,
+                token=tok,
+                confidence=round(float(p[tok]), 4),
+                p_expected=round(float(p[vocab // 2 + expected]), 4),
+            )
+    return ProbeResult(tokens=toks, expected=expected, query=query, answers=answers)
 
 
 _probe_models: dict = {}
 
 
-def load_probe_models(path: str | Path | None = None) -> tuple[dict, dict]:
-    """The bundled MQAR models (hash-checked, safetensors) and the probe's settings
-    {"width", "seq", "vocab", "models"}; loaded once per process."""
+def load_probe_models(path: str | Path | None = None) -> tuple[dict, Probe]:
+    """The bundled MQAR models {arch: model} (hash-checked, safetensors) and the probe's settings
+    (width, seq, vocab, specs); loaded once per process."""
     from safetensors.torch import load_model
-
-    from ..models import ModelSpec
 
     root = Path(path) if path else store.resolve("architectures", allow_hub=False)
     key = str(root.resolve())
     if key not in _probe_models:
         results = read_results(root)
-        if not results:
+        if results is None:
             raise store.CheckpointError(
                 f"{root}: no architectures results; build them with "
                 f"`{store.BUILD_COMMANDS['architectures']}`"
             )
-        info = results["probe"]
+        info = results.probe
         models = {}
         for arch in ARCHS:
-            m = new_model(ModelSpec(**info["models"][arch]))
+            m = new_model(info.models[arch])
             load_model(m, str(root / MODELS_DIR / f"{arch}.safetensors"))
             models[arch] = m.eval()
         _probe_models[key] = (models, info)

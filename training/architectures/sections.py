@@ -11,8 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from shared.recurrence import convolution, parallel_scan, random_system, sequential
+
 from .. import store
+from ..data.blocks import Prepared, bundled_world, task_data
 from ..data.tasks import mqar, selective_copy
+from ..models import forward_flops_per_token, train_flops_per_token
 from .plan import ARCHS, Plan
 from .specs import matched_specs, new_model, spec_summary
 from .tasks import mqar_mixture, task_accuracy, train_task
@@ -28,8 +32,6 @@ def rechunk(blocks, seq: int, limit: int | None = None):
 
 def lm_section(plan: Plan, work: Path, progress: bool) -> dict:
     """Held-out loss vs steps and wall-clock for each architecture at each matched size."""
-    from ..data.blocks import Prepared, bundled_world
-
     world = bundled_world(plan.world)
     data = Prepared(
         Path("."),
@@ -86,8 +88,6 @@ def mqar_section(plan: Plan, work: Path, progress: bool) -> dict:
     """One model per (architecture, width) trained on MQAR at plan.mqar_seq with a mixture of pair
     counts, evaluated on fresh examples over a grid of (length, pairs). Each trained model stays in
     its run directory (work/mqar-<arch>-<width>/resume); the widest become the recall probe's."""
-    from ..data.blocks import task_data
-
     x, y = mqar_mixture(
         plan.mqar_train_examples, plan.mqar_seq, plan.mqar_train_pairs, plan.mqar_vocab, plan.seed
     )
@@ -154,8 +154,6 @@ def mqar_section(plan: Plan, work: Path, progress: bool) -> dict:
 def copy_section(plan: Plan, work: Path, progress: bool) -> dict:
     """Selective copying at one width (as many layers as the MQAR models; the same early stop):
     accuracy on the copied tokens over training."""
-    from ..data.blocks import task_data
-
     n = 4000 if plan.copy_steps > 50 else 64
     x, y = selective_copy(n, plan.copy_seq, plan.copy_tokens, plan.copy_vocab, seed=plan.seed)
     ex, ey = selective_copy(
@@ -199,7 +197,7 @@ def copy_section(plan: Plan, work: Path, progress: bool) -> dict:
 
 
 def _device():
-    import torch
+    import torch  # torch inside the functions: the app imports this package at start, torch-free
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -240,8 +238,6 @@ def throughput_section(plan: Plan) -> dict:
                 opt.zero_grad(set_to_none=True)
 
             s = _median_time(step, plan.repeats)
-            from ..models import train_flops_per_token
-
             rows[arch].append(
                 {
                     "seq": seq,
@@ -265,7 +261,6 @@ def inference_section(plan: Plan) -> dict:
     import torch
 
     from ..generate import cache_bytes
-    from ..models import forward_flops_per_token
 
     width, vocab = max(plan.lm_widths), 2048
     specs = matched_specs(
@@ -361,8 +356,6 @@ def load_trained(spec, run_dir: Path):
 def gradient_section(plan: Plan, work: Path) -> dict:
     """Gradient norm vs distance for each architecture at the larger LM size, at initialisation
     and after the LM section's training (its models are read back from their run directories)."""
-    from ..data.blocks import bundled_world
-
     world = bundled_world(plan.world)
     blocks = rechunk(world.eval, plan.gradient_seq)[: plan.gradient_samples]
     width = max(plan.lm_widths)
@@ -385,8 +378,6 @@ def gradient_section(plan: Plan, work: Path) -> dict:
 
 
 def recurrence_section(plan: Plan) -> dict:
-    from shared.recurrence import convolution, parallel_scan, random_system, sequential
-
     rows = []
     for T in plan.recurrence_lengths:
         system = random_system(T, plan.recurrence_state, selective=False, seed=plan.seed)

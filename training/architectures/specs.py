@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import warnings
 
+from ..models import ModelSpec, build_model, param_counts
 from .plan import FACTORY
 
 
 def arch_spec(arch: str, width: int, layers: int, vocab: int, n_ctx: int):
-    from ..models import ModelSpec
-
     return ModelSpec(
         arch=FACTORY[arch],
         n_layer=layers,
@@ -47,9 +46,7 @@ def matched_specs(width: int, layers: int, vocab: int, n_ctx: int) -> dict:
 
 def spec_summary(spec) -> dict:
     """Architecture, layers, width and parameter counts of `spec` (built on the meta device: no memory)."""
-    import torch
-
-    from ..models import build_model, param_counts
+    import torch  # torch inside the functions: the app imports this package at start, torch-free
 
     with torch.device("meta"):
         counts = param_counts(build_model(spec))
@@ -57,8 +54,6 @@ def spec_summary(spec) -> dict:
 
 
 def new_model(spec, seed: int = 0):
-    from ..models import build_model
-
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*(falling back|deprecated).*")
         return build_model(spec, seed=seed)

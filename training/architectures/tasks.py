@@ -20,7 +20,7 @@ def mqar_mixture(n: int, seq: int, pairs: tuple[int, ...], vocab: int, seed: int
 
 def task_accuracy(model, inputs, labels, batch: int = 64) -> float:
     """Share of scored positions (labels ≠ IGNORE) where the model's most likely next token is the label."""
-    import torch
+    import torch  # torch inside the functions: the app imports this package at start, torch-free
 
     right = total = 0
     device = next(model.parameters()).device
