@@ -1,5 +1,7 @@
-"""Training memory per device, and communication per step, for a transformer and a parallel plan
-(pure Python; no torch). Every byte-per-parameter assumption is an argument, not a constant.
+"""Memory per device and communication per step, formula by formula, for transformers (and the
+recurrent states that replace a KV cache); pure Python, no torch. Every byte-per-parameter
+assumption is an argument, not a constant. A whole model under a parallel plan (`breakdown`) is
+`shared/parallel_plan.py`.
 
 - Model states (Rajbhandari et al. 2020, ZeRO): Ψ parameters, p/g/k bytes per parameter for
   parameters, gradients and optimizer states (mixed-precision Adam: 2 + 2 + 12 = 16; the 12 are
@@ -16,7 +18,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 RECOMPUTE = ("none", "selective", "full")
 GiB = 1024**3
@@ -36,6 +38,16 @@ def _pos(name: str, x, integer: bool = False, allow_zero: bool = False) -> float
     return int(v) if integer else v
 
 
+@dataclass(frozen=True)
+class ModelStates:
+    """Bytes per device of each model state."""
+
+    params: float
+    grads: float
+    optimizer: float
+    total: float
+
+
 def model_state_bytes(
     n_params: float,
     zero_stage: int,
@@ -43,7 +55,7 @@ def model_state_bytes(
     optimizer_bytes: float = 12,
     param_bytes: float = 2,
     grad_bytes: float = 2,
-) -> dict[str, float]:
+) -> ModelStates:
     """Bytes per device of parameters, gradients and optimizer states under ZeRO stage 0–3."""
     psi = _pos("n_params", n_params)
     dp = _pos("dp", dp, integer=True)
@@ -55,15 +67,16 @@ def model_state_bytes(
             ("grad_bytes", grad_bytes),
         )
     )
+    _check_stage(zero_stage)
+    params = p * psi / (dp if zero_stage >= 3 else 1)
+    grads = g * psi / (dp if zero_stage >= 2 else 1)
+    optimizer = k * psi / (dp if zero_stage >= 1 else 1)
+    return ModelStates(params, grads, optimizer, params + grads + optimizer)
+
+
+def _check_stage(zero_stage) -> None:
     if zero_stage not in (0, 1, 2, 3):
         raise ValueError(f"zero_stage must be 0, 1, 2 or 3 (got {zero_stage!r})")
-    out = {
-        "params": p * psi / (dp if zero_stage >= 3 else 1),
-        "grads": g * psi / (dp if zero_stage >= 2 else 1),
-        "optimizer": k * psi / (dp if zero_stage >= 1 else 1),
-    }
-    out["total"] = out["params"] + out["grads"] + out["optimizer"]
-    return out
 
 
 def activation_bytes_per_layer(
@@ -185,25 +198,6 @@ class ModelShape:
         )
 
 
-@dataclass(frozen=True)
-class Plan:
-    dp: int = 1
-    tp: int = 1
-    pp: int = 1
-    zero_stage: int = 0
-    sp: bool = False
-    micro_batch: int = 1
-    microbatches: int = 1  # per step (pipeline); the in-flight count depends on the schedule
-    schedule: str = "1f1b"  # "gpipe" holds every micro-batch, "1f1b" at most pp on the first stage
-    recompute: str = "none"
-    param_bytes: float = 2
-    grad_bytes: float = 2
-    optimizer_bytes: float = 12
-    activation_bytes: float = 2  # Korthikanti's formulas assume 16-bit activations
-    logits_bytes: float = 4  # fp32 logits for the loss
-    offload_optimizer: bool = False  # optimizer states in CPU memory
-
-
 # Real model shapes for the presets of the app (from the papers' tables)
 SHAPES: dict[str, ModelShape] = {
     "GPT-3 175B": ModelShape(layers=96, hidden=12288, heads=96, vocab=50257, seq=2048),
@@ -226,153 +220,31 @@ SHAPES: dict[str, ModelShape] = {
 }
 
 
-def _gb(x: float) -> str:
-    return f"{x / 1e9:,.2f} GB"
+@dataclass(frozen=True)
+class Traffic:
+    """What each rank sends per step for one kind of parallelism, and the time on one link."""
 
-
-def breakdown(shape: ModelShape, plan: Plan) -> dict:
-    """Bytes per GPU (the most loaded pipeline stage: the first) of each part, and for each part
-    the formula with this plan's numbers in it (the app shows them beside the chart)."""
-    for n in ("dp", "tp", "pp", "micro_batch", "microbatches"):
-        _pos(n, getattr(plan, n), integer=True)
-    for n in ("layers", "hidden", "heads", "vocab", "seq"):
-        _pos(n, getattr(shape, n), integer=True)
-    for n in ("ffn", "kv_heads"):
-        if getattr(shape, n) is not None:
-            _pos(n, getattr(shape, n), integer=True)
-    if shape.hidden % shape.heads:
-        raise ValueError(f"hidden ({shape.hidden}) must divide evenly into {shape.heads} heads")
-    if shape.kv_heads and shape.heads % shape.kv_heads:
-        raise ValueError(f"kv heads ({shape.kv_heads}) must divide the {shape.heads} query heads")
-    if shape.layers % plan.pp:
-        raise ValueError(f"{shape.layers} layers do not split into {plan.pp} pipeline stages")
-    if shape.heads % plan.tp or shape.hidden % plan.tp:
-        raise ValueError(
-            f"tp={plan.tp} must divide heads ({shape.heads}) and hidden ({shape.hidden})"
-        )
-    if plan.schedule not in ("gpipe", "1f1b"):
-        raise ValueError(f"schedule must be gpipe or 1f1b (got {plan.schedule!r})")
-    psi = shape.n_params() / (plan.tp * plan.pp)  # parameters held by one model-parallel rank
-    states = model_state_bytes(
-        psi, plan.zero_stage, plan.dp, plan.optimizer_bytes, plan.param_bytes, plan.grad_bytes
-    )
-    layers_here = shape.layers // plan.pp
-    per_layer = (
-        activation_bytes_per_layer(
-            shape.seq, plan.micro_batch, shape.hidden, shape.heads, plan.tp, plan.sp, plan.recompute
-        )
-        * plan.activation_bytes
-        / 2
-    )
-    in_flight = plan.microbatches if plan.schedule == "gpipe" else min(plan.pp, plan.microbatches)
-    activations = per_layer * layers_here * in_flight
-    sbh = shape.seq * plan.micro_batch * shape.hidden
-    embeddings = (
-        sbh * plan.activation_bytes / (plan.tp if plan.sp else 1) * in_flight
-    )  # the first stage's input
-    logits = (
-        shape.seq * plan.micro_batch * shape.vocab * plan.logits_bytes / plan.tp
-        if plan.pp == 1
-        else 0.0
-    )  # on the last stage, which holds fewer in flight
-    optimizer_gpu = 0.0 if plan.offload_optimizer else states["optimizer"]
-    parts = {
-        "parameters": states["params"],
-        "gradients": states["grads"],
-        "optimizer states": optimizer_gpu,
-        "activations": activations,
-        "embedding output": embeddings,
-        "logits": logits,
-    }
-    z, d = plan.zero_stage, plan.dp
-    psi_txt = (
-        f"Ψ = {shape.n_params() / 1e9:.3g}B / (tp·pp = {plan.tp * plan.pp}) = {psi / 1e9:.3g}B"
-    )
-    act_formula = {
-        "none": "sbh(34 + 5as/h)"
-        if plan.tp == 1 and not plan.sp
-        else ("sbh(34/t + 5as/(ht))" if plan.sp else "sbh(10 + 24/t + 5as/(ht))"),
-        "selective": "34sbh/t" if plan.sp else "sbh(10 + 24/t)",
-        "full": "2sbh/t" if plan.sp else "2sbh",
-    }[plan.recompute]
-    formulas = {
-        "parameters": f"{plan.param_bytes:g} B × {psi_txt}"
-        + (f" / dp {d} (ZeRO-3)" if z >= 3 else "")
-        + f" = {_gb(states['params'])}",
-        "gradients": f"{plan.grad_bytes:g} B × Ψ"
-        + (f" / dp {d} (ZeRO-{z})" if z >= 2 else "")
-        + f" = {_gb(states['grads'])}",
-        "optimizer states": f"{plan.optimizer_bytes:g} B × Ψ"
-        + (f" / dp {d} (ZeRO-{z})" if z >= 1 else "")
-        + f" = {_gb(states['optimizer'])}"
-        + (" — offloaded to CPU memory, 0 on the GPU" if plan.offload_optimizer else ""),
-        "activations": f"{act_formula} × {plan.activation_bytes:g}/2 B (s={shape.seq}, b={plan.micro_batch}, "
-        f"h={shape.hidden}, a={shape.heads}, t={plan.tp}, recompute {plan.recompute}) = "
-        f"{_gb(per_layer)} per layer × {layers_here} layers × {in_flight} micro-batch(es) in flight "
-        f"({plan.schedule if plan.pp > 1 else 'no pipeline'}) = {_gb(activations)}",
-        "embedding output": f"s·b·h × {plan.activation_bytes:g} B"
-        + (" / t (SP)" if plan.sp else "")
-        + f" × {in_flight} in flight = {_gb(embeddings)}",
-        "logits": (
-            f"s·b·vocab × {plan.logits_bytes:g} B / t = {_gb(logits)}"
-            if plan.pp == 1
-            else "on the last pipeline stage, not the first: 0 here"
-        ),
-    }
-    return {
-        "parts": parts,
-        "total": sum(parts.values()),
-        "params_per_rank": psi,
-        "in_flight_microbatches": in_flight,
-        "activation_per_layer": per_layer,
-        "optimizer_offloaded": states["optimizer"] if plan.offload_optimizer else 0.0,
-        "gpus": plan.dp * plan.tp * plan.pp,
-        "formulas": formulas,
-        "assumptions": asdict(plan),
-    }
+    bytes: float
+    seconds: float
+    volume_in_psi: float | None = None  # data parallel: the traffic in units of Ψ (2Ψ or 3Ψ)
 
 
 def data_parallel_traffic(
     psi: float, dp: int, zero_stage: int, grad_bytes: float = 2, bandwidth_bytes_s: float = 100e9
-) -> dict[str, float]:
+) -> Traffic:
     """Bytes each rank sends per step to synchronise Ψ parameters' gradients, and ring time.
     Stages 0–2: one all-reduce of the gradients (ZeRO-1/2 do it as reduce-scatter + all-gather:
     the same 2Ψ); ZeRO-3 adds an all-gather of the parameters in backward: 3Ψ (Rajbhandari et al.)."""
     psi = _pos("n_params", psi)
     dp = _pos("dp", dp, integer=True)
-    if zero_stage not in (0, 1, 2, 3):
-        raise ValueError(f"zero_stage must be 0, 1, 2 or 3 (got {zero_stage!r})")
+    _check_stage(zero_stage)
     factor = 1.5 if zero_stage == 3 else 1.0
     size = psi * _pos("grad_bytes", grad_bytes, allow_zero=True)  # 0: nothing to synchronise
-    return {
-        "bytes": factor * 2 * (dp - 1) / dp * size,
-        "seconds": factor * ring_allreduce_seconds(size, dp, bandwidth_bytes_s),
-        "volume_in_psi": 3.0 if zero_stage == 3 else 2.0,
-    }
-
-
-def communication(shape: ModelShape, plan: Plan, bandwidth_bytes_s: float = 100e9) -> dict:
-    """Bytes each GPU sends per step for each kind of parallelism, and ring all-reduce time."""
-    psi = shape.n_params() / (plan.tp * plan.pp)
-    out = {}
-    if plan.dp > 1:
-        t = data_parallel_traffic(psi, plan.dp, plan.zero_stage, plan.grad_bytes, bandwidth_bytes_s)
-        out["data parallel"] = {"bytes": t["bytes"], "seconds": t["seconds"]}
-    if plan.tp > 1:
-        act = shape.seq * plan.micro_batch * shape.hidden * plan.activation_bytes
-        per = ring_allreduce_seconds(act, plan.tp, bandwidth_bytes_s)
-        n = (
-            4 * (shape.layers // plan.pp) * plan.microbatches
-        )  # 2 all-reduces forward, 2 backward per layer
-        out["tensor parallel"] = {
-            "bytes": 2 * (plan.tp - 1) / plan.tp * act * n,
-            "seconds": per * n,
-        }
-    if plan.pp > 1:
-        act = shape.seq * plan.micro_batch * shape.hidden * plan.activation_bytes
-        vol = 2 * act * plan.microbatches  # activations forward, gradients backward
-        out["pipeline"] = {"bytes": vol, "seconds": vol / bandwidth_bytes_s}
-    return out
+    return Traffic(
+        bytes=factor * 2 * (dp - 1) / dp * size,
+        seconds=factor * ring_allreduce_seconds(size, dp, bandwidth_bytes_s),
+        volume_in_psi=3.0 if zero_stage == 3 else 2.0,
+    )
 
 
 # --- inference state: KV cache (transformers) vs a fixed recurrent state (SSMs) -----------------

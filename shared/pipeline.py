@@ -181,3 +181,46 @@ def peak_in_flight(events: list[Event], chunks: int = 1) -> dict[int, float]:
             best = max(best, cur)
         out[s] = best / chunks
     return out
+
+
+@dataclass(frozen=True)
+class ScheduleStudy:
+    """One simulated schedule, its bubble measured and from the formula, and the formula's bubble
+    as the number of micro-batches grows."""
+
+    events: list[Event]
+    span: float  # the step's length
+    measured: float  # idle share of the simulated step
+    formula: float  # `bubble_fraction`
+    ratio: float  # bubble / ideal time, `bubble_ratio`
+    peak: dict[int, float]  # device -> most micro-batches' activations held at once
+    ms: list[int]  # micro-batch counts of the curves: 1..64
+    bubble_curve: list[float]  # GPipe / 1F1B bubble at each of `ms`
+    interleaved: dict[int, tuple[list[int], list[float]]]  # chunks v -> (m divisible by p, bubble)
+
+
+def study(
+    schedule: str, stages: int, microbatches: int, chunks: int = 1, backward_ratio: float = 2.0
+) -> ScheduleStudy:
+    """`simulate` with forward = 1 and backward = `backward_ratio`, and the bubble curves for
+    v = 2, 4 and the chosen v chunks."""
+    v = chunks if schedule == "interleaved" else 1
+    events = simulate(schedule, stages, microbatches, v, 1.0, backward_ratio)
+    formula = bubble_fraction(schedule, stages, microbatches, v)
+    ms = list(range(1, 65))
+    interleaved = {}
+    for vv in sorted({2, 4, v} - {1}):
+        xs = [x for x in ms if x % stages == 0]
+        if xs:
+            interleaved[vv] = (xs, [bubble_fraction("interleaved", stages, x, vv) for x in xs])
+    return ScheduleStudy(
+        events=events,
+        span=max(e.end for e in events),
+        measured=measured_bubble(events),
+        formula=formula,
+        ratio=bubble_ratio(schedule, stages, microbatches, v),
+        peak=peak_in_flight(events, chunks=v),
+        ms=ms,
+        bubble_curve=[bubble_fraction("1f1b", stages, x) for x in ms],
+        interleaved=interleaved,
+    )

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from shared import memory, pipeline
-from shared.memory import ModelShape, Plan
+from shared import memory, parallel_plan, pipeline
+from shared.memory import ModelShape
+from shared.parallel_plan import Plan
 
 # --- memory ---------------------------------------------------------------------------------------
 
@@ -14,13 +15,13 @@ from shared.memory import ModelShape, Plan
 def test_zero_stages_match_rajbhandari():
     """ZeRO paper, Sec. 5 / Fig. 1: Ψ = 7.5B, N_d = 64, K = 12: 120 GB, 31.4 GB, 16.6 GB, 1.9 GB."""
     psi, nd = 7.5e9, 64
-    got = [memory.model_state_bytes(psi, z, nd)["total"] / 1e9 for z in range(4)]
+    got = [memory.model_state_bytes(psi, z, nd).total / 1e9 for z in range(4)]
     assert got[0] == pytest.approx(120.0)
     assert got[1] == pytest.approx(31.4, abs=0.05)
     assert got[2] == pytest.approx(16.6, abs=0.05)
     assert got[3] == pytest.approx(1.875, abs=0.01)
     # every byte assumption is a parameter: fp32 gradients (18 bytes/param in total)
-    assert memory.model_state_bytes(1e9, 0, 1, grad_bytes=4)["total"] == 18e9
+    assert memory.model_state_bytes(1e9, 0, 1, grad_bytes=4).total == 18e9
 
 
 def test_ultrascale_playbook_model_state_table():
@@ -28,16 +29,15 @@ def test_ultrascale_playbook_model_state_table():
     Adam) and 20 with fp32 gradient accumulation: 1B 16/20 GB, 7B 112/140, 70B 1120/1400, 405B 6480/8100."""
     for n_b, plain, fp32_acc in ((1, 16, 20), (7, 112, 140), (70, 1120, 1400), (405, 6480, 8100)):
         # bf16 params 2 + bf16 grads 2 + fp32 master 4 + Adam m, v 8 = 16; + fp32 grads 4 = 20
-        assert memory.model_state_bytes(n_b * 1e9, 0, 1, optimizer_bytes=12)[
-            "total"
-        ] / 1e9 == pytest.approx(plain)
-        assert memory.model_state_bytes(n_b * 1e9, 0, 1, optimizer_bytes=16)[
-            "total"
-        ] / 1e9 == pytest.approx(fp32_acc)
-        # full fp32: 4 + 4 + 8
-        assert memory.model_state_bytes(n_b * 1e9, 0, 1, 8, 4, 4)["total"] / 1e9 == pytest.approx(
+        psi = n_b * 1e9
+        assert memory.model_state_bytes(psi, 0, 1, optimizer_bytes=12).total / 1e9 == pytest.approx(
             plain
         )
+        assert memory.model_state_bytes(psi, 0, 1, optimizer_bytes=16).total / 1e9 == pytest.approx(
+            fp32_acc
+        )
+        # full fp32: 4 + 4 + 8
+        assert memory.model_state_bytes(psi, 0, 1, 8, 4, 4).total / 1e9 == pytest.approx(plain)
 
 
 def test_real_model_shapes_have_their_published_sizes():
@@ -87,24 +87,23 @@ def test_kv_cache_and_ring_time():
 
 def test_breakdown_shrinks_with_each_kind_of_parallelism():
     shape = memory.SHAPES["Llama 2 7B"]
-    base = memory.breakdown(shape, Plan(micro_batch=1))
-    assert base["parts"]["parameters"] == pytest.approx(2 * shape.n_params())
-    z3 = memory.breakdown(shape, Plan(dp=8, zero_stage=3))
-    assert z3["parts"]["optimizer states"] == pytest.approx(base["parts"]["optimizer states"] / 8)
-    tp = memory.breakdown(shape, Plan(tp=4, sp=True))
-    assert tp["parts"]["activations"] < base["parts"]["activations"] / 3
-    gp = memory.breakdown(shape, Plan(pp=4, microbatches=16, schedule="gpipe"))
-    ofb = memory.breakdown(shape, Plan(pp=4, microbatches=16, schedule="1f1b"))
-    assert gp["in_flight_microbatches"] == 16 and ofb["in_flight_microbatches"] == 4
-    assert ofb["parts"]["activations"] == pytest.approx(gp["parts"]["activations"] / 4)
-    off = memory.breakdown(shape, Plan(offload_optimizer=True))
-    assert off["parts"]["optimizer states"] == 0 and off["optimizer_offloaded"] > 0
-    comm = memory.communication(shape, Plan(dp=8, zero_stage=3, tp=2, pp=2, microbatches=4))
+    base = parallel_plan.breakdown(shape, Plan(micro_batch=1))
+    assert base.parts["parameters"] == pytest.approx(2 * shape.n_params())
+    z3 = parallel_plan.breakdown(shape, Plan(dp=8, zero_stage=3))
+    assert z3.parts["optimizer states"] == pytest.approx(base.parts["optimizer states"] / 8)
+    tp = parallel_plan.breakdown(shape, Plan(tp=4, sp=True))
+    assert tp.parts["activations"] < base.parts["activations"] / 3
+    gp = parallel_plan.breakdown(shape, Plan(pp=4, microbatches=16, schedule="gpipe"))
+    ofb = parallel_plan.breakdown(shape, Plan(pp=4, microbatches=16, schedule="1f1b"))
+    assert gp.in_flight_microbatches == 16 and ofb.in_flight_microbatches == 4
+    assert ofb.parts["activations"] == pytest.approx(gp.parts["activations"] / 4)
+    off = parallel_plan.breakdown(shape, Plan(offload_optimizer=True))
+    assert off.parts["optimizer states"] == 0 and off.optimizer_offloaded > 0
+    comm = parallel_plan.communication(shape, Plan(dp=8, zero_stage=3, tp=2, pp=2, microbatches=4))
     assert set(comm) == {"data parallel", "tensor parallel", "pipeline"}
-    dp0 = memory.communication(shape, Plan(dp=8))["data parallel"]["bytes"]
-    assert memory.communication(shape, Plan(dp=8, zero_stage=3))["data parallel"][
-        "bytes"
-    ] == pytest.approx(1.5 * dp0)
+    dp0 = parallel_plan.communication(shape, Plan(dp=8))["data parallel"].bytes
+    z3 = parallel_plan.communication(shape, Plan(dp=8, zero_stage=3))["data parallel"]
+    assert z3.bytes == pytest.approx(1.5 * dp0)
 
 
 @pytest.mark.parametrize(
@@ -116,8 +115,11 @@ def test_breakdown_shrinks_with_each_kind_of_parallelism():
         (lambda: memory.activation_bytes_per_layer(float("nan"), 1, 1, 1), "seq"),
         (lambda: memory.activation_bytes_per_layer(8, 1, 8, 1, recompute="some"), "recompute"),
         (lambda: memory.kv_cache_bytes(1, 1, 1, 1.5, 1), "whole number"),
-        (lambda: memory.breakdown(ModelShape(30, 64, 4, 100, 8), Plan(pp=4)), "pipeline stages"),
-        (lambda: memory.breakdown(ModelShape(4, 64, 4, 100, 8), Plan(tp=3)), "tp=3"),
+        (
+            lambda: parallel_plan.breakdown(ModelShape(30, 64, 4, 100, 8), Plan(pp=4)),
+            "pipeline stages",
+        ),
+        (lambda: parallel_plan.breakdown(ModelShape(4, 64, 4, 100, 8), Plan(tp=3)), "tp=3"),
     ],
 )
 def test_memory_bad_input_is_one_line(call, msg):

@@ -10,10 +10,9 @@ import gradio as gr
 import pytest
 from gradio_client import Client
 
-from shared import memory, pipeline
+from shared import memory, parallel_plan, pipeline
 from tests.browser_util import chromium_page, screenshot
 from tests.client_util import app_error, call, load_space, plot_traces, rows
-from training import store
 
 TABS = {
     "Memory": "#par-mem-fig",
@@ -84,16 +83,18 @@ def test_memory_breakdown_is_the_memory_model(client):
         dp=8, tp=2, pp=2, zero=1, sp=True, nmicro=8, recompute="selective"
     )
     fig, table, text = call(client, *args, api_name="/memory")
-    want = memory.breakdown(
+    want = parallel_plan.breakdown(
         LLAMA7,
-        memory.Plan(dp=8, tp=2, pp=2, zero_stage=1, sp=True, microbatches=8, recompute="selective"),
+        parallel_plan.Plan(
+            dp=8, tp=2, pp=2, zero_stage=1, sp=True, microbatches=8, recompute="selective"
+        ),
     )
     got = {r[0]: r for r in rows(table)}
-    for part, v in want["parts"].items():
-        assert got[part][1] == f"{v / 1e9:,.2f}" and got[part][2] == want["formulas"][part]
-    assert got["total"][1] == f"{want['total'] / 1e9:,.2f}" and "fits" in text and "32 GPUs" in text
+    for part, v in want.parts.items():
+        assert got[part][1] == f"{v / 1e9:,.2f}" and got[part][2] == want.formulas[part]
+    assert got["total"][1] == f"{want.total / 1e9:,.2f}" and "fits" in text and "32 GPUs" in text
     stacks = {t["name"]: t["y"] for t in plot_traces(fig)}
-    assert stacks["optimizer states"][0] == pytest.approx(want["parts"]["optimizer states"] / 1e9)
+    assert stacks["optimizer states"][0] == pytest.approx(want.parts["optimizer states"] / 1e9)
     # the same model on one GPU does not fit 80 GB: 16 bytes/param alone is 108 GB
     _, _, text = call(client, *SHAPE_ARGS, *plan_args(), api_name="/memory")
     assert "does not fit" in text
@@ -104,7 +105,7 @@ def test_zero_reproduces_the_paper(client):
     assert [r[1] for r in rows(table)] == ["120.00", "31.41", "16.64", "1.88"]  # ZeRO Fig. 1
     assert [r[3] for r in rows(table)] == ["2Ψ", "2Ψ", "2Ψ", "3Ψ"]
     t = memory.data_parallel_traffic(7.5e9, 64, 3, 2, 100e9)
-    assert rows(table)[3][5] == f"{1e3 * t['seconds']:,.1f}"
+    assert rows(table)[3][5] == f"{1e3 * t.seconds:,.1f}"
     curves = {c["name"]: c["y"] for c in plot_traces(fig2)}
     assert curves["ZeRO-3 (+ parameters)"][-1] < curves["ZeRO-1 (optimizer)"][-1]
 
@@ -140,24 +141,30 @@ def test_bundled_real_runs_check_out(client):
     checks, fig, fig2, act, text = call(client, api_name="/real_runs")
     runs = {row[0] for row in rows(checks)}
     assert {"DDP", "tensor parallel", "FSDP2 (ZeRO-3)", "activations", "pipeline"} <= runs
-    assert r["ddp"]["max_abs_grad_diff"] < 1e-5 and r["tensor_parallel"]["max_abs_diff"] < 1e-4
-    pred = r["fsdp"]["predicted_per_rank"]
-    for x in r["fsdp"]["per_rank"]:  # measured shards == the ZeRO-3 formula, byte for byte
-        assert (x["params_bytes"], x["grads_bytes"], x["optimizer_bytes"]) == (
-            pred["params"],
-            pred["grads"],
-            pred["optimizer"],
+    assert r.ddp.max_abs_grad_diff < 1e-5 and r.tensor_parallel.max_abs_diff < 1e-4
+    pred = r.fsdp.predicted_per_rank
+    for x in r.fsdp.per_rank:  # measured shards == the ZeRO-3 formula, byte for byte
+        assert (x.params_bytes, x.grads_bytes, x.optimizer_bytes) == (
+            pred.params,
+            pred.grads,
+            pred.optimizer,
         )
-    assert {p["stages"] for p in r["pipeline"]} >= {2, 4}
+    assert {p.stages for p in r.pipeline} >= {2, 4}
+    fsdp_rows = [row for row in rows(checks) if row[0] == "FSDP2 (ZeRO-3)"]
+    assert [row[2] for row in fsdp_rows] == [
+        f"{int(pred.params):,}",
+        f"{int(pred.grads):,}",
+        f"{int(pred.optimizer):,}",
+    ]
     # the run picker's choices are in the API description before anything ran (no session state)
     fresh = Client(client.src, verbose=False)
     param = fresh.view_api(print_info=False, return_format="dict")["named_endpoints"][
         "/pipeline_run"
     ]["parameters"][0]
     choices = param["type"]["enum"]
-    assert len(choices) == len(r["pipeline"]) and all(
-        f"{x['stages']} ranks, {x['microbatches']} micro-batches" in c
-        for x, c in zip(r["pipeline"], choices)
+    assert len(choices) == len(r.pipeline) and all(
+        f"{x.stages} ranks, {x.microbatches} micro-batches" in c
+        for x, c in zip(r.pipeline, choices)
     ), choices
     g1, g2, ptext = call(fresh, choices[-1], api_name="/pipeline_run")
     assert "Measured bubble" in ptext and sum(len(t["y"]) for t in plot_traces(g1)) == sum(
@@ -243,8 +250,11 @@ def test_scale_works_gpt3_through(client):
         client, math.log10(175e9), math.log10(300e9), "H100", 40, 2.5, 1024, api_name="/scale"
     )
     table = dict((r[0], r[1]) for r in rows(rows_))
-    one = scaling.one_device(10 ** math.log10(175e9), 10 ** math.log10(300e9), "H100", 0.40)
-    assert table["time on ONE H100"] == f"{one['years_on_one']:,.1f} years"
+    n, d = 10 ** math.log10(175e9), 10 ** math.log10(300e9)
+    plan = parallel_plan.scale_plan(n, d, "H100", 0.40, 2.5, 1024)
+    assert table["time on ONE H100"] == f"{plan.years_on_one:,.1f} years"
+    assert table["wall-clock on 1,024 GPUs (perfect scaling)"] == f"{plan.cost.days:,.1f} days"
+    assert plot_traces(fig)[0]["y"] == pytest.approx(plan.days)
     assert table["GPUs needed just to hold them (ZeRO-3 / FSDP)"] == "≥ 35"  # 2.8 TB / 80 GB
     lo, hi = scaling.gpt3_cost_range()
     assert (
@@ -307,10 +317,12 @@ def test_every_tab_in_chromium(bundled_url, tmp_path):
 
 
 def test_stability_and_inference_show_the_bundled_runs(client):
-    r = store.read_results("stability")
+    from training import inference, stability
+
+    r = stability.read_results()
     assert r, "checkpoints/stability is missing: python -m training stability --preset cpu"
-    by_name = {x["name"]: x for x in r["runs"]}
-    chosen = [by_name["fp16"]["label"], by_name["fp16-scaled"]["label"]]
+    by_name = {x.name: x for x in r.runs}
+    chosen = [by_name["fp16"].label, by_name["fp16-scaled"].label]
     loss, norm, upd, zero, table, text = call(client, chosen, api_name="/stability")
     traces = {t["name"]: t for t in plot_traces(zero)}
     assert set(traces) == set(chosen)
@@ -319,13 +331,13 @@ def test_stability_and_inference_show_the_bundled_runs(client):
     assert (
         top[chosen[0]] > 0.1 and top[chosen[0]] > 1000 * top[chosen[1]]
     )  # ~half the head vs ~1 element
-    assert len(rows(table)) == len(r["runs"])
+    assert len(rows(table)) == len(r.runs)
     assert "choose one of" in app_error(client, ["no such run"], api_name="/stability")
     kv, prune, dist, qtable, itext = call(client, api_name="/inference")
-    inf = store.read_results("inference")
-    assert "identical tokens: yes" in itext and inf["kv_cache"]["identical_tokens"]
-    assert [q[0] for q in rows(qtable)] == [q["name"] for q in inf["quantization"]]
-    assert {t["name"] for t in plot_traces(dist)} == set(inf["distillation"]["curves"])
+    inf = inference.read_results()
+    assert "identical tokens: yes" in itext and inf.kv_cache.identical_tokens
+    assert [q[0] for q in rows(qtable)] == [q.name for q in inf.quantization]
+    assert {t["name"] for t in plot_traces(dist)} == set(inf.distillation.curves)
 
 
 def test_live_stability_run_streams_and_finishes(client):

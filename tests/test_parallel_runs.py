@@ -16,63 +16,10 @@ from pathlib import Path
 import pytest
 
 from shared import memory, pipeline
-from training.parallel import launch
-from training.parallel.build import RESULTS, read_results
+from training.parallel import build, launch
+from training.parallel.build import RESULTS, ParallelResults, read_results
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = {
-    "ddp": {
-        "ranks",
-        "max_abs_grad_diff",
-        "compute_s",
-        "step_s",
-        "allreduce_s",
-        "grad_bytes",
-        "ring_bytes_per_rank",
-        "width",
-        "blocks",
-        "batch",
-    },
-    "tensor_parallel": {
-        "ranks",
-        "max_abs_diff",
-        "compute_s",
-        "allreduce_s",
-        "allreduce_bytes",
-        "width",
-        "tokens",
-    },
-    "fsdp": {
-        "ranks",
-        "n_params",
-        "per_rank",
-        "predicted_per_rank",
-        "unsharded_bytes",
-        "allgather_bytes",
-    },
-}
-PIPELINE_KEYS = {
-    "schedule",
-    "stages",
-    "microbatches",
-    "events",
-    "simulated",
-    "measured_bubble",
-    "formula_bubble",
-    "t_forward_mean",
-    "t_backward_mean",
-    "oversubscribed",
-}
-ACTIVATION_KEYS = {
-    "seq",
-    "batch",
-    "hidden",
-    "heads",
-    "recompute",
-    "measured_bytes",
-    "predicted_bytes",
-    "ratio",
-}
 
 
 def mlp_params(blocks: int, width: int) -> int:
@@ -80,7 +27,7 @@ def mlp_params(blocks: int, width: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> tuple[Path, dict]:
+def tiny(tmp_path_factory) -> tuple[Path, ParallelResults]:
     """`python -m training parallel --preset tiny --out DIR`, end to end (its speed is measured in
     benchmarks/; the timeout here is only a guard against a hang)."""
     out = tmp_path_factory.mktemp("parallel") / "results"
@@ -98,17 +45,11 @@ def tiny(tmp_path_factory) -> tuple[Path, dict]:
 
 
 def test_tiny_build_writes_hashed_results_that_read_back(tiny, tmp_path):
-    out, r = tiny
-    assert r["rebuild"] == "python -m training parallel --preset tiny"
-    assert r["machine"]["cpus"] == os.cpu_count() and r["machine"]["torch"]
-    for kind, keys in SCHEMA.items():
-        assert keys <= set(r[kind]), (kind, keys - set(r[kind]))
-    assert {"params_bytes", "grads_bytes", "optimizer_bytes", "allgather_s", "step_s"} <= set(
-        r["fsdp"]["per_rank"][0]
-    )
-    assert {"params", "grads", "optimizer", "total"} <= set(r["fsdp"]["predicted_per_rank"])
-    assert all(PIPELINE_KEYS <= set(p) for p in r["pipeline"])
-    assert all(ACTIVATION_KEYS <= set(a) for a in r["activations"])
+    out, r = tiny  # read back through the schema: every field present and typed
+    assert r.rebuild == "python -m training parallel --preset tiny" and r.preset == "tiny"
+    assert r.machine.cpus == os.cpu_count() and r.machine.torch and r.seconds > 0
+    assert r.ddp.machine.ranks == r.tensor_parallel.machine.ranks == r.fsdp.machine.ranks == 2
+    assert all(x.command.startswith("torchrun --nproc_per_node") for x in (r.ddp, *r.pipeline))
     assert json.loads((out / "manifest.json").read_text())["files"].keys() == {RESULTS}
     # a tampered or missing result reads as "none", never as wrong numbers
     bad = tmp_path / "bad"
@@ -116,80 +57,75 @@ def test_tiny_build_writes_hashed_results_that_read_back(tiny, tmp_path):
     for f in out.iterdir():
         (bad / f.name).write_bytes(f.read_bytes())
     (bad / RESULTS).write_text((bad / RESULTS).read_text().replace('"ranks": 2', '"ranks": 3', 1))
-    assert read_results(bad) == {}
-    assert read_results(tmp_path / "missing") == {}
+    assert read_results(bad) is None
+    assert read_results(tmp_path / "missing") is None
 
 
 def test_ddp_gradients_equal_one_process_on_the_global_batch(tiny):
-    d = tiny[1]["ddp"]
-    assert d["ranks"] == 2 and d["max_abs_grad_diff"] < 1e-5
-    assert all(r["max_abs_grad_diff"] < 1e-5 for r in d["per_rank"])  # on every rank
-    assert d["grad_bytes"] == 4 * mlp_params(d["blocks"], d["width"])
-    assert d["ring_bytes_per_rank"] == pytest.approx(2 * (2 - 1) / 2 * d["grad_bytes"])
-    assert d["compute_s"] > 0 and d["step_s"] > 0 and d["allreduce_s"] > 0
+    d = tiny[1].ddp
+    assert d.ranks == 2 and d.max_abs_grad_diff < 1e-5
+    assert all(r.max_abs_grad_diff < 1e-5 for r in d.per_rank)  # on every rank
+    assert d.grad_bytes == 4 * mlp_params(d.blocks, d.width)
+    assert d.ring_bytes_per_rank == pytest.approx(2 * (2 - 1) / 2 * d.grad_bytes)
+    assert d.compute_s > 0 and d.step_s > 0 and d.allreduce_s > 0
 
 
 def test_tensor_parallel_mlp_equals_the_unsplit_mlp(tiny):
-    t = tiny[1]["tensor_parallel"]
-    assert t["ranks"] == 2 and t["max_abs_diff"] < 1e-4
-    assert (
-        t["allreduce_bytes"] == 4 * t["tokens"] * t["width"]
-        and t["allreduce_s"] > 0
-        and t["compute_s"] > 0
-    )
+    t = tiny[1].tensor_parallel
+    assert t.ranks == 2 and t.max_abs_diff < 1e-4
+    assert t.allreduce_bytes == 4 * t.tokens * t.width and t.allreduce_s > 0 and t.compute_s > 0
 
 
 def test_fsdp_shards_are_exactly_the_zero3_prediction_and_allgathers_are_timed(tiny):
-    f = tiny[1]["fsdp"]
-    n = f["n_params"]
-    assert n == mlp_params(f["blocks"], f["width"])
+    f = tiny[1].fsdp
+    n = f.n_params
+    assert n == mlp_params(f.blocks, f.width)
     want = memory.model_state_bytes(n, 3, 2, optimizer_bytes=8, param_bytes=4, grad_bytes=4)
-    assert f["predicted_per_rank"] == pytest.approx(want)
-    for rank in f[
-        "per_rank"
-    ]:  # FSDP2 shards every state exactly 1/N (counted from the local shards)
-        assert rank["params_bytes"] == want["params"] == f["unsharded_bytes"]["params"] / 2
-        assert rank["grads_bytes"] == want["grads"]
-        assert rank["optimizer_bytes"] == want["optimizer"]
-        assert rank["allgather_s"] > 0 and rank["step_s"] > 0
-        assert len(rank["allgather_block_s"]) == f["blocks"] and all(
-            s > 0 for s in rank["allgather_block_s"]
+    p = f.predicted_per_rank
+    assert (p.params, p.grads, p.optimizer, p.total) == pytest.approx(
+        (want.params, want.grads, want.optimizer, want.total)
+    )
+    for rank in f.per_rank:  # FSDP2 shards every state exactly 1/N (counted from the local shards)
+        assert rank.params_bytes == want.params == f.unsharded_bytes.params / 2
+        assert rank.grads_bytes == want.grads
+        assert rank.optimizer_bytes == want.optimizer
+        assert rank.allgather_s > 0 and rank.step_s > 0
+        assert len(rank.allgather_block_s) == f.blocks and all(
+            s > 0 for s in rank.allgather_block_s
         )
-    assert f["allgather_bytes"] == 4 * n
+    assert f.allgather_bytes == 4 * n
 
 
-def check_pipeline_run(r: dict) -> None:
+def check_pipeline_run(r: build.PipelineRun) -> None:
     """Every rank ran exactly its schedule's op order, and activations/gradients flowed in order."""
-    p, m, schedule = r["stages"], r["microbatches"], r["schedule"]
-    ev = r["events"]
-    assert len(ev) == 2 * p * m and len(r["simulated"]) == len(ev)
-    by = {(e["kind"], e["microbatch"], e["stage"]): e for e in ev}
+    p, m, schedule = r.stages, r.microbatches, r.schedule
+    ev = r.events
+    assert len(ev) == 2 * p * m and len(r.simulated) == len(ev)
+    by = {(e.kind, e.microbatch, e.stage): e for e in ev}
     for mb in range(m):
         for s in range(p - 1):
-            assert (
-                by[("F", mb, s + 1)]["start"] >= by[("F", mb, s)]["end"]
-            )  # activations flow forward
-            assert by[("B", mb, s)]["start"] >= by[("B", mb, s + 1)]["end"]  # gradients flow back
+            assert by[("F", mb, s + 1)].start >= by[("F", mb, s)].end  # activations flow forward
+            assert by[("B", mb, s)].start >= by[("B", mb, s + 1)].end  # gradients flow back
     for s in range(p):
-        mine = sorted((e for e in ev if e["stage"] == s), key=lambda e: e["start"])
+        mine = sorted((e for e in ev if e.stage == s), key=lambda e: e.start)
         want = [(k, i) for k, i, _ in pipeline.device_orders(schedule, p, m)[s]]
-        assert [(e["kind"], e["microbatch"]) for e in mine] == want
-    assert r["formula_bubble"] == pytest.approx(pipeline.bubble_fraction(schedule, p, m))
-    assert 0 < r["measured_bubble"] < 1 and r["t_forward_mean"] > 0 and r["t_backward_mean"] > 0
+        assert [(e.kind, e.microbatch) for e in mine] == want
+    assert r.formula_bubble == pytest.approx(pipeline.bubble_fraction(schedule, p, m))
+    assert 0 < r.measured_bubble < 1 and r.t_forward_mean > 0 and r.t_backward_mean > 0
 
 
 def test_pipeline_runs_follow_their_schedules_on_2_and_4_ranks(tiny):
-    runs = tiny[1]["pipeline"]
-    assert {(r["schedule"], r["stages"]) for r in runs} == {
+    runs = tiny[1].pipeline
+    assert {(r.schedule, r.stages) for r in runs} == {
         (s, p) for s in ("gpipe", "1f1b") for p in (2, 4)
     }
     for r in runs:
         check_pipeline_run(r)
-        assert r["oversubscribed"] == (r["stages"] > os.cpu_count())
+        assert r.oversubscribed == (r.stages > os.cpu_count())
 
 
 def test_pipeline_on_3_ranks():
-    r = launch.run(
+    out = launch.run(
         "pipeline",
         3,
         120,
@@ -200,7 +136,8 @@ def test_pipeline_on_3_ranks():
         batch=12,
         microbatches=3,
     )
-    assert r["stages"] == 3 and r["schedule"] == "1f1b"
+    r = build.pipeline_run(out)  # a launch's dict in the bundled runs' schema
+    assert r.stages == 3 and r.schedule == "1f1b" and out["machine"]["ranks"] == 3
     check_pipeline_run(r)
 
 
@@ -208,22 +145,21 @@ def test_activations_match_korthikanti_up_to_cpu_dropout_masks(tiny):
     """Measured = Korthikanti's count with this backend's dropout-mask and LayerNorm-statistic bytes,
     exactly; on CPU (2-byte masks) that is 1.06–1.2 × the paper's 34sbh + 5as²b. Full recompute
     keeps exactly the layer input, 2sbh."""
-    acts = tiny[1]["activations"]
-    assert {a["recompute"] for a in acts} == {"none", "full"}
+    acts = tiny[1].activations
+    assert {a.recompute for a in acts} == {"none", "full"}
     for a in acts:
-        s, b, h, heads = a["seq"], a["batch"], a["hidden"], a["heads"]
-        assert a["predicted_bytes"] == memory.activation_bytes_per_layer(
-            s, b, h, heads, recompute=a["recompute"]
+        s, b, h, heads = a.seq, a.batch, a.hidden, a.heads
+        assert a.predicted_bytes == memory.activation_bytes_per_layer(
+            s, b, h, heads, recompute=a.recompute
         )
-        assert a["measured_bytes"] == a["explained_bytes"]
-        if a["recompute"] == "full":
-            assert a["measured_bytes"] == a["predicted_bytes"] == 2 * s * b * h
+        assert a.measured_bytes == a.explained_bytes
+        if a.recompute == "full":
+            assert a.measured_bytes == a.predicted_bytes == 2 * s * b * h
             continue
-        assert (
-            a["dropout_mask_bytes_per_element"] == 2 and a["layernorm_stat_bytes_per_token"] == 4
-        )  # bf16 on CPU
-        assert a["measured_bytes"] == 36 * s * b * h + 6 * heads * s * s * b + 8 * s * b
-        assert 36 / 34 - 1e-9 <= a["ratio"] < 1.2
+        # bf16 on CPU
+        assert a.dropout_mask_bytes_per_element == 2 and a.layernorm_stat_bytes_per_token == 4
+        assert a.measured_bytes == 36 * s * b * h + 6 * heads * s * s * b + 8 * s * b
+        assert 36 / 34 - 1e-9 <= a.ratio < 1.2
 
 
 @pytest.mark.parametrize(

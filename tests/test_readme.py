@@ -409,54 +409,48 @@ def test_architectures_lm_and_copy_rows(arch):
 # ---------------------------------------------------------------- parallel runs
 def test_parallel_table():
     from shared import pipeline
+    from training.parallel.build import read_results
 
-    par = results("parallel")
-    ddp = par["ddp"]
+    par = read_results(CK / "parallel")  # hash-checked and typed
+    ddp = par.ddp
     assert_figures(
         row("DDP, 2 ranks"),
-        sci(ddp["max_abs_grad_diff"]),
-        f"{ddp['compute_s'] * 1e3:.1f}",
-        f"{ddp['step_s'] * 1e3:.1f}",
-        f"{ddp['grad_bytes'] / 1e6:.1f}",
-        f"{ddp['allreduce_s'] * 1e3:.1f}",
+        sci(ddp.max_abs_grad_diff),
+        f"{ddp.compute_s * 1e3:.1f}",
+        f"{ddp.step_s * 1e3:.1f}",
+        f"{ddp.grad_bytes / 1e6:.1f}",
+        f"{ddp.allreduce_s * 1e3:.1f}",
     )
-    tp = par["tensor_parallel"]
+    tp = par.tensor_parallel
     assert_figures(
         row("tensor-parallel MLP"),
-        sci(tp["max_abs_diff"]),
-        f"{tp['compute_s'] * 1e3:.1f}",
-        f"{tp['allreduce_s'] * 1e3:.1f}",
-        f"{tp['allreduce_bytes'] / 1e6:.1f}",
+        sci(tp.max_abs_diff),
+        f"{tp.compute_s * 1e3:.1f}",
+        f"{tp.allreduce_s * 1e3:.1f}",
+        f"{tp.allreduce_bytes / 1e6:.1f}",
     )
-    fs = par["fsdp"]
+    fs = par.fsdp
+    pred = fs.predicted_per_rank
     text = row("FSDP2 `fully_shard`")
-    for rank in fs["per_rank"]:
-        got = (rank["params_bytes"], rank["grads_bytes"], rank["optimizer_bytes"])
-        assert got == tuple(fs["predicted_per_rank"][k] for k in ("params", "grads", "optimizer"))
+    for rank in fs.per_rank:
+        got = (rank.params_bytes, rank.grads_bytes, rank.optimizer_bytes)
+        assert got == (pred.params, pred.grads, pred.optimizer)
         assert_figures(text, " / ".join(f"{b:,}" for b in got))
     # ZeRO-3, fp32 AdamW: 4 (weights) + 4 (grads) + 8 (two moments) bytes per parameter, split over the ranks
-    for rank in fs["per_rank"]:
-        assert (rank["params_bytes"], rank["grads_bytes"], rank["optimizer_bytes"]) == (
-            4 * fs["n_params"] // fs["ranks"],
-            4 * fs["n_params"] // fs["ranks"],
-            8 * fs["n_params"] // fs["ranks"],
+    for rank in fs.per_rank:
+        assert (rank.params_bytes, rank.grads_bytes, rank.optimizer_bytes) == (
+            4 * fs.n_params // fs.ranks,
+            4 * fs.n_params // fs.ranks,
+            8 * fs.n_params // fs.ranks,
         )
-    assert_figures(text, f"{fs['n_params'] / 1e6:.1f}")
+    assert_figures(text, f"{fs.n_params / 1e6:.1f}")
     for stages, first in (
         (2, "pipeline GPipe / 1F1B, 2 ranks"),
         (4, "pipeline GPipe / 1F1B, 4 ranks"),
     ):
-        runs = {r["schedule"]: r for r in par["pipeline"] if r["stages"] == stages}
-        m = runs["gpipe"]["microbatches"]
-        measured = [
-            pipeline.measured_bubble(
-                [
-                    pipeline.Event(e["stage"], e["microbatch"], e["kind"], e["start"], e["end"])
-                    for e in runs[k]["events"]
-                ]
-            )
-            for k in ("gpipe", "1f1b")
-        ]
+        runs = {r.schedule: r for r in par.pipeline if r.stages == stages}
+        m = runs["gpipe"].microbatches
+        measured = [pipeline.measured_bubble(runs[k].timeline()) for k in ("gpipe", "1f1b")]
         assert_figures(
             row(first),
             pct((stages - 1) / (m + stages - 1)),

@@ -11,8 +11,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from shared import memory, pipeline, recurrence, scaling, ui
-from shared.memory import CacheShape, ModelShape, Plan
+from shared import memory, parallel_plan, pipeline, recurrence, scaling, ui
+from shared.memory import CacheShape, ModelShape
+from shared.parallel_plan import Plan
 
 
 # ------------------------------------------------------------------------------------------------
@@ -373,10 +374,10 @@ def test_small_shape_parameters_by_hand():
 
 
 def test_breakdown_by_hand_single_gpu():
-    b = memory.breakdown(SMALL, Plan())
+    b = parallel_plan.breakdown(SMALL, Plan())
     # params/grads 2 B × 1,696, Adam 12 B × 1,696; activations sbh(34 + 5as/h) = 32·39 = 1,248 per layer
     # × 2 layers; embedding output sbh·2 B = 64; fp32 logits s·b·vocab·4 = 160
-    assert b["parts"] == {
+    assert b.parts == {
         "parameters": 3392,
         "gradients": 3392,
         "optimizer states": 20352,
@@ -384,10 +385,10 @@ def test_breakdown_by_hand_single_gpu():
         "embedding output": 64,
         "logits": 160,
     }
-    assert b["total"] == 29856 and b["params_per_rank"] == 1696 and b["gpus"] == 1
-    assert b["in_flight_microbatches"] == 1 and b["activation_per_layer"] == 1248
-    assert b["optimizer_offloaded"] == 0.0 and b["assumptions"]["schedule"] == "1f1b"
-    f = b["formulas"]
+    assert b.total == 29856 and b.params_per_rank == 1696 and b.gpus == 1
+    assert b.in_flight_microbatches == 1 and b.activation_per_layer == 1248
+    assert b.optimizer_offloaded == 0.0 and b.plan.schedule == "1f1b"
+    f = b.formulas
     assert f["parameters"] == "2 B × Ψ = 1.7e-06B / (tp·pp = 1) = 1.7e-06B = 0.00 GB"
     assert f["gradients"] == "2 B × Ψ = 0.00 GB" and f["optimizer states"] == "12 B × Ψ = 0.00 GB"
     assert f["activations"].startswith(
@@ -415,17 +416,17 @@ def test_breakdown_by_hand_with_every_kind_of_parallelism():
         activation_bytes=4,
         offload_optimizer=True,
     )
-    b = memory.breakdown(shape, plan)
+    b = parallel_plan.breakdown(shape, plan)
     psi = 3232 / 4
-    assert b["params_per_rank"] == psi and b["gpus"] == 8 and b["in_flight_microbatches"] == 4
+    assert b.params_per_rank == psi and b.gpus == 8 and b.in_flight_microbatches == 4
     # ZeRO-3 over dp 2: every state halves; the optimizer is offloaded (0 on the GPU)
-    assert b["parts"]["parameters"] == 2 * psi / 2 and b["parts"]["gradients"] == 2 * psi / 2
-    assert b["parts"]["optimizer states"] == 0 and b["optimizer_offloaded"] == 12 * psi / 2
+    assert b.parts["parameters"] == 2 * psi / 2 and b.parts["gradients"] == 2 * psi / 2
+    assert b.parts["optimizer states"] == 0 and b.optimizer_offloaded == 12 * psi / 2
     # selective + SP: 34·sbh/t = 34·64/2 = 1,088 per layer at 16 bits, ×4/2 for 32-bit activations
-    assert b["activation_per_layer"] == 2176
-    assert b["parts"]["activations"] == 2176 * 2 * 4  # 2 layers here × 4 in flight (GPipe)
-    assert b["parts"]["embedding output"] == 64 * 4 / 2 * 4 and b["parts"]["logits"] == 0
-    f = b["formulas"]
+    assert b.activation_per_layer == 2176
+    assert b.parts["activations"] == 2176 * 2 * 4  # 2 layers here × 4 in flight (GPipe)
+    assert b.parts["embedding output"] == 64 * 4 / 2 * 4 and b.parts["logits"] == 0
+    f = b.formulas
     assert (
         f["parameters"].endswith(" / dp 2 (ZeRO-3) = 0.00 GB") and "(tp·pp = 4)" in f["parameters"]
     )
@@ -441,49 +442,60 @@ def test_breakdown_by_hand_with_every_kind_of_parallelism():
     assert f["embedding output"] == "s·b·h × 4 B / t (SP) × 4 in flight = 0.00 GB"
     assert f["logits"] == "on the last pipeline stage, not the first: 0 here"
     assert (
-        memory.breakdown(shape, Plan(tp=2))["parts"]["embedding output"] == 32 * 2
+        parallel_plan.breakdown(shape, Plan(tp=2)).parts["embedding output"] == 32 * 2
     )  # no SP: not split
-    assert memory.breakdown(shape, Plan(tp=2, sp=True))["parts"]["embedding output"] == 32
-    gqa = memory.breakdown(
+    assert parallel_plan.breakdown(shape, Plan(tp=2, sp=True)).parts["embedding output"] == 32
+    gqa = parallel_plan.breakdown(
         ModelShape(layers=2, hidden=8, heads=2, vocab=10, seq=4, kv_heads=1), Plan()
     )
-    assert gqa["params_per_rank"] == 160 + 2 * (128 + 2 * 8 * 4 + 512)
-    wide = memory.breakdown(SMALL, Plan(param_bytes=4, grad_bytes=3, optimizer_bytes=8))["parts"]
+    assert gqa.params_per_rank == 160 + 2 * (128 + 2 * 8 * 4 + 512)
+    wide = parallel_plan.breakdown(
+        SMALL, Plan(param_bytes=4, grad_bytes=3, optimizer_bytes=8)
+    ).parts
     assert (wide["parameters"], wide["gradients"], wide["optimizer states"]) == (
         4 * 1696,
         3 * 1696,
         8 * 1696,
     )
-    assert memory._gb(0.375e9) == "0.38 GB" and memory._gb(1234.5e9) == "1,234.50 GB"
-    z1 = memory.breakdown(shape, Plan(dp=2, zero_stage=1))["formulas"]
+    assert parallel_plan._gb(0.375e9) == "0.38 GB" and parallel_plan._gb(1234.5e9) == "1,234.50 GB"
+    z1 = parallel_plan.breakdown(shape, Plan(dp=2, zero_stage=1)).formulas
     assert (
         z1["optimizer states"] == "12 B × Ψ / dp 2 (ZeRO-1) = 0.00 GB"
         and z1["gradients"] == "2 B × Ψ = 0.00 GB"
     )
-    z2 = memory.breakdown(shape, Plan(dp=2, zero_stage=2))["formulas"]
+    z2 = parallel_plan.breakdown(shape, Plan(dp=2, zero_stage=2)).formulas
     assert z2["gradients"] == "2 B × Ψ / dp 2 (ZeRO-2) = 0.00 GB" and "dp" not in z2["parameters"]
-    tp = memory.breakdown(shape, Plan(tp=2, pp=2, microbatches=8))
-    assert tp["formulas"]["activations"].startswith("sbh(10 + 24/t + 5as/(ht)) × 2/2 B")
-    assert "(1f1b)" in tp["formulas"]["activations"] and tp["in_flight_microbatches"] == 2
-    assert memory.breakdown(shape, Plan(tp=2, sp=True))["formulas"]["activations"].startswith(
-        "sbh(34/t + 5as/(ht))"
+    tp = parallel_plan.breakdown(shape, Plan(tp=2, pp=2, microbatches=8))
+    assert tp.formulas["activations"].startswith("sbh(10 + 24/t + 5as/(ht)) × 2/2 B")
+    assert "(1f1b)" in tp.formulas["activations"] and tp.in_flight_microbatches == 2
+    assert (
+        parallel_plan.breakdown(shape, Plan(tp=2, sp=True))
+        .formulas["activations"]
+        .startswith("sbh(34/t + 5as/(ht))")
     )
-    assert memory.breakdown(shape, Plan(tp=2, recompute="selective"))["formulas"][
-        "activations"
-    ].startswith("sbh(10 + 24/t) ×")
-    assert memory.breakdown(shape, Plan(recompute="full"))["formulas"]["activations"].startswith(
-        "2sbh ×"
+    assert (
+        parallel_plan.breakdown(shape, Plan(tp=2, recompute="selective"))
+        .formulas["activations"]
+        .startswith("sbh(10 + 24/t) ×")
     )
-    assert memory.breakdown(shape, Plan(tp=2, sp=True, recompute="full"))["formulas"][
-        "activations"
-    ].startswith("2sbh/t ×")
+    assert (
+        parallel_plan.breakdown(shape, Plan(recompute="full"))
+        .formulas["activations"]
+        .startswith("2sbh ×")
+    )
+    assert (
+        parallel_plan.breakdown(shape, Plan(tp=2, sp=True, recompute="full"))
+        .formulas["activations"]
+        .startswith("2sbh/t ×")
+    )
     # logits on one stage, split over tp: s·b·vocab·4 B / t
     assert (
-        memory.breakdown(shape, Plan(tp=2, micro_batch=3))["parts"]["logits"] == 4 * 3 * 10 * 4 / 2
+        parallel_plan.breakdown(shape, Plan(tp=2, micro_batch=3)).parts["logits"]
+        == 4 * 3 * 10 * 4 / 2
     )
-    big = memory.breakdown(memory.SHAPES["GPT-3 175B"], Plan(tp=8, pp=8, dp=8))
-    assert "Ψ = 175B / (tp·pp = 64) = 2.74B" in big["formulas"]["parameters"]
-    assert big["formulas"]["parameters"].endswith("= 5.47 GB")
+    big = parallel_plan.breakdown(memory.SHAPES["GPT-3 175B"], Plan(tp=8, pp=8, dp=8))
+    assert "Ψ = 175B / (tp·pp = 64) = 2.74B" in big.formulas["parameters"]
+    assert big.formulas["parameters"].endswith("= 5.47 GB")
 
 
 @pytest.mark.parametrize(
@@ -517,7 +529,7 @@ def test_breakdown_by_hand_with_every_kind_of_parallelism():
 )
 def test_breakdown_refuses(shape, plan, msg):
     with pytest.raises(ValueError, match=msg):
-        memory.breakdown(shape, plan)
+        parallel_plan.breakdown(shape, plan)
 
 
 def test_pos_messages_and_model_states():
@@ -537,12 +549,12 @@ def test_pos_messages_and_model_states():
     assert isinstance(memory._pos("x", 3.0, integer=True), int) and memory._pos("x", 2.5) == 2.5
     # ZeRO (Rajbhandari et al.): Ψ = 100, dp = 4, 2/2/12 bytes
     s = {z: memory.model_state_bytes(100, z, 4) for z in range(4)}
-    assert s[0] == {"params": 200, "grads": 200, "optimizer": 1200, "total": 1600}
-    assert s[1] == {"params": 200, "grads": 200, "optimizer": 300, "total": 700}
-    assert s[2] == {"params": 200, "grads": 50, "optimizer": 300, "total": 550}
-    assert s[3] == {"params": 50, "grads": 50, "optimizer": 300, "total": 400}
+    assert s[0] == memory.ModelStates(params=200, grads=200, optimizer=1200, total=1600)
+    assert s[1] == memory.ModelStates(params=200, grads=200, optimizer=300, total=700)
+    assert s[2] == memory.ModelStates(params=200, grads=50, optimizer=300, total=550)
+    assert s[3] == memory.ModelStates(params=50, grads=50, optimizer=300, total=400)
     assert (
-        memory.model_state_bytes(100, 0, 1, optimizer_bytes=8, param_bytes=4, grad_bytes=0)["total"]
+        memory.model_state_bytes(100, 0, 1, optimizer_bytes=8, param_bytes=4, grad_bytes=0).total
         == 1200
     )
 
@@ -650,11 +662,11 @@ def test_inference_state_bytes_by_hand():
 def test_traffic_by_hand():
     # Ψ = 1,000 parameters, 2 B gradients, 4 ranks: each sends 2·3/4·2,000 = 3,000 B; ZeRO-3 ×1.5
     t = memory.data_parallel_traffic(1000, 4, 0, 2, 1000)
-    assert t == {"bytes": 3000, "seconds": 3.0, "volume_in_psi": 2.0}
+    assert t == memory.Traffic(bytes=3000, seconds=3.0, volume_in_psi=2.0)
     t3 = memory.data_parallel_traffic(1000, 4, 3, 2, 1000)
-    assert t3 == {"bytes": 4500, "seconds": 4.5, "volume_in_psi": 3.0}
-    assert memory.data_parallel_traffic(1000, 4, 2)["volume_in_psi"] == 2.0
-    assert memory.data_parallel_traffic(1000, 4, 1, grad_bytes=0)["bytes"] == 0
+    assert t3 == memory.Traffic(bytes=4500, seconds=4.5, volume_in_psi=3.0)
+    assert memory.data_parallel_traffic(1000, 4, 2).volume_in_psi == 2.0
+    assert memory.data_parallel_traffic(1000, 4, 1, grad_bytes=0).bytes == 0
     with pytest.raises(ValueError, match=re.escape("zero_stage must be 0, 1, 2 or 3 (got 4)")):
         memory.data_parallel_traffic(1000, 4, 4)
     assert (
@@ -667,24 +679,25 @@ def test_traffic_by_hand():
         memory.ring_allreduce_seconds(100, 2, 0)
     # tensor parallel: act = s·b·h·2 B = 64; 4 all-reduces per layer per micro-batch
     shape = ModelShape(layers=4, hidden=8, heads=2, vocab=10, seq=4)
-    c = memory.communication(shape, Plan(tp=2, pp=2, dp=2, microbatches=3), bandwidth_bytes_s=64)
-    n = 4 * 2 * 3
-    assert c["tensor parallel"] == {"bytes": 2 * 1 / 2 * 64 * n, "seconds": pytest.approx(1.0 * n)}
-    assert c["pipeline"] == {"bytes": 2 * 64 * 3, "seconds": 6.0}
-    psi = 3232 / 4
-    assert c["data parallel"] == {
-        "bytes": 2 * 1 / 2 * psi * 2,
-        "seconds": pytest.approx(psi * 2 / 64),
-    }
-    assert memory.communication(shape, Plan()) == {}
-    # 4 tensor-parallel ranks: each sends 2·3/4 of the activations per all-reduce; micro-batch 2 doubles them
-    c4 = memory.communication(shape, Plan(tp=2 * 2, micro_batch=2, pp=2), bandwidth_bytes_s=64)
-    act = 4 * 2 * 8 * 2
-    assert (
-        c4["tensor parallel"]["bytes"] == 1.5 * act * 4 * 2 and c4["pipeline"]["bytes"] == 2 * act
+    c = parallel_plan.communication(
+        shape, Plan(tp=2, pp=2, dp=2, microbatches=3), bandwidth_bytes_s=64
     )
+    n = 4 * 2 * 3
+    tp = c["tensor parallel"]
+    assert tp.bytes == 2 * 1 / 2 * 64 * n and tp.seconds == pytest.approx(1.0 * n)
+    assert c["pipeline"] == memory.Traffic(bytes=2 * 64 * 3, seconds=6.0)
+    psi = 3232 / 4
+    dp = c["data parallel"]
+    assert dp.bytes == 2 * 1 / 2 * psi * 2 and dp.seconds == pytest.approx(psi * 2 / 64)
+    assert parallel_plan.communication(shape, Plan()) == {}
+    # 4 tensor-parallel ranks: each sends 2·3/4 of the activations per all-reduce; micro-batch 2 doubles them
+    c4 = parallel_plan.communication(
+        shape, Plan(tp=2 * 2, micro_batch=2, pp=2), bandwidth_bytes_s=64
+    )
+    act = 4 * 2 * 8 * 2
+    assert c4["tensor parallel"].bytes == 1.5 * act * 4 * 2 and c4["pipeline"].bytes == 2 * act
     # the default link: 100 GB/s
-    assert memory.communication(shape, Plan(pp=2))["pipeline"]["seconds"] == 2 * 64 / 100e9
+    assert parallel_plan.communication(shape, Plan(pp=2))["pipeline"].seconds == 2 * 64 / 100e9
 
 
 # ------------------------------------------------------------------------------------------------

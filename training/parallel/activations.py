@@ -46,6 +46,7 @@ DROPOUT = 0.1
 
 def _saved_bytes(fn, exclude=()) -> int:
     """Bytes of the distinct storages autograd saves while `fn()` runs (excluding `exclude`'s)."""
+    # torch and transformers inside functions: importing this module stays cheap
     import torch
 
     skip = {t.untyped_storage().data_ptr() for t in exclude}

@@ -37,6 +37,7 @@ class Ctx:
     def sync(self) -> None:
         """Wait for queued GPU work before reading a clock (a no-op on CPU)."""
         if self.device.type == "cuda":
+            # torch inside functions: options are checked before it is imported (bad input fails fast)
             import torch
 
             torch.cuda.synchronize(self.device)

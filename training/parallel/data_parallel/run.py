@@ -40,6 +40,7 @@ def check(args, world: int) -> None:
 
 
 def work(args, ctx: common.Ctx) -> dict:
+    # torch here, not at the top: `check` runs before it is imported
     import torch
     import torch.distributed as dist
     import torch.nn.functional as F

@@ -17,7 +17,9 @@ training step (forward, backward, optimizer).
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 
+from shared import memory
 from training.parallel import common
 
 MODULE = "training.parallel.fsdp.run"
@@ -49,6 +51,7 @@ def _nbytes(tensors) -> int:
 
 
 def work(args, ctx: common.Ctx) -> dict:
+    # torch here, not at the top: `check` runs before it is imported
     import torch
     from torch.distributed.fsdp import fully_shard
 
@@ -93,8 +96,6 @@ def work(args, ctx: common.Ctx) -> dict:
     ]
     mine.update(allgather_s=sum(block_s), allgather_block_s=block_s)
     ranks = common.gather(mine)
-    from shared import memory
-
     predicted = memory.model_state_bytes(
         n_params, 3, ctx.world, optimizer_bytes=8, param_bytes=4, grad_bytes=4
     )
@@ -102,7 +103,7 @@ def work(args, ctx: common.Ctx) -> dict:
         "ranks": ctx.world,
         "n_params": n_params,
         "per_rank": ranks,
-        "predicted_per_rank": predicted,
+        "predicted_per_rank": asdict(predicted),
         "unsharded_bytes": {
             "params": 4 * n_params,
             "grads": 4 * n_params,

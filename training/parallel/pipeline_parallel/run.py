@@ -50,6 +50,7 @@ class Timed:
     gradient accumulated into the stage's first weight, the last one backward reaches."""
 
     def __init__(self, module, ctx: common.Ctx):
+        # torch here, not at the top: `check` runs before it is imported
         import torch
 
         self.events: list[dict] = []
