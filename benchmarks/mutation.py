@@ -59,6 +59,7 @@ GROUPS: dict[str, dict] = {
             "tests/test_gpu.py",
             "tests/test_inputs.py",
             "tests/test_limits.py",
+            "tests/test_live.py",
             "tests/test_memory_pipeline.py",
             "tests/test_parallel_plan.py",
             "tests/test_tasks_recurrence.py",

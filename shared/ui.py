@@ -7,7 +7,8 @@ No torch here (apps must start fast); plotly is imported only when a figure is d
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+import time
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import gradio as gr
 
@@ -153,6 +154,53 @@ def checked_number(name: str, x: Any, lo: float, hi: float, integer: bool = Fals
         return limits.number(name, x, lo, hi, integer)
     except ValueError as e:
         raise user_error(e) from None
+
+
+def stream_live(
+    start: Callable[[], Iterable[Any]],
+    render: Callable[[Any], Any],
+    progress: Any = None,
+    *,
+    failed: str = "the run failed",
+    starting: Any = None,
+    collect: Callable[[Any], None] | None = None,
+    every_s: float = 0.8,
+) -> Iterator[Any]:
+    """Show a live job (`training.live`) on a page — the one consumer loop of every app.
+    `start()` returns its events (a busy job or bad settings raise ValueError: a one-line page
+    error); then `starting` (if given) is yielded at once. Each progress event goes to `collect`
+    (if given: a curve gathering its points), moves `progress` (a gr.Progress) and, at most
+    every `every_s` seconds, yields `render(event)` unless that is None. The "done" event always
+    yields `render(event)`; an "error" event is a one-line page error (after `failed`, if any). When the
+    page goes away (the generator is closed) the events are closed: the job stops at its next
+    step."""
+    try:
+        events = start()
+    except ValueError as e:
+        raise user_error(e) from None
+    shown = 0.0
+    try:
+        if starting is not None:
+            yield starting
+        for ev in events:
+            if ev.kind == "error":
+                raise user_error(f"{failed}: {ev.text}" if failed else ev.text)
+            if ev.kind == "done":
+                yield render(ev)
+                return
+            if collect is not None:
+                collect(ev)
+            if progress is not None and ev.total:
+                progress((ev.done, ev.total), desc=ev.label or None, unit="steps")
+            if time.perf_counter() - shown >= every_s:
+                out = render(ev)
+                if out is not None:
+                    shown = time.perf_counter()
+                    yield out
+    finally:
+        close = getattr(events, "close", None)
+        if close:
+            close()
 
 
 def style_figure(

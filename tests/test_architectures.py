@@ -543,7 +543,7 @@ def test_probe_answers(probe_models):
 def test_race_rejects_bad_settings(settings, msg, monkeypatch):
     started = []
     monkeypatch.setattr(
-        live, "stream", lambda *a, **k: started.append(a) or pytest.fail("a race was started")
+        live, "start", lambda *a, **k: started.append(a) or pytest.fail("a race was started")
     )
     with pytest.raises(ValueError, match=msg):
         A.live_race(settings)
@@ -554,28 +554,26 @@ def test_live_race_events_and_lock():
     settings = {"steps": 10, "width": 16, "seq": 16, "eval_every": 5}
     events = A.live_race(settings)
     first = next(events)
-    assert (
-        first["kind"] == "progress"
-        and first["arch"] == "transformer"
-        and first["point"]["step"] == 0
-    )
+    assert first.kind == "progress" and first.data.arch == "transformer" and first.data.step == 0
+    assert (first.done, first.total, first.label) == (0, 30, "training transformer")
     with pytest.raises(ValueError, match="already running"):
         A.live_race(settings)
     rest = list(events)
-    assert rest[-1]["kind"] == "done", rest[-1]
+    assert rest[-1].kind == "done", rest[-1]
     progress = [first] + rest[:-1]
-    assert all(e["kind"] == "progress" for e in progress)
-    assert [e["arch"] for e in progress] == [a for a in A.ARCHS for _ in range(3)]
-    done = rest[-1]
-    assert set(done["curves"]) == set(A.ARCHS) and set(done["models"]) == set(A.ARCHS)
+    assert all(e.kind == "progress" for e in progress)
+    assert [e.data.arch for e in progress] == [a for a in A.ARCHS for _ in range(3)]
+    assert [e.done for e in progress] == [0, 5, 10, 10, 15, 20, 20, 25, 30]  # steps of 3 × 10
+    done = rest[-1].data
+    assert set(done.curves) == set(A.ARCHS) and set(done.models) == set(A.ARCHS)
     for arch in A.ARCHS:
-        curve = done["curves"][arch]
-        assert [p["step"] for p in curve] == [0, 5, 10]
-        assert all(0.0 <= p["accuracy"] <= 1.0 and np.isfinite(p["eval_loss"]) for p in curve)
-        assert curve == [e["point"] for e in progress if e["arch"] == arch]
-        assert done["stopped"][arch] is None
-        assert done["models"][arch]["d_model"] == 16
-    assert done["settings"]["steps"] == 10
+        curve = done.curves[arch]
+        assert [p.step for p in curve] == [0, 5, 10]
+        assert all(0.0 <= p.accuracy <= 1.0 and np.isfinite(p.eval_loss) for p in curve)
+        assert curve == [e.data for e in progress if e.data.arch == arch]
+        assert done.stopped[arch] is None
+        assert done.models[arch]["d_model"] == 16
+    assert done.settings.steps == 10
     assert not A.race._race_lock.locked()  # released before the "done" event is sent
     assert events.finished.is_set()
 
@@ -592,7 +590,7 @@ def _count_trainings(monkeypatch) -> list[str]:
 def test_live_race_closed_early_releases_lock(monkeypatch):
     started = _count_trainings(monkeypatch)
     events = A.live_race({"steps": 400, "width": 16, "seq": 16, "eval_every": 5})
-    assert next(events)["kind"] == "progress"
+    assert next(events).kind == "progress"
     events.close()  # the browser left: the race stops at its next evaluation
     assert events.finished.wait(120), (
         "the race did not end after its events were closed"

@@ -200,7 +200,7 @@ def test_live_run_refuses_more_ranks_than_cores(cores, monkeypatch):
         launch.subprocess, "Popen", lambda *a, **k: pytest.fail(f"a run was started: {a}")
     )
     with pytest.raises(gr.Error, match=f"this machine has {cores} CPU cores, one per rank"):
-        app.live_run("pipeline (GPipe)", cores + 1, 4)
+        list(app.live_run("pipeline (GPipe)", cores + 1, 4))
 
 
 def test_live_runs_go_one_at_a_time(monkeypatch):
@@ -223,7 +223,7 @@ def test_live_runs_go_one_at_a_time(monkeypatch):
 
     def first():
         try:
-            out.extend(app.live_run("data parallel (DDP)", 2, 4))
+            out.extend(list(app.live_run("data parallel (DDP)", 2, 4))[-1])
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
@@ -232,7 +232,7 @@ def test_live_runs_go_one_at_a_time(monkeypatch):
     try:
         assert holding.wait(60), "the first run never started"
         with pytest.raises(gr.Error, match="a run is already in progress"):
-            app.live_run("tensor parallel (MLP)", 2, 4)
+            list(app.live_run("tensor parallel (MLP)", 2, 4))
     finally:
         go.set()
         t.join(300)  # a hang guard: the run itself is bounded by launch.LIVE_TIME_LIMIT_S

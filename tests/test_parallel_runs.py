@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -240,7 +241,8 @@ def test_live_runs_go_one_at_a_time_and_back_to_back(monkeypatch):
 
     def first():
         try:
-            results.append(launch.live_run("tensor_parallel", 2))
+            last = list(launch.live_run("tensor_parallel", 2))[-1]
+            results.append(last.data if last.kind == "done" else last)
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
 
@@ -257,8 +259,9 @@ def test_live_runs_go_one_at_a_time_and_back_to_back(monkeypatch):
     assert not t.is_alive() and not errors, errors
     assert results[0]["max_abs_diff"] < 1e-4
     assert not launch._live_lock.locked()
-    second = launch.live_run("tensor_parallel", 2)  # the lock is free again; no port left taken
-    assert second["max_abs_diff"] < 1e-4
+    second = list(launch.live_run("tensor_parallel", 2))  # the lock is free: no port left taken
+    assert [e.kind for e in second] == ["progress", "done"], second[-1]
+    assert second[0].label == "launching 2 processes" and second[-1].data["max_abs_diff"] < 1e-4
 
 
 def _gone(pid: int) -> bool:
@@ -288,6 +291,29 @@ def test_a_timeout_stops_torchrun_and_every_rank():
     with pytest.raises(ProcessLookupError):  # torchrun's process group is gone too
         os.killpg(pids[0], 0)
     assert set(tmp.glob("lab-parallel-*")) == before  # temp files removed
+
+
+def test_closing_a_live_run_stops_torchrun_and_every_rank():
+    """The page went away: its live run's processes are stopped, not left to their time limit."""
+    events = launch.live_run("tensor_parallel", 2, width=1024, tokens=8192, repeats=20)
+    first = next(events)
+    assert first.kind == "progress"
+    deadline = time.perf_counter() + 60  # a hang guard: wait until torchrun has started its ranks
+
+    def ranks_started() -> bool:
+        pids = list(launch.last_pids)
+        kids = Path(f"/proc/{pids[0]}/task/{pids[0]}/children") if pids else None
+        return bool(kids and kids.is_file() and kids.read_text().split())
+
+    while not ranks_started() and time.perf_counter() < deadline:
+        time.sleep(0.05)
+    events.close()
+    assert events.finished.wait(30), "the live run did not end after its events were closed"
+    assert list(events) == []
+    pids = list(launch.last_pids)
+    assert len(pids) >= 3, pids  # torchrun and both ranks were running
+    assert all(_gone(p) for p in pids), [p for p in pids if not _gone(p)]
+    assert not launch._live_lock.locked()
 
 
 def test_cli_rejects_an_unknown_preset_in_one_line():

@@ -13,7 +13,6 @@ Run alone: `python spaces/architectures/app.py`; in the suite it is a tab of `py
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -100,55 +99,43 @@ def race(task, steps, width, seq, progress=gr.Progress()):
         "seq": int(_num("sequence length", seq, 16, 64, integer=True)),
     }
     settings["eval_every"] = max(5, settings["steps"] // 10)
-    try:
-        events = arch.live_race(settings)
-    except ValueError as e:
-        raise ui.user_error(e) from None
     curves: dict[str, list] = {}
-    last = 0.0
-    yield ui.message_figure("starting …"), "starting …"
-    for ev in events:
-        if ev["kind"] == "error":
-            raise ui.user_error(f"race failed: {ev['text']}")
-        if ev["kind"] == "progress":
-            curves.setdefault(ev["arch"], []).append(ev["point"])
-            done_models = list(curves).index(ev["arch"])
-            progress(
-                ((done_models * settings["steps"] + ev["point"]["step"]), 3 * settings["steps"]),
-                desc=f"training {NAMES[ev['arch']]}",
-                unit="steps",
-            )
-            if time.perf_counter() - last > 0.8:
-                last = time.perf_counter()
-                yield (
-                    _race_fig(curves, settings),
-                    f"{NAMES[ev['arch']]}: step {ev['point']['step']} / {settings['steps']}",
-                )
-        elif ev["kind"] == "done":
-            stopped = [NAMES[a] for a, s in ev["stopped"].items() if s]
-            final = ", ".join(
-                f"{NAMES[a]} {_pct(c[-1].get('accuracy', 0))} in {c[-1].get('elapsed_s', 0):.0f} s"
-                for a, c in ev["curves"].items()
-                if c
-            )
-            yield (
-                _race_fig(ev["curves"], settings),
-                f"**Done.** Final accuracy: {final}."
-                + (
-                    f" Stopped at the {arch.RACE_SECONDS_PER_MODEL:.0f} s limit: {', '.join(stopped)}."
-                    if stopped
-                    else ""
-                ),
-            )
-            return
+
+    def collect(ev):
+        curves.setdefault(ev.data.arch, []).append(ev.data)
+
+    def render(ev):
+        if ev.kind == "progress":
+            text = f"{NAMES[ev.data.arch]}: step {ev.data.step} / {settings['steps']}"
+            return _race_fig(curves, settings), text
+        return _race_fig(ev.data.curves, settings), _race_summary(ev.data)
+
+    yield from ui.stream_live(
+        lambda: arch.live_race(settings),
+        render,
+        progress,
+        failed="race failed",
+        starting=(ui.message_figure("starting …"), "starting …"),
+        collect=collect,
+    )
+
+
+def _race_summary(result) -> str:
+    final = ", ".join(
+        f"{NAMES[a]} {_pct(c[-1].accuracy)} in {c[-1].elapsed_s or 0:.0f} s"
+        for a, c in result.curves.items()
+        if c
+    )
+    stopped = [NAMES[a] for a, s in result.stopped.items() if s]
+    limit = (
+        f" Stopped at the {architectures.RACE_SECONDS_PER_MODEL:.0f} s limit: {', '.join(stopped)}."
+    )
+    return f"**Done.** Final accuracy: {final}." + (limit if stopped else "")
 
 
 def _race_fig(curves: dict, settings: dict):
     fig = _lines(
-        {
-            NAMES[a]: ([p["step"] for p in c], [p.get("accuracy", 0) for p in c])
-            for a, c in curves.items()
-        },
+        {NAMES[a]: ([p.step for p in c], [p.accuracy for p in c]) for a, c in curves.items()},
         f"Live race: {settings['task']} at length {settings['seq']}, width {settings['width']}",
         "step",
         "held-out accuracy",

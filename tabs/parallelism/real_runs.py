@@ -216,10 +216,10 @@ def _pipeline_figures(run: PipelineRun | dict):
     return f1, f2, text
 
 
-def live_run(kind_label: str, ranks, microbatches):
+def live_run(kind_label: str, ranks, microbatches, progress=gr.Progress()):
     """Launch a real multi-process run from the page (bounded; one at a time) and show what it
     measured."""
-    from training.parallel import launch
+    from training.parallel import launch  # the launcher (subprocesses): only when a run starts
 
     if kind_label not in LIVE_KINDS:
         raise ui.user_error(f"unknown run {kind_label!r}: choose one of {', '.join(LIVE_KINDS)}")
@@ -231,10 +231,18 @@ def live_run(kind_label: str, ranks, microbatches):
             "schedule": schedule,
             "microbatches": _num("micro-batches", microbatches, 1, 32, integer=True),
         }
-    try:
-        out = launch.live_run(kind, n, **opts)
-    except (ValueError, RuntimeError, TimeoutError) as e:
-        raise ui.user_error(e) from None
+    waiting = ui.message_figure(f"launching {n} processes …")
+    yield from ui.stream_live(
+        lambda: launch.live_run(kind, n, **opts),
+        lambda ev: _live_figures(kind, ev.data) if ev.kind == "done" else None,
+        progress,
+        failed="",
+        starting=(waiting, waiting, f"Launching {n} processes …"),
+    )
+
+
+def _live_figures(kind: str, out: dict):
+    """The figures and text of a finished live run (`launch.run`'s dict)."""
     if kind == "pipeline":
         f1, f2, text = _pipeline_figures(out)
         return f1, f2, f"**Done** in {out.get('wall_s', 0):.1f} s. " + text

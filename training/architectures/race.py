@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import tempfile
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
+from .. import live
 from ..data.blocks import task_data
 from ..data.tasks import selective_copy
 from .specs import matched_specs, quiet_model_warnings, spec_summary
@@ -59,14 +59,30 @@ def race_data(r: Race):
     return task_data(x, y, ex, ey), 10
 
 
-def live_race(settings: dict) -> Iterator[dict]:
-    """Train the three architectures one after another on a small task, each at most
-    `steps` steps and RACE_SECONDS_PER_MODEL seconds; one race at a time. Yields {"kind":
-    "progress", "arch", "point": {step, accuracy, eval_loss, elapsed_s}} at every evaluation, then
-    {"kind": "done", "curves": {arch: [...]}, "stopped": {arch: None | "time limit"}, "models": …}
-    or {"kind": "error", "text"}. Bad settings raise a one-line ValueError at once."""
-    from .. import live
+@dataclass(frozen=True)
+class RacePoint:
+    """One evaluation of one architecture in the race."""
 
+    arch: str
+    step: int
+    accuracy: float
+    eval_loss: float
+    elapsed_s: float | None = None  # None at step 0 (no clock yet)
+
+
+@dataclass(frozen=True)
+class RaceResult:
+    curves: dict[str, list[RacePoint]]  # arch -> its evaluations, in order
+    stopped: dict[str, str | None]  # arch -> None (all steps done) or "time limit"
+    models: dict[str, dict]  # arch -> its shape and parameter count
+    settings: Race
+
+
+def live_race(settings: dict) -> live.Events:
+    """Train the three architectures one after another on a small task, each at most `steps`
+    steps and RACE_SECONDS_PER_MODEL seconds; one race at a time (`training.live`). Progress
+    events carry a `RacePoint` at every evaluation (done/total count steps over the three
+    models); the last event carries the `RaceResult`. Bad settings raise a one-line ValueError."""
     known = {f.name for f in Race.__dataclass_fields__.values()}
     unknown = set(settings) - known
     if unknown:
@@ -74,20 +90,27 @@ def live_race(settings: dict) -> Iterator[dict]:
     r = Race(**settings)
     r.validate()
 
-    def work(emit, stop):
+    def work(emit, stop) -> RaceResult:
         quiet_model_warnings()
         data, vocab = race_data(r)
         accuracy_on = (data.eval[:, :-1], data.eval_labels)
         curves, stopped, models = {}, {}, {}
         with tempfile.TemporaryDirectory(prefix="race-") as tmp:
-            for arch, spec in matched_specs(r.width, 1, vocab, r.seq).items():
+            for i, (arch, spec) in enumerate(matched_specs(r.width, 1, vocab, r.seq).items()):
                 if stop.is_set():
                     break
                 curves[arch] = []
 
-                def on_eval(point, arch=arch):
-                    curves[arch].append(point)
-                    emit({"kind": "progress", "arch": arch, "point": point, "steps": r.steps})
+                def on_eval(point, arch=arch, i=i):
+                    p = RacePoint(
+                        arch,
+                        point["step"],
+                        point["accuracy"],
+                        point["eval_loss"],
+                        point.get("elapsed_s"),
+                    )
+                    curves[arch].append(p)
+                    emit(i * r.steps + p.step, 3 * r.steps, f"training {arch}", p)
                     if stop.is_set():
                         raise InterruptedError("stopped")
 
@@ -110,9 +133,9 @@ def live_race(settings: dict) -> Iterator[dict]:
                     break
                 stopped[arch] = None if res["steps"] >= r.steps else "time limit"
                 models[arch] = spec_summary(spec)
-        return {"curves": curves, "stopped": stopped, "models": models, "settings": asdict(r)}
+        return RaceResult(curves, stopped, models, r)
 
-    return live.stream(
+    return live.start(
         _race_lock,
         work,
         busy="a race is already running; wait for it to finish "

@@ -29,6 +29,8 @@ import threading
 import time
 from pathlib import Path
 
+from .. import live
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # kind (the key of the results JSON) -> folder under training/parallel/
@@ -209,6 +211,18 @@ def _error_line(log: str) -> str:
     return text[-1][:300] if text else "no output"
 
 
+def _wait(proc: subprocess.Popen, deadline: float, stop: threading.Event | None) -> int:
+    """The exit code, or TimeoutExpired at `deadline` or once `stop` is set."""
+    while True:
+        left = deadline - time.perf_counter()
+        if left <= 0 or (stop is not None and stop.is_set()):
+            raise subprocess.TimeoutExpired(proc.args, 0)
+        try:
+            return proc.wait(timeout=min(left, 0.2 if stop is not None else left))
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def run_raw(
     kind: str,
     ranks: int,
@@ -216,10 +230,12 @@ def run_raw(
     *,
     allow_oversubscribe: bool = False,
     schedules: tuple[str, ...] | None = None,
+    stop: threading.Event | None = None,
     **options,
 ) -> dict:
     """Validate, launch, wait, clean up; return the run module's whole result JSON. `schedules`
-    (pipeline only) runs several schedules in one launch: {"runs": [one entry each]}."""
+    (pipeline only) runs several schedules in one launch: {"runs": [one entry each]}. Setting
+    `stop` ends the run early (its processes stopped) with a one-line RunError."""
     args = validate(kind, ranks, allow_oversubscribe, **options)
     if schedules is not None:
         if (
@@ -267,9 +283,11 @@ def run_raw(
             )
         last_pids.append(proc.pid)
         try:
-            rc = proc.wait(timeout=timeout_s)
+            rc = _wait(proc, t0 + timeout_s, stop)
         except subprocess.TimeoutExpired:
             _stop(proc)
+            if stop is not None and stop.is_set():
+                raise RunError(f"the {kind} run was stopped (the page closed)") from None
             raise RunError(
                 f"the {kind} run on {ranks} ranks took longer than {timeout_s:g} s and was stopped"
             ) from None
@@ -289,10 +307,18 @@ def run_raw(
 
 
 def run(
-    kind: str, ranks: int, timeout_s: float = 120.0, *, allow_oversubscribe: bool = False, **options
+    kind: str,
+    ranks: int,
+    timeout_s: float = 120.0,
+    *,
+    allow_oversubscribe: bool = False,
+    stop: threading.Event | None = None,
+    **options,
 ) -> dict:
     """One run; the result as the results JSON holds it under `kind` (for "pipeline": one schedule's entry)."""
-    result = run_raw(kind, ranks, timeout_s, allow_oversubscribe=allow_oversubscribe, **options)
+    result = run_raw(
+        kind, ranks, timeout_s, allow_oversubscribe=allow_oversubscribe, stop=stop, **options
+    )
     if kind == "pipeline":
         return {
             **result["runs"][0],
@@ -303,14 +329,19 @@ def run(
     return result
 
 
-def live_run(kind: str, ranks: int = 2, **options) -> dict:
-    """The app's run: one at a time, small defaults, at most LIVE_TIME_LIMIT_S seconds."""
+def live_run(kind: str, ranks: int = 2, **options) -> live.Events:
+    """The app's run (`training.live`): one at a time, small defaults, at most LIVE_TIME_LIMIT_S
+    seconds; closing the events stops its processes. One progress event as the ranks start, then
+    the result as `run` returns it. Bad input raises a one-line ValueError before anything starts."""
     validate(kind, ranks, **options)  # bad input fails before the lock is taken
-    if not _live_lock.acquire(blocking=False):
-        raise ValueError(
-            f"a run is already in progress; wait for it to finish ({LIVE_TIME_LIMIT_S:g} s at most)"
-        )
-    try:
-        return run(kind, ranks, LIVE_TIME_LIMIT_S, **options)
-    finally:
-        _live_lock.release()
+
+    def work(emit, stop) -> dict:
+        emit(0, 1, f"launching {ranks} processes")
+        return run(kind, ranks, LIVE_TIME_LIMIT_S, stop=stop, **options)
+
+    return live.start(
+        _live_lock,
+        work,
+        busy=f"a run is already in progress; wait for it to finish ({LIVE_TIME_LIMIT_S:g} s at most)",
+        name=f"parallel-{kind}",
+    )
