@@ -4,6 +4,7 @@ distillation through the one training loop, and `python -m training inference --
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -14,57 +15,15 @@ import torch
 from safetensors.torch import load_file
 
 from tests.numerics import greedy_divergence
-from training import inference, store
+from training import inference, schema, store
 from training.data.blocks import bundled_world
 from training.evaluate import heldout_loss
 from training.generate import generate_ids
-from training.models import build_model
-from training.pretrain import distill_loss, pretrain
+from training.losses import Distillation, distill_loss
+from training.models import build_model, param_counts
+from training.pretrain import pretrain
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = {
-    "top": {
-        "rebuild",
-        "machine",
-        "preset",
-        "model",
-        "kv_cache",
-        "quantization",
-        "pruning",
-        "distillation",
-    },
-    "model": {"params", "n_layer", "d_model", "n_ctx"},
-    "kv_cache": {
-        "contexts",
-        "cached_ms_per_token",
-        "uncached_ms_per_token",
-        "cache_bytes",
-        "predicted_cache_bytes",
-        "flops_per_token_cached",
-        "flops_per_token_uncached",
-        "identical_tokens",
-        "other_cores",
-    },
-    "quantization": {
-        "name",
-        "weight_bytes",
-        "ms_per_token",
-        "heldout_loss",
-        "accuracy",
-        "top1_agreement",
-        "max_abs_logit_diff",
-    },
-    "pruning": {"sparsity", "heldout_loss", "accuracy"},
-    "distillation": {
-        "student",
-        "teacher_params",
-        "steps",
-        "temperature",
-        "alpha",
-        "curves",
-        "final",
-    },
-}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -193,7 +152,7 @@ def test_kd_loss_trains_and_the_default_pretrain_path_is_unchanged(base, data, t
     plain = run("plain")
     # the hook with a zero soft weight is cross-entropy exactly: same data order, init, optimizer, bits
     # (0·KL adds exact zeros to the loss and its gradient, so this holds bit for bit in one process)
-    assert run("alpha0", teacher=base, distill_alpha=0.0) == plain, (
+    assert run("alpha0", loss_hook=Distillation(base, alpha=0.0)) == plain, (
         "distillation with alpha=0 must be plain cross-entropy bit for bit (same process, same machine)"
     )
     wa = load_file(tmp_path / "plain" / "resume" / "model.safetensors")
@@ -201,7 +160,7 @@ def test_kd_loss_trains_and_the_default_pretrain_path_is_unchanged(base, data, t
     assert all(torch.equal(wa[k], wb[k]) for k in wa), (
         "distillation with alpha=0 must train the same weights bit for bit (same process, same machine)"
     )
-    kd = run("kd", teacher=base, distill_alpha=1.0, distill_temperature=2.0)
+    kd = run("kd", loss_hook=Distillation(base, temperature=2.0, alpha=1.0))
     losses, evals = (
         [m["loss"] for m in kd if m["loss"]],
         [m["eval_loss"] for m in kd if m["eval_loss"]],
@@ -215,31 +174,23 @@ def test_kd_loss_is_zero_when_student_equals_teacher_and_checks_its_settings(bas
     ce = torch.tensor(1.5)
     assert float(distill_loss(logits, logits, ce, 2.0, 1.0)) == pytest.approx(0.0, abs=1e-6)
     assert float(distill_loss(logits, logits, ce, 2.0, 0.25)) == pytest.approx(0.75 * 1.5)
-    student = build_model(inference.student_spec(inference.PLANS["tiny"], len(data.tokenizer)))
     with pytest.raises(ValueError, match="temperature"):
-        pretrain(
-            student,
-            data,
-            inference.student_config(inference.PLANS["tiny"]),
-            Path("unused"),
-            teacher=base,
-            distill_temperature=0.0,
-        )
+        Distillation(base, temperature=0.0)
 
 
 # --- the build -------------------------------------------------------------------------------------
 
 
-def kv_tokens_agree_up_to_near_ties(kv: dict, model, prompt: list[int]) -> bool:
+def kv_tokens_agree_up_to_near_ties(kv: inference.KVCache, model, prompt: list[int]) -> bool:
     """The build's `identical_tokens`, or (where it is False) every context's cached and uncached
     greedy tokens recomputed here agree up to near-ties and part at least once (the build's
     decoding ran in a process like this one: one thread, the same weights and prompt)."""
-    if kv["identical_tokens"] is True:
+    if kv.identical_tokens is True:
         return True
     parted = False
-    for c in kv["contexts"]:
-        cached = list(generate_ids(model, prompt[:c], kv["new_tokens"] + 1, use_cache=True))
-        plain = list(generate_ids(model, prompt[:c], kv["new_tokens"] + 1, use_cache=False))
+    for c in kv.contexts:
+        cached = list(generate_ids(model, prompt[:c], kv.new_tokens + 1, use_cache=True))
+        plain = list(generate_ids(model, prompt[:c], kv.new_tokens + 1, use_cache=False))
         why = greedy_divergence(model, prompt[:c], cached, plain)
         assert why is None, f"context {c}: {why}"
         parted = parted or cached != plain
@@ -259,38 +210,41 @@ def test_cli_tiny_build_end_to_end_and_read_back(tmp_path, base, prompt):
     assert proc.returncode == 0, proc.stderr[-3000:]
     head = json.loads(proc.stdout)
     r = inference.read_results(out)
-    assert (
-        r == json.loads((out / store.RESULTS).read_text())
-        and store.verify(out)["kind"] == "inference"
-    )
-    assert SCHEMA["top"] <= set(r) and r["rebuild"] == "python -m training inference --preset tiny"
-    assert {"cpus", "torch"} <= set(r["machine"]) and SCHEMA["model"] <= set(r["model"])
-    kv = r["kv_cache"]
-    assert SCHEMA["kv_cache"] <= set(kv) and isinstance(kv["identical_tokens"], bool)
+    assert isinstance(r, inference.InferenceResults) and store.verify(out)["kind"] == "inference"
+    # what was written is exactly what the schema reads back
+    assert json.loads(json.dumps(schema.dump(r))) == json.loads((out / store.RESULTS).read_text())
+    assert r.rebuild == "python -m training inference --preset tiny" and r.preset == "tiny"
+    assert r.machine.cpus == os.cpu_count() and r.plan == inference.PLANS["tiny"]
+    assert r.model.params == param_counts(base)["params"] and r.model.n_ctx == 256
+    kv = r.kv_cache
     assert kv_tokens_agree_up_to_near_ties(kv, base, prompt), (
         "the build's cached and uncached greedy tokens must agree (up to near-ties of the top-2 logits)"
     )
-    assert kv["cache_bytes"] == kv["predicted_cache_bytes"]
-    assert all(
-        len(kv[k]) == len(kv["contexts"])
-        for k in SCHEMA["kv_cache"] - {"identical_tokens", "other_cores"}
-    )
-    assert [q["name"] for q in r["quantization"]][0] == "fp32"
-    assert all(SCHEMA["quantization"] <= set(q) for q in r["quantization"])
-    assert [p["sparsity"] for p in r["pruning"]] == list(inference.PLANS["tiny"].sparsities)
-    assert all(SCHEMA["pruning"] <= set(p) for p in r["pruning"])
-    d = r["distillation"]
-    assert SCHEMA["distillation"] <= set(d) and set(d["curves"]) == set(d["final"]) == {
-        "distilled",
-        "data only",
-    }
-    assert {"n_layer", "d_model", "params"} <= set(d["student"])
-    assert all({"step", "tokens", "eval_loss"} <= set(p) for c in d["curves"].values() for p in c)
-    assert d["curves"]["distilled"][-1]["step"] == d["steps"]
-    assert head["kv_cache"]["identical_tokens"] is kv["identical_tokens"] and head["out"] == str(
-        out
-    )
-    assert inference.read_results(tmp_path / "nothing-here") == {}
+    assert kv.cache_bytes == kv.predicted_cache_bytes
+    assert kv.contexts == list(inference.PLANS["tiny"].contexts)
+    per_context = [
+        kv.cached_ms_per_token,
+        kv.uncached_ms_per_token,
+        kv.cache_bytes,
+        kv.flops_per_token_cached,
+        kv.flops_per_token_uncached,
+        kv.other_cores_per_context,
+    ]
+    assert all(len(x) == len(kv.contexts) for x in per_context)
+    assert all(u > c for c, u in zip(kv.flops_per_token_cached, kv.flops_per_token_uncached))
+    assert [q.name for q in r.quantization] == ["fp32", "int8 (blocks)", "int8 (blocks + head)"]
+    assert r.quantization[0].top1_agreement == 1.0 and r.quantization[0].max_abs_logit_diff == 0
+    assert r.quantization[1].weight_bytes < r.quantization[0].weight_bytes
+    assert [p.sparsity for p in r.pruning] == list(inference.PLANS["tiny"].sparsities)
+    assert all(p.zeroed == round(p.sparsity * p.pruned_weights) for p in r.pruning)
+    d = r.distillation
+    assert set(d.curves) == set(d.final) == {"distilled", "data only"}
+    assert d.student.n_layer == inference.PLANS["tiny"].student[0] and d.student.params > 0
+    assert d.curves["distilled"][-1].step == d.steps == inference.PLANS["tiny"].steps
+    assert d.teacher_params == r.model.params
+    assert head["kv_cache"]["identical_tokens"] is kv.identical_tokens and head["out"] == str(out)
+    assert head["distillation"]["distilled_loss"] == d.final["distilled"].heldout_loss
+    assert inference.read_results(tmp_path / "nothing-here") is None
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,13 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 import torch
 
+from training import schema
 from training import stability as st
 from training.data.blocks import bundled_world
 
@@ -207,7 +209,10 @@ def test_live_run_refuses_a_second_run_and_ends_with_done(monkeypatch):
     json.dumps(run, allow_nan=False)
     # closing the stream early stops the training and frees the lock
     ended, real_run = [], st.run
-    monkeypatch.setattr(st, "run", lambda *a, **k: ended.append(real_run(*a, **k)) or ended[-1])
+    # the live run calls the training loop through its own module (training/stability/live.py)
+    monkeypatch.setattr(
+        st.live, "run", lambda *a, **k: ended.append(real_run(*a, **k)) or ended[-1]
+    )
     events = st.live_run({"steps": st.LIVE_MAX_STEPS})
     assert next(events)["kind"] == "progress"
     events.close()
@@ -234,38 +239,31 @@ def test_cli_tiny_build_end_to_end_and_resumable(tmp_path):
     head = json.loads(proc.stdout)
     assert set(head["runs"]) == {g.name for g in st.GRID}
     r = st.read_results(out)
-    assert (
-        r and r["preset"] == "tiny" and r["rebuild"] == "python -m training stability --preset tiny"
+    assert isinstance(r, st.StabilityResults)
+    assert schema.dump(r) == json.loads((out / st.RESULTS).read_text())  # written = read back
+    assert r.preset == "tiny" and r.rebuild == "python -m training stability --preset tiny"
+    assert r.machine.cpus == os.cpu_count() and r.machine.torch == torch.__version__
+    tiny = st.PLANS["tiny"].shape
+    assert (r.model.n_layer, r.model.d_model, r.model.n_head) == (
+        tiny.n_layer,
+        tiny.d_model,
+        tiny.n_head,
     )
-    assert r["machine"]["cpus"] == os.cpu_count() and r["machine"]["torch"] == torch.__version__
-    assert {"n_layer", "d_model", "n_head", "params"} <= set(r["model"]) and r["model"][
-        "params"
-    ] > 0
-    assert r["batch"] == {
-        "micro_batch": st.PLANS["tiny"].shape.micro_batch,
-        "n_ctx": st.PLANS["tiny"].shape.n_ctx,
-    }
-    assert [x["name"] for x in r["runs"]] == [g.name for g in st.GRID]
-    for run in r["runs"]:
-        assert RUN_KEYS <= set(run) and run["records"] and set(run["records"][0]) == RECORD_KEYS
-        assert set(run["settings"]) == {
-            "lr",
-            "warmup_steps",
-            "clip",
-            "init_scale",
-            "precision",
-            "steps",
-            "seed",
-        }
-        assert run["records"][-1]["step"] == run["settings"]["steps"] or run["diverged_at"]
+    assert r.model.params > 0
+    assert r.batch == st.Batch(micro_batch=tiny.micro_batch, n_ctx=tiny.n_ctx)
+    assert [x.name for x in r.runs] == [g.name for g in st.GRID]
+    assert [x.label for x in r.runs] == [g.label for g in st.GRID]
+    for run, g in zip(r.runs, st.GRID):
+        assert run.settings == st.plan_settings(st.PLANS["tiny"], g.settings)
+        assert run.records and [x.step for x in run.records] == list(range(1, len(run.records) + 1))
+        assert run.records[-1].step == run.settings.steps or run.diverged_at
+        assert head["runs"][run.name] == asdict(st.summarize(run.records, run.diverged_at))
     assert (tmp_path / "runs" / "stability-tiny" / "baseline.json").is_file()
     again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     r2 = st.read_results(out)
-    assert [x["records"] for x in r2["runs"]] == [x["records"] for x in r["runs"]]
-    assert [x["seconds"] for x in r2["runs"]] == [
-        x["seconds"] for x in r["runs"]
-    ]  # reused, not retrained
+    assert [x.records for x in r2.runs] == [x.records for x in r.runs]
+    assert [x.seconds for x in r2.runs] == [x.seconds for x in r.runs]  # reused, not retrained
     bad = subprocess.run(
         [sys.executable, "-m", "training", "stability", "--preset", "huge"],
         cwd=tmp_path,

@@ -1,0 +1,165 @@
+"""Inference: KV cache, int8 quantization, magnitude pruning and distillation, measured on the
+bundled base model (and a student of it). The measurements and the comparisons are
+`training.inference` (InferenceResults, summarize); this module wires the page and formats."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from shared import ui
+from training import inference as lab
+
+INF_NONE = (
+    "No bundled inference results: build them with `python -m training inference --preset cpu`."
+)
+TABLE_HEADERS = [
+    "weights",
+    "size",
+    "vs fp32",
+    "ms / token",
+    "held-out loss",
+    "accuracy",
+    "top-1 agrees with fp32",
+    "max |Δlogit|",
+]
+INF_TEXT = (
+    "**KV cache**: at {s.context} tokens of context a token costs "
+    "{s.cached_ms:.2f} ms with the cache "
+    "vs {s.uncached_ms:.2f} ms without "
+    "(**×{s.speedup:.1f}**), "
+    "identical tokens: {identical}; the cache is "
+    "{s.cache_megabytes:.2f} MB, "
+    "equal to 2·layers·kv_heads·head_dim·seq·bytes. Without the cache each token recomputes every earlier "
+    "position; with it, each token does one position's work and reads the stored keys and values.\n\n"
+    "**{s.int8.name}**: weights {s.fp32.megabytes:.2f} → {s.int8.megabytes:.2f} MB "
+    "({s.int8.size_ratio:.2f}×); held-out loss {s.fp32.heldout_loss:.4f} → "
+    "{s.int8.heldout_loss:.4f}, accuracy {fp32_pct:.1f}% → {int8_pct:.1f}%.  \n"
+    "**Distillation** ({s.steps} steps each, T = {s.temperature}): held-out loss "
+    "{s.data_only.heldout_loss:.3f} trained on data alone vs **{s.distilled.heldout_loss:.3f}** "
+    "on the teacher's distributions; accuracy {data_only_pct:.1f}% vs "
+    "{distilled_pct:.1f}%.\n\n"
+    "Rebuild: `{rebuild}` · "
+) + ui.source_note(
+    "Hinton et al. 2015, Distilling the Knowledge in a Neural Network",
+    "https://arxiv.org/abs/1503.02531",
+)
+
+
+def _right_axis(title: str, **extra) -> dict:
+    return {
+        "overlaying": "y",
+        "side": "right",
+        "title": {"text": title},
+        "showgrid": False,
+        **extra,
+    }
+
+
+def _kv_figure(kv: lab.KVCache):
+    """Latency per generated token with and without the cache, and the cache's size."""
+    fig = ui.line_figure(
+        {
+            "with KV cache": (kv.contexts, kv.cached_ms_per_token),
+            "without (recompute every position)": (kv.contexts, kv.uncached_ms_per_token),
+        },
+        "Latency per generated token vs context",
+        "context length (tokens)",
+        "ms per token",
+        markers=True,
+    )
+    fig.add_scatter(
+        x=kv.contexts,
+        y=[b / 1e6 for b in kv.cache_bytes],
+        mode="lines+markers",
+        name="cache size (MB, right axis)",
+        yaxis="y2",
+        line={"dash": "dot", "color": ui.PALETTE[2]},
+    )
+    fig.update_layout(yaxis2=_right_axis("KV cache (MB)"), margin={"r": 70})
+    return fig
+
+
+def _pruning_figure(pr: list[lab.PrunePoint]):
+    """Held-out loss and accuracy against the share of weights pruned."""
+    removed = [100 * x.sparsity for x in pr]
+    fig = ui.line_figure(
+        {"held-out loss": (removed, [x.heldout_loss for x in pr])},
+        "Magnitude pruning (no fine-tuning after)",
+        "weights removed (%)",
+        "held-out loss",
+        markers=True,
+    )
+    fig.add_scatter(
+        x=removed,
+        y=[100 * x.accuracy for x in pr],
+        mode="lines+markers",
+        name='"born in" accuracy (%, right axis)',
+        yaxis="y2",
+    )
+    fig.update_layout(yaxis2=_right_axis("accuracy (%)", range=[0, 105]), margin={"r": 70})
+    return fig
+
+
+def _distillation_figure(d: lab.Distillation):
+    """Both students' held-out loss curves."""
+    return ui.line_figure(
+        {k: ([x.step for x in v], [x.eval_loss for x in v]) for k, v in d.curves.items()},
+        f"Distillation: a {d.student.params:,}-param student, {d.steps} steps each",
+        "step",
+        "held-out loss (log)",
+        log_y=True,
+        markers=True,
+    )
+
+
+def _weights_row(w: lab.WeightsRow) -> list[str]:
+    return [
+        w.name,
+        f"{w.megabytes:.2f} MB",
+        f"{w.size_ratio:.2f}×",
+        f"{w.ms_per_token:.2f}",
+        f"{w.heldout_loss:.4f}",
+        f"{100 * w.accuracy:.1f}%",
+        f"{100 * w.top1_agreement:.1f}%",
+        f"{w.max_abs_logit_diff:.3g}",
+    ]
+
+
+def inference():
+    """KV cache, int8 quantization, magnitude pruning and distillation, measured on the bundled
+    base model (and a student of it)."""
+    r = lab.read_results()
+    if r is None:
+        return [ui.message_figure(INF_NONE)] * 3 + [[], INF_NONE]
+    s = lab.summarize(r)
+    text = INF_TEXT.format(
+        s=s,
+        identical="yes" if s.identical_tokens else "NO",
+        fp32_pct=100 * s.fp32.accuracy,
+        int8_pct=100 * s.int8.accuracy,
+        data_only_pct=100 * s.data_only.accuracy,
+        distilled_pct=100 * s.distilled.accuracy,
+        rebuild=r.rebuild,
+    )
+    return (
+        _kv_figure(r.kv_cache),
+        _pruning_figure(r.pruning),
+        _distillation_figure(r.distillation),
+        [_weights_row(w) for w in s.weights],
+        text,
+    )
+
+
+def build_inference_tab(demo: gr.Blocks) -> None:
+    """The Inference tab's components and events; call it inside the app's `with gr.Tab("Inference")`."""
+    in_text = gr.Markdown(elem_id="par-inf-text")
+    with gr.Row():
+        in_kv = gr.Plot(show_label=False, elem_id="par-inf-kv")
+        in_dist = gr.Plot(show_label=False)
+    in_table = gr.Dataframe(
+        headers=TABLE_HEADERS,
+        interactive=False,
+        label="int8 dynamic quantization of the base model",
+    )
+    in_prune = gr.Plot(show_label=False)
+    demo.load(inference, None, [in_kv, in_prune, in_dist, in_table, in_text], api_name="inference")

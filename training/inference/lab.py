@@ -1,0 +1,277 @@
+"""The inference lab's build: the `Lab` every section evaluates with, each section run (or
+reused from runs/inference-<preset>/ while its settings and the base model match) and the
+results written as `InferenceResults`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from .. import schema, store
+from ..quiet import OtherLoad
+from .compression import pruning_section, quantization_section
+from .distill import distillation_section
+from .kv_cache import kv_cache_section
+from .plan import NO_INT4, PLANS, QUIET_CORES, Plan, check_sparsities
+from .results import InferenceResults
+
+
+@dataclass
+class Lab:
+    """What every section evaluates with: held-out blocks, the prompt, the people probed."""
+
+    data: object  # training.data.blocks.Prepared (bundled tokenizer)
+    world: object
+    people: list
+    eval_blocks: object
+    logit_blocks: object
+    prompt: list[int]
+
+    def loss(self, model) -> float:
+        from ..evaluate import heldout_loss
+
+        loss = heldout_loss(model, self.eval_blocks, batch_size=16)
+        model.eval()  # the training loop's evaluate hands the model back in train mode
+        return round(loss, 5)
+
+    def accuracy(self, model) -> float:
+        from ..evaluate import fact_accuracy
+
+        return fact_accuracy(model, self.data.tokenizer, self.world, "birth_city", self.people)[
+            "all"
+        ]["accuracy"]
+
+
+def make_lab(plan: Plan) -> Lab:
+    from ..data.blocks import bundled_world
+    from ..data.world import World
+    from ..presets import get_preset
+
+    data = bundled_world(plan.world)
+    world = World(get_preset(plan.world).world)
+    ranked = sorted(world.people, key=lambda p: p.rank)
+    people = ranked[:: max(1, len(ranked) // plan.eval_people)][: plan.eval_people]
+    return Lab(
+        data,
+        world,
+        people,
+        data.eval[: plan.eval_blocks],
+        data.eval[: plan.logit_blocks],
+        data.eval.reshape(-1).tolist(),
+    )
+
+
+SECTION_FIELDS = {  # the settings each section's cached result depends on (with the base model)
+    "kv_cache": ("world", "contexts", "new_tokens", "repeats", "threads"),
+    "quantization": (
+        "world",
+        "new_tokens",
+        "repeats",
+        "latency_context",
+        "eval_blocks",
+        "logit_blocks",
+        "eval_people",
+        "threads",
+    ),
+    "pruning": ("world", "sparsities", "eval_blocks", "eval_people"),
+    "distillation": (
+        "world",
+        "student",
+        "steps",
+        "micro_batch",
+        "lr",
+        "eval_interval",
+        "temperature",
+        "alpha",
+        "eval_blocks",
+        "eval_people",
+    ),
+}
+
+
+def timed_busy(result) -> float:
+    """The most cores other processes used during a section's timings (its `other_cores`) if that
+    is QUIET_CORES or more, else 0 (sections without timings: 0)."""
+    rows = result if isinstance(result, list) else [result]
+    worst = max((r.get("other_cores", 0.0) for r in rows), default=0.0)
+    return worst if worst >= QUIET_CORES else 0.0
+
+
+def _key(section: str, plan: Plan, base_digest: str) -> str:
+    fields = {k: getattr(plan, k) for k in SECTION_FIELDS[section]}
+    return hashlib.sha256(
+        json.dumps([section, fields, base_digest], sort_keys=True).encode()
+    ).hexdigest()[:16]
+
+
+def build(
+    preset: str = "cpu",
+    out: str | Path | None = None,
+    *,
+    run_dir: str | Path | None = None,
+    sparsities=None,
+    progress: bool = True,
+) -> dict:
+    """Measure every section on the bundled base and write the results directory atomically.
+    `sparsities` overrides the preset's list (validated). Returns the body written (an
+    InferenceResults as a dict) with "out"."""
+    if preset not in PLANS:
+        raise ValueError(f"--preset {preset!r}: choose {', '.join(PLANS)}")
+    plan = PLANS[preset]
+    if sparsities is not None:
+        plan = replace(plan, sparsities=check_sparsities(sparsities))
+    check_sparsities(plan.sparsities)
+    out = Path(
+        out or (store.BUNDLED_DIR / "inference" if preset == "cpu" else f"runs/inference-{preset}")
+    )
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        if plan.cache:
+            run_dir = Path(run_dir or f"runs/inference-{preset}")
+            with store.run_lock(run_dir):
+                return _build(preset, plan, out, run_dir, progress)
+        with tempfile.TemporaryDirectory(prefix=f"inference-{preset}-") as tmp:
+            return _build(preset, plan, out, Path(run_dir or tmp), progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _cached(plan: Plan, path: Path, key: str) -> dict | None:
+    """A section's cached {"key", "seconds", "other_cores", "result"}, if it is still valid."""
+    if plan.cache and path.is_file():
+        doc = json.loads(path.read_text())
+        if doc.get("key") == key:
+            return doc
+    return None
+
+
+def _run_sections(sections: dict, threads: dict, plan: Plan, run_dir: Path, key, progress: bool):
+    """Each section's result, seconds and other processes' cores: reused from its cache file, or
+    run on its thread count (and cached unless it was timed on a busy machine)."""
+    import torch
+    from tqdm import tqdm
+
+    results, seconds, other = {}, {}, {}
+    bar = tqdm(sections.items(), desc="inference lab", unit="section", disable=not progress)
+    for name, run in bar:
+        bar.set_postfix_str(name)
+        cached = run_dir / f"{name}.json"
+        doc = _cached(plan, cached, key(name))
+        if doc is not None:
+            results[name], seconds[name], other[name] = (
+                doc["result"],
+                doc["seconds"],
+                doc["other_cores"],
+            )
+            continue
+        torch.set_num_threads(threads[name])
+        with OtherLoad() as load:
+            results[name] = run()
+        seconds[name], other[name] = round(time.perf_counter() - load.t0, 1), round(load.cores, 3)
+        if timed_busy(results[name]):
+            print(
+                f"{name}: timed while other processes used up to {timed_busy(results[name]):.1f} cores; "
+                "not cached, run the build again on a quiet machine to re-measure",
+                file=sys.stderr,
+                flush=True,
+            )
+        elif plan.cache:
+            store.write_text_atomic(
+                cached,
+                json.dumps(
+                    {
+                        "key": key(name),
+                        "seconds": seconds[name],
+                        "other_cores": other[name],
+                        "result": results[name],
+                    }
+                )
+                + "\n",
+            )
+    return results, seconds, other
+
+
+def _build(preset: str, plan: Plan, out: Path, run_dir: Path, progress: bool) -> dict:
+    import torch
+
+    t0 = time.perf_counter()
+    ckpt = store.load(store.resolve("base"))
+    model, digest = ckpt.model.eval(), store.manifest_digest(ckpt.manifest)
+    lab = make_lab(plan)
+
+    def key(name: str) -> str:
+        return _key(name, plan, digest)
+
+    sections = {
+        "kv_cache": lambda: kv_cache_section(model, lab.prompt, plan),
+        "quantization": lambda: quantization_section(model, lab, plan),
+        "pruning": lambda: pruning_section(model, lab, plan),
+        "distillation": lambda: distillation_section(
+            model, lab, plan, run_dir / f"distill-{key('distillation')}", progress
+        ),
+    }
+    default_threads = torch.get_num_threads()
+    threads = {
+        name: (plan.compute_threads if name in ("pruning", "distillation") else plan.threads)
+        or default_threads
+        for name in sections
+    }
+    results, seconds, other = _run_sections(sections, threads, plan, run_dir, key, progress)
+    body = _body(preset, plan, ckpt, model, lab, threads)
+    body.update(section_seconds=seconds, section_other_cores=other)
+    body["section_note"] = (
+        "seconds and other processes' cores over each whole section as it was built, "
+        "waits for a quiet machine included; the timings' own loads are "
+        "kv_cache.other_cores_per_context and quantization[].other_cores"
+    )
+    body.update(seconds=round(time.perf_counter() - t0, 1), **results)
+    typed = schema.parse(InferenceResults, body)  # never write what read_results refuses
+    manifest = {"kind": "inference", "preset": preset, "rebuild": body["rebuild"]}
+    store.write_results(out, typed, {**manifest, "machine": body["machine"]})
+    return {**schema.dump(typed), "out": str(out)}
+
+
+def _body(preset: str, plan: Plan, ckpt, model, lab: Lab, threads: dict) -> dict:
+    """The results' description of the build: machine, plan, base model, evaluation sets."""
+    import torch
+
+    from ..models import param_counts
+
+    cfg = model.config
+    return {
+        "rebuild": f"python -m training inference --preset {preset}",
+        "machine": {
+            "cpus": os.cpu_count() or 1,
+            "torch": str(torch.__version__),
+            "torch_threads": threads,
+        },
+        "preset": preset,
+        "plan": asdict(plan),
+        "base": {
+            "path": str(ckpt.path),
+            "digest": store.manifest_digest(ckpt.manifest),
+            "created": ckpt.manifest.get("created"),
+        },
+        "model": {
+            "params": param_counts(model)["params"],
+            "n_layer": cfg.num_hidden_layers,
+            "d_model": cfg.hidden_size,
+            "n_ctx": cfg.max_position_embeddings,
+        },
+        "eval": {
+            "heldout_blocks": len(lab.eval_blocks),
+            "heldout_tokens": int(lab.eval_blocks[:, 1:].numel()),
+            "logit_blocks": len(lab.logit_blocks),
+            "people": len(lab.people),
+            "world": plan.world,
+        },
+        "int4": NO_INT4,
+    }
