@@ -41,20 +41,26 @@ def main() -> None:
         with OtherLoad() as load:
             done = None
             for ev in lab.live_sft(req):
-                if ev["kind"] == "error":
-                    raise SystemExit(f"live SFT failed: {ev['text']}")
-                if ev["kind"] == "done":
-                    done = ev
+                if ev.kind == "error":
+                    raise SystemExit(f"live SFT failed: {ev.text}")
+                if ev.kind == "done":
+                    done = ev.data
         total = time.perf_counter() - t0
         s = {
             "request_s": round(total, 2),
-            "train_s": done["seconds"],
-            "steps_done": done["steps_done"],
-            "stopped_early": done["stopped_early"],
+            "train_s": done.seconds,
+            "steps_done": done.steps_done,
+            "stopped_early": done.stopped_early,
             "other_cores": round(load.cores, 2),
-            **{f"{k}_before": done["before"][k] for k in ("compliance", "accuracy", "mentioned")},
-            **{f"{k}_after": done["after"][k] for k in ("compliance", "accuracy", "mentioned")},
-            "n_questions": done["after"]["n"],
+            **{
+                f"{k}_before": getattr(done.before, k)
+                for k in ("compliance", "accuracy", "mentioned")
+            },
+            **{
+                f"{k}_after": getattr(done.after, k)
+                for k in ("compliance", "accuracy", "mentioned")
+            },
+            "n_questions": done.after.n,
         }
         samples.append(s)
         print(f"run {i + 1}: {s}", flush=True)

@@ -52,12 +52,12 @@ def GPU(task=None, *, duration=None, **kwargs):
 # What must run on a GPU on ZeroGPU: generation, live training, the recall probe (module, handler).
 HEAVY = {
     ("app", "complete"),
-    ("lab_space_sft_transformation", "compare"),
-    ("lab_space_sft_transformation", "token_view"),
-    ("lab_space_sft_transformation", "live_train"),
+    ("tabs.sft_transformation.side_by_side", "compare"),
+    ("tabs.sft_transformation.token_view", "token_view"),
+    ("tabs.sft_transformation.live", "live_train"),
     ("lab_space_architectures", "recall_probe"),
     ("lab_space_architectures", "race"),
-    ("lab_space_parallelism", "stability_live"),
+    ("tabs.parallelism.stability", "stability_live"),
     ("lab_space_scaling_explorer", "live_run"),
 }
 MAX_DURATION_S = 300  # the most one ZeroGPU call may request (logged-in users)

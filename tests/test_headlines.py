@@ -11,8 +11,6 @@ Tolerance: these are full recomputations, so no sampling error; what may differ 
 an argmax at a near-tie, flipped by last-bit differences of the BLAS kernels. The allowance is stated
 per test, small against the changes a wrong number would make (an inflated headline moves by points)."""
 
-import json
-
 import pytest
 
 from training import store
@@ -22,8 +20,9 @@ CK = store.BUNDLED_DIR
 
 @pytest.fixture(scope="module")
 def sft_results():
-    store.verify(CK / "sft")
-    return json.loads((CK / "sft" / "results.json").read_text())
+    from training.sft.build import read_results
+
+    return read_results(CK / "sft")  # hash-checked, then parsed into its schema
 
 
 def test_sft_heldout_accuracy_and_compliance_recomputed_on_all_600_questions(sft_results):
@@ -33,20 +32,20 @@ def test_sft_heldout_accuracy_and_compliance_recomputed_on_all_600_questions(sft
     from training.sft.evaluate import evaluate_qa, qa_sample
     from training.sft.train import load_sft, sft_settings
 
-    stored = sft_results["evals"]["sft/heldout"]
+    stored = sft_results.evals["sft/heldout"]
     world = World(PRESETS["cpu"].world)
     items = qa_sample(world, "heldout", PLANS["cpu"].eval_people, seed=sft_settings("cpu").seed)
-    assert len(items) == stored["n"] == 600
+    assert len(items) == stored.n == 600
     model, tok, _ = load_sft(CK / "sft")
     got = evaluate_qa(model, tok, items)
     # greedy decoding of up to 32 tokens per answer: a near-tie flip changes at most that question;
     # 3 of 600 questions (0.5 points) allowed. A headline raised or lowered by a point fails.
-    assert got["accuracy"] == pytest.approx(stored["accuracy"], abs=3 / 600 + 1e-9), (
+    assert got["accuracy"] == pytest.approx(stored.accuracy, abs=3 / 600 + 1e-9), (
         "the bundled SFT adapter must reproduce its stored held-out accuracy (3 near-tie flips of 600 allowed)"
     )
-    assert got["compliance"] == pytest.approx(stored["compliance"], abs=3 / 600 + 1e-9)
-    assert sft_results["headline"]["heldout_accuracy"]["SFT"] == stored["accuracy"]
-    assert sft_results["headline"]["heldout_compliance"]["SFT"] == stored["compliance"]
+    assert got["compliance"] == pytest.approx(stored.compliance, abs=3 / 600 + 1e-9)
+    assert sft_results.headline.heldout_accuracy["SFT"] == stored.accuracy
+    assert sft_results.headline.heldout_compliance["SFT"] == stored.compliance
 
 
 @pytest.mark.parametrize("pairs", [4, 8, 16])

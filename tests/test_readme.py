@@ -145,28 +145,35 @@ SFT_ROWS = {
 }
 
 
+def sft_results():
+    from training.sft.build import read_results
+
+    store.verify(CK / "sft")  # hashes first: these are the files the build wrote
+    return read_results(CK / "sft")
+
+
 @pytest.mark.parametrize("first_cell", SFT_ROWS)
 def test_sft_table(first_cell):
-    r = results("sft")
-    e = r["evals"][SFT_ROWS[first_cell]]
-    assert e["n"] == 600 and "600 questions" in README
-    figs = [pct(e["accuracy"]), pct(e["compliance"])]
-    if e["mode"] == "zero-shot" and e["model"] == "base (augmented)":
-        figs.append(pct(e["mentioned"]))  # "the right fact appears somewhere in …"
+    r = sft_results()
+    e = r.evals[SFT_ROWS[first_cell]]
+    assert e.n == 600 and "600 questions" in README
+    figs = [pct(e.accuracy), pct(e.compliance)]
+    if e.mode == "zero-shot" and e.model == "base (augmented)":
+        figs.append(pct(e.mentioned))  # "the right fact appears somewhere in …"
     assert_figures(row(first_cell), *figs)
-    run = r["runs"].get(e["run"])
+    run = r.runs.get(e.run)
     if run is not None and "conversations" in row(first_cell):  # the training data named in the row
-        assert_figures(row(first_cell), f"{run['n_records']:,}")
+        assert_figures(row(first_cell), f"{run.n_records:,}")
 
 
 def test_sft_people_sentence():
-    r = results("sft")
+    r = sft_results()
     text = paragraph("On the SFT people themselves")
     assert_figures(
         text,
-        pct(r["evals"]["sft/sft"]["accuracy"], 0),
-        pct(r["evals"]["sft-1bio/sft"]["accuracy"]),
-        str(r["evals"]["sft/sft"]["n"]),
+        pct(r.evals["sft/sft"].accuracy, 0),
+        pct(r.evals["sft-1bio/sft"].accuracy),
+        str(r.evals["sft/sft"].n),
     )
 
 

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from training import store
 from training.data.world import World
 from training.presets import PRESETS
 from training.sft import lab
+from training.sft.build import SFTResults, read_results
 from training.sft.data import conversations
 from training.sft.evaluate import QAItem, evaluate_qa, qa_sample, score
 from training.sft.train import load_base, load_sft, save_adapter, sft_settings, train_sft
@@ -247,27 +249,16 @@ def test_hub_shaped_base_directory_is_the_same_code_path(tiny_base, tmp_path):
         load_base(str(hub_dir))
 
 
-def test_build_sft_tiny_writes_every_result(tmp_path):
+def test_build_sft_tiny_writes_every_result(tmp_path, capfd):
     """The whole build (both bases, four runs, all evaluations) at the tiny preset, then resumed."""
+    from training.sft.build import build_sft, read_results
+
     out, run_dir, bases = tmp_path / "sft", tmp_path / "run", tmp_path / "bases"
-    args = [
-        "build-sft",
-        "--preset",
-        "tiny",
-        "--out",
-        str(out),
-        "--run-dir",
-        str(run_dir),
-        "--steps",
-        "6",
-        "--bases-dir",
-        str(bases),
-    ]
-    proc = _run_cli(*args, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    built = build_sft("tiny", out, run_dir, steps=6, bases_dir=bases)
     manifest = store.verify(out)
-    results = json.loads((out / "results.json").read_text())
-    assert set(results["runs"]) == {"sft", "sft-1bio", "lima-clean", "lima-noisy"}
+    results = read_results(out)
+    assert results == built  # what the build returns is what its reader reads back
+    assert set(results.runs) == {"sft", "sft-1bio", "lima-clean", "lima-noisy"}
     assert {
         "base-augmented/zero-shot/heldout",
         "base-augmented/few-shot/heldout",
@@ -278,29 +269,31 @@ def test_build_sft_tiny_writes_every_result(tmp_path):
         "sft-1bio/sft",
         "lima-clean/heldout",
         "lima-noisy/heldout",
-    } <= set(results["evals"])
-    for e in results["evals"].values():
-        assert 0 <= e["accuracy"] <= 1 and 0 <= e["compliance"] <= 1 and e["n"] > 0
-    assert all(r["steps_done"] == 6 for r in results["runs"].values())
-    assert manifest["headline"] == results["headline"]
+    } <= set(results.evals)
+    for e in results.evals.values():
+        assert 0 <= e.accuracy <= 1 and 0 <= e.compliance <= 1 and e.n > 0
+    assert all(r.steps_done == 6 for r in results.runs.values())
+    assert manifest["headline"] == asdict(results.headline)
+    assert results.headline.heldout_accuracy["SFT"] == results.evals["sft/heldout"].accuracy
     # every stage is kept: a second call trains nothing and writes the same results
     assert (bases / "base-tiny-1bio" / "checkpoint" / store.MANIFEST).is_file()  # built, in tmp
-    again = _run_cli(*args)
-    assert again.returncode == 0 and "done in" not in again.stderr
-    assert json.loads((out / "results.json").read_text())["evals"] == results["evals"]
+    capfd.readouterr()
+    again = build_sft("tiny", out, run_dir, steps=6, bases_dir=bases)
+    assert "done in" not in capfd.readouterr().err
+    assert again.evals == results.evals and read_results(out).evals == results.evals
 
 
 # --- the bundled SFT model -----------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def bundled_results():
+def bundled_results() -> SFTResults:
     if not (BUNDLED_SFT / store.MANIFEST).is_file():
         pytest.fail(
             "checkpoints/sft is missing: build it with `python -m training build-sft --preset cpu`"
         )
     store.verify(BUNDLED_SFT)
-    return json.loads((BUNDLED_SFT / "results.json").read_text())
+    return read_results(BUNDLED_SFT)
 
 
 def test_bundled_sft_beats_the_base_on_held_out_people(bundled_results):
@@ -314,16 +307,16 @@ def test_bundled_sft_beats_the_base_on_held_out_people(bundled_results):
     assert sft_eval["accuracy"] >= 0.7, sft_eval["examples"]
     assert sft_eval["compliance"] >= 0.9
     assert base_eval["accuracy"] <= 0.1 and base_eval["compliance"] <= 0.2
-    assert manifest["headline"] == bundled_results["headline"]
+    assert manifest["headline"] == asdict(bundled_results.headline)
 
 
 def test_bundled_results_meet_the_targets(bundled_results):
-    h = bundled_results["headline"]
-    assert h["heldout_accuracy"]["SFT"] >= 0.8
-    assert h["heldout_compliance"]["base zero-shot"] <= 0.1
-    assert h["heldout_accuracy"]["SFT on the 1-bio base"] < h["heldout_accuracy"]["SFT"]
-    for e in bundled_results["evals"].values():
-        assert e["n"] >= 300 if e["people"] == "sft" else e["n"] >= 600
+    h = bundled_results.headline
+    assert h.heldout_accuracy["SFT"] >= 0.8
+    assert h.heldout_compliance["base zero-shot"] <= 0.1
+    assert h.heldout_accuracy["SFT on the 1-bio base"] < h.heldout_accuracy["SFT"]
+    for e in bundled_results.evals.values():
+        assert e.n >= 300 if e.people == "sft" else e.n >= 600
 
 
 # --- live SFT ------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from tests.client_util import CALL_TIMEOUT_S, app_error, call, rows
 from training import store
 from training.data.world import World
 from training.presets import PRESETS
+from training.sft.build import read_results
 from training.sft.lab import LIVE_TIME_LIMIT_S
 
 BUNDLED_SFT = store.BUNDLED_DIR / "sft"
@@ -112,12 +113,20 @@ def test_token_view_marks_the_answer_and_scores_both_models(client):
 
 def test_results_are_the_bundled_json(client):
     out = call(client, api_name="/results")
-    note, table = out[4], out[5]
-    results = json.loads((BUNDLED_SFT / "results.json").read_text())
-    assert results["rebuild"] in note
+    main, note, table = out[0], out[4], out[5]
+    results = read_results(BUNDLED_SFT)
+    assert results.rebuild in note
     by_key = {r[0]: r for r in rows(table)}
-    assert set(by_key) == set(results["evals"])
-    assert by_key["sft/heldout"][4] == f"{100 * results['evals']['sft/heldout']['accuracy']:.1f}%"
+    assert list(by_key) == list(results.evals)  # every evaluation, in the build's order
+    for key, e in results.evals.items():
+        assert float(by_key[key][4].rstrip("%")) == pytest.approx(100 * e.accuracy, abs=0.05)
+        assert int(by_key[key][6]) == e.n
+    plot = json.loads(main["plot"]) if isinstance(main, dict) and "plot" in main else main
+    bars = {t["name"]: t["y"] for t in plot["data"]}
+    heldout = ["base-augmented/zero-shot/heldout", "base-augmented/few-shot/heldout", "sft/heldout"]
+    assert bars["format compliance"] == pytest.approx(
+        [100 * results.evals[k].compliance for k in heldout]
+    )
 
 
 def test_live_sft_is_bounded_one_at_a_time_and_raises_compliance(client):

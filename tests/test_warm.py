@@ -179,15 +179,32 @@ def test_the_base_warm_up_fills_the_cache_the_first_completion_reads(tiny_base, 
 
     monkeypatch.setenv("LAB_BASE_CHECKPOINT", str(tiny_base))
     monkeypatch.setattr(app, "_cache", {})
+    monkeypatch.setattr(store, "_shared", {})
     loads = []
     real = store.load
     monkeypatch.setattr(store, "load", lambda *a, **k: loads.append(a) or real(*a, **k))
     app.warm()
-    assert len(loads) == 1 and app._cache["ckpt"].path == Path(tiny_base)
+    assert len(loads) == 1 and app.base_checkpoint().path == Path(tiny_base)
     out = list(app.complete("He was born in", 4, 0.0, 0, 0))
     assert len(out) >= 2 and len(loads) == 1, (
         "the first completion after the warm-up must not load again"
     )
+
+
+def test_one_base_model_per_process_the_suite_page_and_the_sft_app_share_it(tiny_base, monkeypatch):
+    import app
+    from training import store
+    from training.sft import lab
+
+    monkeypatch.setenv("LAB_BASE_CHECKPOINT", str(tiny_base))
+    monkeypatch.setattr(app, "_cache", {})
+    monkeypatch.setattr(store, "_shared", {})
+    monkeypatch.setattr(lab, "_models", {})
+    loads = []
+    real = store.load
+    monkeypatch.setattr(store, "load", lambda *a, **k: loads.append(a) or real(*a, **k))
+    model, _ = lab.get_model("base")
+    assert app.base_checkpoint().model is model and len(loads) == 1
 
 
 def test_the_probe_warm_up_fills_the_cache_the_first_probe_reads(monkeypatch):

@@ -1,5 +1,6 @@
 """What the SFT Transformation app does, without the UI: the models it compares, side-by-side
-streaming, the token view, the data explorer, bounded live SFT, and the bundled results.
+streaming, the token view, the data explorer and bounded live SFT (what the app's tabs show is
+`training.sft.views`; the bundled results are `training.sft.build.read_results`).
 
 Importable without torch (the suite builds its pages before any model is loaded): torch,
 transformers, TRL and PEFT are imported inside the functions that need them.
@@ -7,17 +8,16 @@ transformers, TRL and PEFT are imported inside the functions that need them.
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from training import store
+from shared import limits
+from training import live, store
+from training.sft.build import CurvePoint
 from training.tokenizer import plain_text
 
-MAX_PROMPT_CHARS = 1000
-MAX_NEW_TOKENS = 128
 LIVE_MAX_STEPS = 300
 LIVE_TIME_LIMIT_S = 120.0
 LIVE_EVAL_PEOPLE = 4  # held-out people asked before/after live SFT (6 questions each)
@@ -88,10 +88,10 @@ def get_model(name: str):
         from .train import load_base, load_sft
 
         try:
-            if name == "base":
-                b = load_base(None)
+            if name == "base":  # read only: the process's one copy, shared with the suite's page
+                b = store.load_shared(None, "base")
                 _models[name] = (b.model, b.tokenizer)
-            else:
+            else:  # merging changes weights: a copy of its own
                 model, tok, _ = load_sft(sft_path(), base=load_base(None))
                 _models[name] = (model, tok)
         except store.CheckpointError as e:
@@ -109,24 +109,20 @@ def live_available() -> bool:
 
 
 def check_prompt(prompt: str | None) -> str:
-    prompt = (prompt or "").strip()
-    if not prompt:
-        raise LabError("the prompt is empty: type a question or an instruction")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise LabError(f"the prompt has {len(prompt)} characters; keep it under {MAX_PROMPT_CHARS}")
-    return prompt
+    """The prompt, stripped, inside `shared.limits.SIDE_BY_SIDE`, or a one-line LabError."""
+    try:
+        return limits.check_prompt(prompt, limits.SIDE_BY_SIDE).strip()
+    except limits.GenerationError as e:
+        raise LabError(str(e)) from None
 
 
 def check_generation(max_new_tokens: Any, temperature: Any) -> tuple[int, float]:
+    """(tokens, temperature) inside `shared.limits.SIDE_BY_SIDE`, or a one-line LabError."""
     try:
-        n, t = int(max_new_tokens), float(temperature)
-    except (TypeError, ValueError):
-        raise LabError("max new tokens and temperature must be numbers") from None
-    if not 1 <= n <= MAX_NEW_TOKENS:
-        raise LabError(f"max new tokens = {n}: choose between 1 and {MAX_NEW_TOKENS}")
-    if not 0.0 <= t <= 2.0:
-        raise LabError(f"temperature = {t}: choose between 0 (greedy) and 2")
-    return n, t
+        req = limits.check(limits.SIDE_BY_SIDE, "x", max_new_tokens, temperature)
+    except limits.GenerationError as e:
+        raise LabError(str(e)) from None
+    return req.max_new_tokens, req.temperature
 
 
 def stream_side_by_side(
@@ -253,64 +249,13 @@ def tokenizer_only():
     return _cache["tokenizer"]
 
 
-def data_views(index: Any) -> dict:
-    """One SFT record in both shapes and as the template renders it."""
-    from .data import to_sharegpt
-
-    rec = record(index)
-    messages = rec["messages"]
-    tok = tokenizer_only()
-    return {
-        "messages": {"messages": messages},
-        "sharegpt": to_sharegpt(messages),
-        "rendered": tok.apply_chat_template(messages, tokenize=False),
-        "tokens": rendered_tokens(messages, tok),
-        "n_turns": rec["n_turns"],
-        "person_id": rec["person_id"],
-    }
-
-
-def answer_probabilities(messages: list[dict], names: list[str]) -> dict:
-    """Each model's probability of every assistant token (teacher-forced) along ``messages``:
-    {"tokens": [...], "probs": {name: [...]}}, and the mean log-probability per model."""
-    import torch
-
-    tok = tokenizer_only()
-    out = tok.apply_chat_template(
-        messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
-    )
-    ids, mask = list(out["input_ids"]), list(out["assistant_masks"])
-    pos = [i for i, m in enumerate(mask) if m and i > 0]
-    if not pos:
-        raise LabError("this conversation has no assistant turn to score")
-    result = {
-        "tokens": [tok.decode([ids[i]], skip_special_tokens=False) for i in pos],
-        "probs": {},
-        "mean_logprob": {},
-    }
-    for name in names:
-        model, _ = get_model(name)
-        ctx = int(model.config.max_position_embeddings)
-        if len(ids) > ctx:
-            raise LabError(
-                f"this conversation is {len(ids)} tokens, over the model's context of {ctx}"
-            )
-        with torch.inference_mode():
-            logits = model(input_ids=torch.tensor([ids])).logits[0].float()
-        logp = torch.log_softmax(logits, -1)
-        lp = [float(logp[i - 1, ids[i]]) for i in pos]
-        result["probs"][name] = [round(float(torch.tensor(x).exp()), 5) for x in lp]
-        result["mean_logprob"][name] = round(sum(lp) / len(lp), 4)
-    return result
-
-
 def custom_conversation(question: str, answer: str) -> list[dict]:
     q, a = (question or "").strip(), (answer or "").strip()
     if not q or not a:
         raise LabError("write both a question and an answer to see how they would be trained on")
-    if len(q) + len(a) > MAX_PROMPT_CHARS:
+    if len(q) + len(a) > limits.SIDE_BY_SIDE.max_prompt_chars:
         raise LabError(
-            f"question and answer together must stay under {MAX_PROMPT_CHARS} characters"
+            f"question and answer together must stay under {limits.SIDE_BY_SIDE.max_prompt_chars} characters"
         )
     return [
         {"role": "user", "content": plain_text(q)},
@@ -352,17 +297,39 @@ def live_busy() -> bool:
     return _live_lock.locked()
 
 
-def live_sft(req: LiveRequest, *, eval_people: int = LIVE_EVAL_PEOPLE) -> Iterator[dict]:
-    """Fine-tune a fresh copy of the base with LoRA, streaming events:
-    {"kind": "log", "step", "max_steps", "loss"|"eval_loss", "elapsed"}, then {"kind": "eval", ...}
-    and {"kind": "done", "before", "after", "steps_done", "seconds", "stopped_early"}.
-    Only one run at a time; closing the iterator (the browser left) stops the run after the
-    current step. The trained model becomes "live" for the side-by-side comparison.
-    Bad settings and a run already in progress raise LabError here, before anything starts."""
-    req.validate()
-    from ..live import stream
+@dataclass(frozen=True)
+class Scores:
+    """A model on the live run's held-out questions (`evaluate_qa`'s rates, three examples)."""
 
-    def work(emit, stop):
+    accuracy: float
+    mentioned: float
+    exact: float
+    compliance: float
+    n: int
+    examples: list[dict]
+
+
+@dataclass(frozen=True)
+class LiveResult:
+    before: Scores  # the base model
+    after: Scores  # the fine-tuned model (now "live" in the side-by-side comparison)
+    steps_done: int
+    seconds: float
+    stopped_early: str  # "", "time limit" or "stopped"
+    history: list[CurvePoint]  # every logged training and held-out loss
+
+
+def live_sft(req: LiveRequest, *, eval_people: int = LIVE_EVAL_PEOPLE) -> live.Events:
+    """Fine-tune a fresh copy of the base with LoRA as this process's one live job
+    (`training.live`): progress events name each phase, then carry a `CurvePoint` per logged
+    step (done/total: steps); the last event carries a `LiveResult`. Closing the events (the
+    browser left) stops the run after the current step. The trained model becomes "live" for
+    the side-by-side comparison. Bad settings (LabError) or a run in progress (ValueError) raise
+    one line here, before anything starts."""
+    req.validate()
+
+    def work(emit, stop) -> LiveResult:
+        # TRL, PEFT and transformers load here, when a run starts, not when the app does
         from . import data as sft_data
         from .evaluate import evaluate_qa, qa_sample
         from .train import load_base, sft_settings, train_sft
@@ -375,8 +342,8 @@ def live_sft(req: LiveRequest, *, eval_people: int = LIVE_EVAL_PEOPLE) -> Iterat
             "noisy (30% corrupted)": lambda: sft_data.noisy(clean, w, 0.3),
         }[req.data]()
         items = qa_sample(w, "heldout", eval_people, seed=1)
-        base = load_base(None)
-        emit({"kind": "phase", "text": "measuring the base model on held-out questions"})
+        base = load_base(None)  # a copy of its own: LoRA wraps it in place
+        emit(label="measuring the base model on held-out questions")
         before = evaluate_qa(base.model, base.tokenizer, items, max_new_tokens=32)
         s = sft_settings(
             "cpu",
@@ -388,54 +355,41 @@ def live_sft(req: LiveRequest, *, eval_people: int = LIVE_EVAL_PEOPLE) -> Iterat
             eval_records=64,
             warmup_steps=max(1, req.steps // 20),
         )
-        emit({"kind": "phase", "text": "training"})
+        emit(0, req.steps, "training")
         res = train_sft(
             base,
             records,
             s,
             eval_records=sft_data.conversations(w, "heldout"),
-            on_log=lambda e: emit({"kind": "log", **e}),
+            on_log=lambda e: emit(e["step"], e["max_steps"], "training", _point(e)),
             stop=stop,
         )
-        emit({"kind": "phase", "text": "measuring your model on the same questions"})
+        emit(label="measuring your model on the same questions")
         model = res.model.merge_and_unload().eval()
         after = evaluate_qa(model, base.tokenizer, items, max_new_tokens=32)
         with _lock:
             _models["live"] = (model, base.tokenizer)
-        return {
-            "before": _brief(before),
-            "after": _brief(after),
-            "steps_done": res.steps_done,
-            "seconds": res.seconds,
-            "stopped_early": res.stopped_early,
-            "history": res.history,
-        }
+        return LiveResult(
+            before=_scores(before),
+            after=_scores(after),
+            steps_done=res.steps_done,
+            seconds=res.seconds,
+            stopped_early=res.stopped_early,
+            history=[_point(h) for h in res.history],
+        )
 
-    return stream(
+    return live.start(
         _live_lock,
         work,
-        name="live-sft",
-        error=LabError,
         busy="a live SFT run is already in progress; wait for it to finish (two minutes at most)",
+        name="live-sft",
     )
 
 
-def _brief(ev: dict) -> dict:
-    return {k: ev[k] for k in ("accuracy", "mentioned", "exact", "compliance", "n")} | {
-        "examples": ev["examples"][:3]
-    }
+def _point(entry: dict) -> CurvePoint:
+    return CurvePoint(entry["step"], entry["elapsed"], entry.get("loss"), entry.get("eval_loss"))
 
 
-# ---------------------------------------------------------------------------------------------
-# Bundled results
-# ---------------------------------------------------------------------------------------------
-
-
-def results() -> dict:
-    """results.json of the bundled SFT build (hash-checked), or {} when there is none."""
-    try:
-        p = store.resolve("sft", allow_hub=False)
-        store.verify(p)
-        return json.loads((p / "results.json").read_text())
-    except (store.CheckpointError, OSError, json.JSONDecodeError):
-        return {}
+def _scores(ev: dict) -> Scores:
+    rates = {k: ev[k] for k in ("accuracy", "mentioned", "exact", "compliance", "n")}
+    return Scores(**rates, examples=ev["examples"][:3])

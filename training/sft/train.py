@@ -24,6 +24,8 @@ from typing import Any, Callable
 
 from training import store
 
+from .base_model import Base, base_record, load_base
+
 LORA_TARGETS = (
     "q_proj",
     "k_proj",
@@ -111,85 +113,6 @@ def sft_settings(preset: str, **overrides) -> SFTSettings:
 
 
 # ---------------------------------------------------------------------------------------------
-# Base models
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Base:
-    model: Any
-    tokenizer: Any
-    name: str  # what the user asked for ("base", a path, a Hub id)
-    path: Path
-    manifest: dict  # the store manifest ({} for a plain Hugging Face directory)
-
-
-def load_base(base: str | None = None, *, device: str = "cpu") -> Base:
-    """The model to fine-tune. ``None``/"base": the resolved project base (bundled -> Hub);
-    a directory with a manifest: a checkpoint of this project (hashes verified); any other
-    directory or a Hub repo id ("user/model"): a Hugging Face model, read from safetensors only.
-    Its chat template must have a ``{% generation %}`` block (assistant-only loss needs one)."""
-    if base in (None, "", "base"):
-        ck = store.load(None, "base", device=device)
-        return Base(ck.model, ck.tokenizer, "base", ck.path, ck.manifest)
-    p = Path(base).expanduser()
-    if (p / store.MANIFEST).is_file():
-        ck = store.load(p, "base", device=device)
-        return Base(ck.model, ck.tokenizer, str(base), ck.path, ck.manifest)
-    if p.exists() and not p.is_dir():
-        raise ValueError(
-            f"--base {base}: not a directory (give a checkpoint directory or a Hub model id)"
-        )
-    if not p.is_dir():
-        if base.count("/") != 1 or base.startswith((".", "/", "~")):
-            raise ValueError(
-                f"--base {base}: no such directory, and not a Hub model id like user/model"
-            )
-        p = store.download(base, "main", name=base)
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:
-        model = AutoModelForCausalLM.from_pretrained(p, use_safetensors=True).to(device).eval()
-        tokenizer = AutoTokenizer.from_pretrained(p)
-    except (OSError, ValueError) as e:
-        raise store.CheckpointError(
-            f"{base}: could not load model/tokenizer ({str(e).splitlines()[0]})"
-        ) from None
-    if "{% generation %}" not in (tokenizer.chat_template or "").replace(
-        "{%- generation %}", "{% generation %}"
-    ):
-        raise ValueError(
-            f"--base {base}: its chat template has no {{% generation %}} block, which "
-            "assistant-only loss needs; use a base built by this project"
-        )
-    return Base(model, tokenizer, str(base), p, {})
-
-
-def portable_path(path: str | Path) -> str:
-    """A path inside the repository as a repo-relative path (checkpoints move with the repo)."""
-    p = Path(path).resolve()
-    try:
-        return p.relative_to(store.REPO_ROOT).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def base_record(b: Base) -> dict:
-    """How an adapter names its base in its manifest: enough to find it and to check it."""
-    rec = {
-        "name": b.name if b.name == "base" or "/" not in b.name else portable_path(b.name),
-        "path": portable_path(b.path),
-    }
-    if b.manifest:
-        rec.update(
-            preset=b.manifest.get("preset"),
-            kind=b.manifest.get("kind"),
-            files_sha256=store.manifest_digest(b.manifest),
-        )
-    return rec
-
-
-# ---------------------------------------------------------------------------------------------
 # Training
 # ---------------------------------------------------------------------------------------------
 
@@ -241,18 +164,9 @@ def train_sft(
     after the current step. The base model object is wrapped in place: pass a fresh one."""
     import tempfile
 
-    import torch
-    from transformers import PrinterCallback, TrainerCallback
-    from trl import SFTConfig, SFTTrainer
-
     s.validate()
     if len(train_records) == 0:
         raise ValueError("no SFT records to train on")
-    cuda = torch.cuda.is_available()
-    bf16 = bool(cuda and torch.cuda.is_bf16_supported()) if s.bf16 is None else bool(s.bf16)
-    if bf16 and not cuda:
-        raise ValueError("bf16=True needs a GPU; leave it unset on CPU")
-    ctx = int(base.model.config.max_position_embeddings)
     n_eval = (
         min(s.eval_records, len(eval_records))
         if eval_records is not None and s.eval_interval
@@ -262,6 +176,39 @@ def train_sft(
         model=None, tokenizer=base.tokenizer, settings=s, n_records=len(train_records)
     )
     t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="sft-", dir=work_dir) as out:
+        trainer = _trainer(
+            base,
+            train_records,
+            eval_records.select(range(n_eval)) if n_eval else None,
+            _sft_config(s, out, int(base.model.config.max_position_embeddings), n_eval),
+            _watch(result, t0, on_log, stop),
+            s,
+        )
+        if n_eval:  # the curve starts at the base model's own SFT loss (step 0)
+            trainer.evaluate()
+        trainer.train()
+        if n_eval and not any(
+            h["step"] == result.steps_done and "eval_loss" in h for h in result.history
+        ):
+            trainer.evaluate()  # the curve ends at the last step, wherever training stopped
+        result.model = trainer.model.eval()
+    result.seconds = round(time.monotonic() - t0, 2)
+    result.n_trainable = sum(p.numel() for p in result.model.parameters() if p.requires_grad)
+    return result
+
+
+def _watch(
+    result: SFTResult,
+    t0: float,
+    on_log: Callable[[dict], None] | None,
+    stop: threading.Event | None,
+):
+    """A trainer callback: counts steps into ``result``, ends training on ``stop`` or the time
+    limit, and records (and passes to ``on_log``) every logged loss."""
+    from transformers import TrainerCallback
+
+    s = result.settings
 
     class Watch(TrainerCallback):
         def on_step_end(self, args, state, control, **kw):
@@ -291,56 +238,65 @@ def train_sft(
             if on_log is not None:
                 on_log(entry)
 
-    with tempfile.TemporaryDirectory(prefix="sft-", dir=work_dir) as out:
-        args = SFTConfig(
-            output_dir=out,
-            assistant_only_loss=True,
-            max_length=ctx,
-            packing=False,
-            max_steps=s.steps,
-            per_device_train_batch_size=s.batch_size,
-            per_device_eval_batch_size=max(s.batch_size, 16),
-            learning_rate=s.lr,
-            lr_scheduler_type="cosine",
-            warmup_steps=s.warmup_steps,
-            weight_decay=0.0,
-            max_grad_norm=1.0,
-            logging_steps=1,
-            seed=s.seed,
-            data_seed=s.seed,
-            eval_strategy="steps" if n_eval else "no",
-            eval_steps=s.eval_interval or None,
-            save_strategy="no",
-            report_to=[],
-            disable_tqdm=True,
-            use_cpu=not cuda,
-            bf16=bf16,
-            fp16=False,
-            activation_checkpointing=False,
-            dataloader_num_workers=0,
-            remove_unused_columns=True,
-        )
-        trainer = SFTTrainer(
-            model=base.model,
-            args=args,
-            train_dataset=train_records,
-            eval_dataset=eval_records.select(range(n_eval)) if n_eval else None,
-            processing_class=base.tokenizer,
-            peft_config=lora_config(base.model, s),
-            callbacks=[Watch()],
-        )
-        trainer.remove_callback(PrinterCallback)  # our callback reports; no raw dicts on stdout
-        if n_eval:  # the curve starts at the base model's own SFT loss (step 0)
-            trainer.evaluate()
-        trainer.train()
-        if n_eval and not any(
-            h["step"] == result.steps_done and "eval_loss" in h for h in result.history
-        ):
-            trainer.evaluate()  # the curve ends at the last step, wherever training stopped
-        result.model = trainer.model.eval()
-    result.seconds = round(time.monotonic() - t0, 2)
-    result.n_trainable = sum(p.numel() for p in result.model.parameters() if p.requires_grad)
-    return result
+    return Watch()
+
+
+def _sft_config(s: SFTSettings, out: str, ctx: int, n_eval: int):
+    """TRL's settings: assistant-only loss, cosine schedule, a log line every step; bf16 on a GPU
+    that has it (unless ``s.bf16`` says otherwise)."""
+    import torch
+    from trl import SFTConfig
+
+    cuda = torch.cuda.is_available()
+    bf16 = bool(cuda and torch.cuda.is_bf16_supported()) if s.bf16 is None else bool(s.bf16)
+    if bf16 and not cuda:
+        raise ValueError("bf16=True needs a GPU; leave it unset on CPU")
+    return SFTConfig(
+        output_dir=out,
+        assistant_only_loss=True,
+        max_length=ctx,
+        packing=False,
+        max_steps=s.steps,
+        per_device_train_batch_size=s.batch_size,
+        per_device_eval_batch_size=max(s.batch_size, 16),
+        learning_rate=s.lr,
+        lr_scheduler_type="cosine",
+        warmup_steps=s.warmup_steps,
+        weight_decay=0.0,
+        max_grad_norm=1.0,
+        logging_steps=1,
+        seed=s.seed,
+        data_seed=s.seed,
+        eval_strategy="steps" if n_eval else "no",
+        eval_steps=s.eval_interval or None,
+        save_strategy="no",
+        report_to=[],
+        disable_tqdm=True,
+        use_cpu=not cuda,
+        bf16=bf16,
+        fp16=False,
+        activation_checkpointing=False,
+        dataloader_num_workers=0,
+        remove_unused_columns=True,
+    )
+
+
+def _trainer(base: Base, train_records, eval_records, args, callback, s: SFTSettings):
+    """TRL's SFTTrainer with LoRA adapters on ``base.model``, reporting through ``callback``."""
+    from transformers import PrinterCallback
+    from trl import SFTTrainer
+
+    trainer = SFTTrainer(
+        model=base.model,
+        args=args,
+        train_dataset=train_records,
+        eval_dataset=eval_records,
+        processing_class=base.tokenizer,
+        peft_config=lora_config(base.model, s),
+        callbacks=[callback],
+    )
+    trainer.remove_callback(PrinterCallback)  # our callback reports; no raw dicts on stdout
+    return trainer
 
 
 # ---------------------------------------------------------------------------------------------
