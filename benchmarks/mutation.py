@@ -51,6 +51,10 @@ GROUPS: dict[str, dict] = {
             "shared/pipeline.py",
             "shared/recurrence.py",
             "shared/scaling.py",
+            "shared/scaling_cost.py",
+            "shared/scaling_explore.py",
+            "shared/scaling_fit.py",
+            "shared/scaling_laws.py",
             "shared/ui.py",
         ],
         # every test file that imports shared/ and runs in seconds (test_warm, the apps' files and
@@ -64,6 +68,7 @@ GROUPS: dict[str, dict] = {
             "tests/test_parallel_plan.py",
             "tests/test_tasks_recurrence.py",
             "tests/test_scaling.py",
+            "tests/test_scaling_explore.py",
         ],
         "unit_tests": ["tests/test_shared_units.py"],
     },

@@ -180,20 +180,20 @@ def test_sft_people_sentence():
 # ---------------------------------------------------------------- the scaling sweep
 @pytest.fixture(scope="module")
 def sweep():
-    return results("sweep")
+    from training.sweep import read_results
+
+    return read_results(CK / "sweep")  # hash-checked and typed (SweepResults)
 
 
-def _final_eval(run: dict) -> dict:
+def _final_eval(run) -> dict:
     """A run's last evaluation, from its curve (not the run's summary fields)."""
-    return [m for m in run["curve"] if "eval_loss" in m][-1]
+    return run.evals()[-1]
 
 
 def test_sweep_losses_by_size(sweep):
     text = row("held-out loss, smallest")
     for budget, label in ((1e12, "1 × 10¹²"), (8e12, "8 × 10¹²")):
-        runs = sorted(
-            (r for r in sweep["runs"] if r["budget"] == budget), key=lambda r: r["params"]
-        )
+        runs = sorted((r for r in sweep.runs if r.budget == budget), key=lambda r: r.params)
         figs = ", ".join(f"{_final_eval(r)['eval_loss']:.2f}" for r in runs)
         assert f"{label}: {figs}" in text, f"README sweep row lacks {label}: {figs}"
 
@@ -202,13 +202,13 @@ def test_sweep_approach2_refit_from_the_runs(sweep):
     """Approach 2 refitted here from the runs' final held-out losses (same settings as the build)."""
     from shared import scaling
 
-    held = set(sweep["heldout_budgets"])
-    fit = [r for r in sweep["runs"] if r["budget"] not in held]
+    held = set(sweep.heldout_budgets)
+    fit = [r for r in sweep.runs if r.budget not in held]
     a2 = scaling.fit_approach2(
-        [r["params"] for r in fit],
-        [r["tokens"] for r in fit],
+        [r.params for r in fit],
+        [r.tokens for r in fit],
         [_final_eval(r)["eval_loss"] for r in fit],
-        [r["flops"] for r in fit],
+        [r.flops for r in fit],
         n_boot=200,
         seed=0,
         rtol=0.3,
@@ -221,7 +221,7 @@ def test_sweep_approach2_refit_from_the_runs(sweep):
         f"{lo:.2f}".replace("-", "−"),
         f"{hi:.2f}",
     )
-    assert a2.a == pytest.approx(sweep["approach2"]["a"], abs=1e-6)
+    assert a2.a == pytest.approx(sweep.approach2.a, abs=1e-6)
 
 
 def test_sweep_approach3_and_heldout_errors(sweep):
@@ -229,23 +229,23 @@ def test_sweep_approach3_and_heldout_errors(sweep):
     recomputed from the stored law and the held-out runs' own curves."""
     from training.sweep import lab_law
 
-    a3 = sweep["approach3"]
+    a3 = sweep.approach3
     assert_figures(
         row("allocation exponent N_opt"),
-        f"{a3['a']:.2f}",
-        f"{a3['ci']['a'][0]:.2f}",
-        f"{a3['ci']['a'][1]:.2f}",
-        f"{a3['E']:.2f}",
-        f"{a3['alpha']:.2f}",
-        f"{a3['beta']:.2f}",
+        f"{a3.a:.2f}",
+        f"{a3.ci['a'][0]:.2f}",
+        f"{a3.ci['a'][1]:.2f}",
+        f"{a3.E:.2f}",
+        f"{a3.alpha:.2f}",
+        f"{a3.beta:.2f}",
     )
     law = lab_law(sweep)
-    held = [r for r in sweep["runs"] if r["budget"] in set(sweep["heldout_budgets"])]
+    held = [r for r in sweep.runs if r.budget in set(sweep.heldout_budgets)]
     errors = [
         100
-        * (float(law.loss(r["params"], r["tokens"])) - _final_eval(r)["eval_loss"])
+        * (float(law.loss(r.params, r.tokens)) - _final_eval(r)["eval_loss"])
         / _final_eval(r)["eval_loss"]
-        for r in sorted(held, key=lambda r: r["params"])
+        for r in sorted(held, key=lambda r: r.params)
     ]
     text = row("held-out prediction")
     mean = sum(abs(e) for e in errors) / len(errors)
@@ -256,15 +256,13 @@ def test_sweep_approach3_and_heldout_errors(sweep):
 
 def test_sweep_long_tail_claim(sweep):
     """'at all 116 evaluations after step 0 … 128+ lower than 4–7': every evaluation, counted."""
-    lo, hi = f"eval_loss/{sweep['buckets'][0]}", f"eval_loss/{sweep['buckets'][-1]}"
-    evals = [m for r in sweep["runs"] for m in r["curve"] if m["step"] > 0 and lo in m]
+    lo, hi = f"eval_loss/{sweep.buckets[0]}", f"eval_loss/{sweep.buckets[-1]}"
+    evals = [m for r in sweep.runs for m in r.curve if m["step"] > 0 and lo in m]
     assert all(m[hi] < m[lo] for m in evals), "a run where the head is not below the tail"
     text = paragraph("the long tail")
     assert_figures(text, str(len(evals)))
     r = next(
-        r
-        for r in sweep["runs"]
-        if r["budget"] == 8e12 and r["spec"]["n_layer"] == 2 and r["spec"]["d_model"] == 64
+        r for r in sweep.runs if r.budget == 8e12 and r.spec.n_layer == 2 and r.spec.d_model == 64
     )
     last = _final_eval(r)
     assert_figures(text, f"{last[hi]:.2f}", f"{last[lo]:.2f}")
@@ -648,17 +646,19 @@ def test_world_corpus_row():
 
 
 def test_sweep_paragraph():
-    from training.data.world import World
-    from training.sweep import PLANS
+    from dataclasses import asdict
 
-    sw = results("sweep")
+    from training.data.world import World
+    from training.sweep import PLANS, read_results
+
+    sw = read_results(CK / "sweep")
     text = paragraph("trains 6 Llama-style sizes")
-    params = [r["params"] for r in sw["runs"]]
-    layers = [r["spec"]["n_layer"] for r in sw["runs"]]
+    params = [r.params for r in sw.runs]
+    layers = [r.spec.n_layer for r in sw.runs]
     plan = PLANS["cpu"]
-    assert [list(kv) for kv in plan.world] == sw["plan"]["world"]
+    assert plan.world == sw.plan.world
     stats = World(plan.base().world).stats()  # the sweep world, generated again
-    assert stats == {k: v for k, v in sw["data"]["corpus"].items() if k != "source"}
+    assert stats == {k: v for k, v in asdict(sw.data.corpus).items() if k != "source"}
     assert_figures(
         text,
         f"{round(min(params) / 1e3)}k",
@@ -668,9 +668,9 @@ def test_sweep_paragraph():
         f"{stats['n_people']:,}",
         f"{stats['zipf_s']:g}",
         f"{stats['mentions_min']}–{stats['mentions_max']:,}",
-        f"{sw['data']['train_tokens'] / 1e6:.2f}M",
-        str(sw["plan"]["micro_batch"]),
-        str(sw["approach3"]["n_boot"]),
+        f"{sw.data.train_tokens / 1e6:.2f}M",
+        str(sw.plan.micro_batch),
+        str(sw.approach3.n_boot),
     )
 
 

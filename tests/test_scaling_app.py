@@ -71,12 +71,12 @@ def test_returns_and_long_tail_and_lab(client):
     t1, t2 = call(client, len(PLANS["cpu"].shapes) - 1, api_name="/long_tail")
     r = read_results()
     traces = plot_traces(t1)
-    assert [t["name"] for t in traces] == [f"mentioned {b}×" for b in r["buckets"]]
+    assert [t["name"] for t in traces] == [f"mentioned {b}×" for b in r.buckets]
     largest = max(
-        (x for x in r["runs"] if x["budget"] == max(y["budget"] for y in r["runs"])),
-        key=lambda x: x["params"],
+        (x for x in r.runs if x.budget == max(y.budget for y in r.runs)),
+        key=lambda x: x.params,
     )
-    assert traces[0]["y"][-1] == largest["curve"][-1][f"eval_loss/{r['buckets'][0]}"]
+    assert traces[0]["y"][-1] == largest.curve[-1][f"eval_loss/{r.buckets[0]}"]
 
 
 def test_nan_and_infinity_are_one_line_errors():
@@ -124,8 +124,8 @@ def test_live_run_lands_against_the_prediction(client):
     )
     assert m, status
     params, tokens, measured, predicted = (float(g.replace(",", "")) for g in m.groups())
-    a3 = read_results()["approach3"]
-    law = scaling.ChinchillaLaw("lab", a3["E"], a3["A"], a3["B"], a3["alpha"], a3["beta"], "", "")
+    a3 = read_results().approach3
+    law = scaling.ChinchillaLaw("lab", a3.E, a3.A, a3.B, a3.alpha, a3.beta, "", "")
     assert predicted == pytest.approx(
         float(law.loss(params, tokens)), abs=6e-4
     )  # the fit's own number
