@@ -6,6 +6,7 @@ whose answers are known, and runs of a real tiny model. In process and fast (sec
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -133,6 +134,13 @@ def _results_dir(tmp_path: Path, body: dict, **kw) -> Path:
     return store.write_results(tmp_path / "res", body, {"kind": "results"}, **kw)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Body:  # a results schema for these tests
+    x: float | None = None
+    nan: float | None = None
+    y: int | None = None
+
+
 def test_write_and_read_results(tmp_path):
     src = tmp_path / "plot.txt"
     src.write_text("points")
@@ -145,8 +153,8 @@ def test_write_and_read_results(tmp_path):
         out / "a" / "b" / "c.txt"
     ).is_file()
     assert (out / store.RESULTS).read_text().startswith('{\n "x": 1.5')  # indent 1
-    r = store.read_results("sweep", out)
-    assert r["x"] == 1.5 and math.isnan(r["nan"])
+    r = store.read_results("sweep", out, schema=_Body)
+    assert r.x == 1.5 and math.isnan(r.nan)
     assert set(store.verify(out)["files"]) == {
         "sub/plot.txt",
         "sub/again.txt",
@@ -157,23 +165,23 @@ def test_write_and_read_results(tmp_path):
         _results_dir(tmp_path, {"nan": float("nan")}, allow_nan=False)
 
     (out / store.RESULTS).write_text('{"x": 2}')  # tampered: fails its check
-    assert store.read_results("sweep", out) == {}
-    assert store.read_results("sweep", tmp_path / "nothing-here") == {}
+    assert store.read_results("sweep", out, schema=_Body) is None
+    assert store.read_results("sweep", tmp_path / "nothing-here", schema=_Body) is None
 
 
 def test_read_results_resolves_without_the_hub(tmp_path, monkeypatch):
     out = _results_dir(tmp_path, {"y": 3})
     monkeypatch.setenv("LAB_SWEEP_RESULTS", str(out))
-    assert store.read_results("sweep") == {"y": 3}
+    assert store.read_results("sweep", schema=_Body) == _Body(y=3)
     monkeypatch.delenv("LAB_SWEEP_RESULTS")
     monkeypatch.setattr(store, "BUNDLED_DIR", tmp_path / "none")
     monkeypatch.setattr(
         store, "download", lambda *a, **k: pytest.fail("read_results went to the Hub")
     )
-    assert store.read_results("sweep") == {}
+    assert store.read_results("sweep", schema=_Body) is None
     bad = tmp_path / "bad"
     store.write_atomic(bad, lambda tmp: (tmp / store.RESULTS).write_text("{not json") and {})
-    assert store.read_results("sweep", bad) == {}
+    assert store.read_results("sweep", bad, schema=_Body) is None
 
 
 def test_run_lock_refuses_a_second_build_and_frees_on_exit(tmp_path):

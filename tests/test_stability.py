@@ -197,16 +197,15 @@ def test_live_run_refuses_a_second_run_and_ends_with_done(monkeypatch):
     with pytest.raises(ValueError, match="already in progress"):
         st.live_run({"steps": 3})
     got = list(events)
-    assert [e["kind"] for e in got] == ["progress"] * 3 + ["done"]
-    assert [e["step"] for e in got[:3]] == [1, 2, 3] and all(e["steps"] == 3 for e in got[:3])
-    run = got[-1]["run"]
-    assert (
-        RUN_KEYS <= set(run) and len(run["records"]) == 3 and run["settings"]["precision"] == "bf16"
-    )
-    assert (
-        run["explains"].startswith("Loss ") and run["stopped"] is None
-    )  # all 3 steps, not cut short
-    json.dumps(run, allow_nan=False)
+    assert [e.kind for e in got] == ["progress"] * 3 + ["done"]
+    assert [e.done for e in got[:3]] == [1, 2, 3] and all(e.total == 3 for e in got[:3])
+    assert [e.data.step for e in got[:3]] == [1, 2, 3]
+    live_run = got[-1].data
+    run = live_run.run
+    assert run.name == "live" and len(run.records) == 3 and run.settings.precision == "bf16"
+    assert run.records == [e.data for e in got[:3]]  # the streamed records are the run's
+    assert run.explains.startswith("Loss ") and live_run.stopped is None  # all 3 steps
+    json.dumps(schema.dump(run), allow_nan=False)
     # closing the stream early stops the training and frees the lock
     ended, real_run = [], st.run
     # the live run calls the training loop through its own module (training/stability/live.py)
@@ -214,7 +213,7 @@ def test_live_run_refuses_a_second_run_and_ends_with_done(monkeypatch):
         st.live, "run", lambda *a, **k: ended.append(real_run(*a, **k)) or ended[-1]
     )
     events = st.live_run({"steps": st.LIVE_MAX_STEPS})
-    assert next(events)["kind"] == "progress"
+    assert next(events).kind == "progress"
     events.close()
     # the run ends at its next step and releases the lock (120 s: a hang guard, not a timing check)
     assert events.finished.wait(120), "the live run did not end after its stream was closed"
@@ -223,7 +222,7 @@ def test_live_run_refuses_a_second_run_and_ends_with_done(monkeypatch):
         "stopped"
     ]
     again = st.live_run({"steps": 1})  # accepted at once: no retry needed
-    assert list(again)[-1]["kind"] == "done"
+    assert list(again)[-1].kind == "done"
 
 
 def test_cli_tiny_build_end_to_end_and_resumable(tmp_path):

@@ -72,33 +72,6 @@ def start(
     return Events(events, stop, finished)
 
 
-def stream(
-    lock: threading.Lock,
-    work: Callable[[Callable[[dict], None], threading.Event], dict],
-    busy: str,
-    name: str = "live-run",
-    error: type[Exception] = ValueError,
-) -> Events:
-    """TRANSITIONAL (issue 17): the dict-event form, until every live job uses `start`."""
-    if not lock.acquire(blocking=False):
-        raise error(busy)
-    events: queue.Queue = queue.Queue()
-    stop, finished = threading.Event(), threading.Event()
-
-    def run():
-        try:
-            final = {"kind": "done", **(work(events.put, stop) or {})}
-        except Exception as e:  # noqa: BLE001 - reported as one line
-            final = {"kind": "error", "text": one_line(e)}
-        finally:
-            lock.release()
-            finished.set()
-        events.put(final)
-
-    threading.Thread(target=run, name=name, daemon=True).start()
-    return Events(events, stop, finished)
-
-
 class Events:
     """The events of one live job, in order, ending after "done" or "error". `close()` — or
     dropping the last reference, as when a page's handler is cancelled — tells the job to stop,
@@ -116,8 +89,7 @@ class Events:
         if self._ended:
             raise StopIteration
         ev = self._events.get()
-        kind = ev["kind"] if isinstance(ev, dict) else ev.kind
-        if kind in ("done", "error"):
+        if ev.kind in ("done", "error"):
             self._ended = True
             self._stop.set()
         return ev

@@ -155,9 +155,7 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def read_results(
-    name: str, path: str | os.PathLike | None = None, *, schema: type[T] | None = None
-) -> T | None:
+def read_results(name: str, path: str | os.PathLike | None = None, *, schema: type[T]) -> T | None:
     """A results directory's `results.json` as `schema` (a frozen dataclass declared by the module
     that writes those results, which also offers `read_results(path=None)` for them), resolved
     like a checkpoint, never from the Hub, and hash-checked. None when there is none or it fails its
@@ -168,9 +166,7 @@ def read_results(
         verify(p)
         body = json.loads((p / RESULTS).read_text())
     except (CheckpointError, OSError, json.JSONDecodeError):
-        return None if schema else {}  # TRANSITIONAL (issue 17): {} until every module has a schema
-    if schema is None:  # TRANSITIONAL (issue 17): removed once every results module has a schema
-        return body
+        return None
     try:
         return parse(schema, body)
     except SchemaError as e:

@@ -5,12 +5,11 @@ curves); this module wires the page and formats."""
 
 from __future__ import annotations
 
-import time
+from dataclasses import replace
 
 import gradio as gr
 
 from shared import gpu, ui
-from training import schema
 from training import stability as lab
 
 _num = ui.checked_number  # a finite number in [lo, hi], or a one-line error
@@ -64,10 +63,9 @@ LIVE_INTRO = (
 
 
 def _curves(run) -> lab.Curves:
-    """A run's plotted series: a typed run, or a run dict of the live handler (its records are the
-    training loop's dicts; the handler is kept as it was until the live runs get one event type)."""
-    if isinstance(run, dict):
-        return lab.curves(run["label"], lab.records_of(run), run.get("diverged_at"))
+    """A run's plotted series (a run already reduced to its curves passes through)."""
+    if isinstance(run, lab.Curves):
+        return run
     return lab.curves(run.label, run.records, run.diverged_at)
 
 
@@ -112,12 +110,6 @@ def _stability_row(r: lab.StabilityRun) -> list:
     ]
 
 
-def _stability_results() -> dict:
-    """The bundled results as the live handler below reads them: a dict, {} when there are none."""
-    r = lab.read_results()
-    return schema.dump(r) if r else {}
-
-
 def stability(selected):
     """The bundled grid of real pre-training runs: loss, gradient norm, update size and zero
     gradients per step for the chosen runs, and a table of every run."""
@@ -151,36 +143,35 @@ def stability_live(log_lr, warmup, clip, init_scale, precision, steps, progress=
         "precision": precision,
         "steps": _num("steps", steps, 1, 100_000, integer=True),
     }
-    try:
-        events = lab.live_run(settings)
-    except ValueError as e:
-        raise ui.user_error(e) from None
-    base = [x for x in (_stability_results().get("runs") or []) if x["name"] == "baseline"][:1]
-    records, last_draw = [], 0.0
-    yield (
-        *_stability_figures(base),
-        "starting (the first run in a process also packs the corpus) …",
+    bundled = lab.read_results()
+    base = [x for x in (bundled.runs if bundled else []) if x.name == "baseline"][:1]
+    records: list = []
+
+    def render(ev):
+        if ev.kind == "progress":
+            mine = lab.curves("your run", records, None)
+            return (*_stability_figures([*base, mine]), f"step {ev.done:.0f} / {ev.total:.0f}")
+        run = replace(ev.data.run, label="your run")
+        s = lab.summarize(run.records, run.diverged_at)
+        status = f"**Done** in {run.seconds:.0f} s: " + (
+            f"diverged (NaN/inf) at step {s.diverged_at}."
+            if s.diverged_at is not None
+            else f"final loss {s.final_loss:.3f} (mean of the last {lab.FINAL_LOSS_STEPS} steps)."
+        )
+        return (*_stability_figures([*base, run]), status)
+
+    yield from ui.stream_live(
+        lambda: lab.live_run(settings),
+        render,
+        progress,
+        failed="live run failed",
+        starting=(
+            *_stability_figures(base),
+            "starting (the first run in a process also packs the corpus) …",
+        ),
+        collect=lambda ev: records.append(ev.data),
+        every_s=1.0,
     )
-    for ev in events:
-        if ev["kind"] == "error":
-            raise ui.user_error(f"live run failed: {ev['text']}")
-        if ev["kind"] == "progress":
-            records.append(ev["record"])
-            progress((ev["step"], ev["steps"]), desc="training", unit="steps")
-            if time.perf_counter() - last_draw > 1.0:
-                last_draw = time.perf_counter()
-                live = {"label": "your run", "records": records, "diverged_at": None}
-                yield (*_stability_figures(base + [live]), f"step {ev['step']} / {ev['steps']}")
-        elif ev["kind"] == "done":
-            run = {**ev["run"], "label": "your run"}
-            s = lab.summary(run)
-            status = f"**Done** in {run['seconds']:.0f} s: " + (
-                f"diverged (NaN/inf) at step {s['diverged_at']}."
-                if s["diverged_at"] is not None
-                else f"final loss {s['final_loss']:.3f} (mean of the last {lab.FINAL_LOSS_STEPS} steps)."
-            )
-            yield (*_stability_figures(base + [run]), status)
-            return
 
 
 def _build_live(figures: list) -> None:

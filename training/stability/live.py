@@ -1,35 +1,39 @@
-"""The live run (the app): one bounded run at a time, streamed step by step. `live_run` is kept
-as it was (the lead redoes every live run with one event type); only its package-relative imports
-moved one level up with the module."""
+"""The live run (the app): one bounded run at a time, streamed step by step. It runs as a
+`training.live` job: one at a time, streamed, stopped when its page closes."""
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Iterator
+from dataclasses import dataclass
 
+from .. import live
 from .loop import run
-from .results import describe, outcome
+from .results import Record, StabilityRun, describe, outcome, records_of
 from .settings import LIVE_MAX_STEPS, LIVE_TIME_LIMIT_S, Settings
 from .settings import cpu_shape as _cpu_shape
 
 _live_lock = threading.Lock()
 
 
-def live_run(settings: dict) -> Iterator[dict]:
+@dataclass(frozen=True)
+class LiveRun:
+    run: StabilityRun  # named "live", labelled by its settings
+    stopped: str | None  # None (all steps), "stop" (the page closed) or "time limit"
+
+
+def live_run(settings: dict) -> live.Events:
     """Train the cpu preset's model with `settings` (a dict of Settings fields; missing ones take
     the defaults) on the world corpus, at most LIVE_MAX_STEPS steps and LIVE_TIME_LIMIT_S seconds
-    of wall time in all. Bad settings, or a live run already in progress, raise a one-line
-    ValueError at once. Yields {"kind": "progress", "step", "steps", "record"} per step, then
-    {"kind": "done", "run": {...as a results run, name "live", plus "stopped": null | "stop" |
-    "time limit"}} or {"kind": "error", "text"}. Closing the generator stops the training at the
-    next step."""
+    of wall time in all, as this process's one live job (`training.live`): a progress event per
+    step carries its `Record`; the last event carries a `LiveRun`. Bad settings, or a live run
+    already in progress, raise a one-line ValueError at once. Closing the events stops the
+    training at the next step."""
     s = Settings.from_dict(settings)
     s.validate(max_steps=LIVE_MAX_STEPS)
-    from .. import live
 
-    def work(emit, stop):
-        from ..data.blocks import bundled_world
+    def work(emit, stop) -> LiveRun:
+        from ..data.blocks import bundled_world  # the corpus (and torch): when a run starts
 
         t0 = time.perf_counter()
         data = bundled_world("cpu")
@@ -40,26 +44,22 @@ def live_run(settings: dict) -> Iterator[dict]:
             _cpu_shape(),
             stop=stop,
             max_time_s=max(1.0, left),
-            on_step=lambda rec: emit(
-                {"kind": "progress", "step": rec["step"], "steps": s.steps, "record": rec}
-            ),
+            on_step=lambda rec: emit(rec["step"], s.steps, "training", Record(**rec)),
         )
-        done = {
-            "name": "live",
-            "label": describe(s),
-            "explains": "",
-            "settings": r["settings"],
-            "diverged_at": r["diverged_at"],
-            "seconds": round(time.perf_counter() - t0, 2),
-            "records": r["records"],
-            "stopped": r["stopped"],
-        }
-        done["explains"] = outcome(done) + (
-            " Stopped at the time limit." if r["stopped"] == "time limit" else ""
+        done = {"records": r["records"], "diverged_at": r["diverged_at"]}
+        limit = " Stopped at the time limit." if r["stopped"] == "time limit" else ""
+        result = StabilityRun(
+            name="live",
+            label=describe(s),
+            explains=outcome(done) + limit,
+            settings=s,
+            diverged_at=r["diverged_at"],
+            seconds=round(time.perf_counter() - t0, 2),
+            records=records_of(done),
         )
-        return {"run": done}
+        return LiveRun(result, r["stopped"])
 
-    return live.stream(
+    return live.start(
         _live_lock,
         work,
         name="stability-live-run",
