@@ -1,5 +1,5 @@
 """Space bundles (`python -m training spaces build`): each holds what its app imports and reads —
-checked against facts found independently of training/deploy.py (a regex over the bundled code,
+checked against facts found independently of training/deploy/ (a regex over the bundled code,
 what the apps' code says they read) — cards and requirements the Hub accepts, byte-identical
 rebuilds, and every bundle (each app and the suite) served ALONE from a directory outside the repo,
 called through gradio_client and opened in headless Chromium."""
@@ -25,13 +25,14 @@ import yaml
 from tests import browser_util
 from tests.conftest import _serve
 from training import deploy, store
+from training.deploy import card as deploy_card
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLES = deploy.app_names() + ["suite"]
 CALL_TIMEOUT_S = 180
 GENERATED = {"app.py", "README.md", "requirements.txt", ".gitattributes"}
 
-# What each app reads, from reading its code (not from deploy.py); a new app adds its line here.
+# What each app reads, from reading its code (not from the bundler); a new app adds its line here.
 READS = {
     # the sweep's results.json and, for the live micro-run, the sweep's own tokenizer; no base model
     "scaling_explorer": {"sweep"},
@@ -152,16 +153,21 @@ def test_bundles_hold_what_the_code_imports(built):
             f for f in files if f.split("/")[0] in deploy.PACKAGES
         ]:  # copied bytes, not rewritten
             assert (b / rel).read_bytes() == (ROOT / rel).read_bytes(), rel
-        assert "training/deploy.py" not in files and "training/cli.py" not in files
+        assert "training/cli.py" not in files
+        assert not any(f.startswith(("training/deploy", "training/hub")) for f in files), name
         assert not any(f.startswith("tests/") for f in files)
     scaling = set(_hashes(built / "scaling_explorer"))
-    assert {"shared/scaling.py", "training/sweep.py"} <= scaling
+    assert {
+        "shared/scaling.py",
+        "training/sweep/__init__.py",
+        "training/sweep/results.py",
+    } <= scaling
     assert not any(f.startswith(("training/sft/", "training/parallel/")) for f in scaling)
     sft = set(_hashes(built / "sft_transformation"))
     assert {
         "training/sft/lab.py",
         "training/sft/train.py",
-    } <= sft and "training/sweep.py" not in sft
+    } <= sft and not any(f.startswith("training/sweep/") for f in sft)
     # started as `python -m training.parallel.<kind>.run` by the launcher: a string, not an import
     runs = {
         f"training/parallel/{d.name}/run.py"
@@ -233,7 +239,9 @@ def test_cards_are_validated_before_anything_is_written(built, tmp_path, monkeyp
         assert word in str(e.value) and "\n" not in str(e.value), str(e.value)
     deploy.validate_card({**good, "short_description": "x" * 60}, "scaling_explorer")
 
-    monkeypatch.setattr(deploy, "source_card", lambda name: {**good, "short_description": "y" * 61})
+    monkeypatch.setattr(
+        deploy_card, "source_card", lambda name: {**good, "short_description": "y" * 61}
+    )
     out = tmp_path / "never"
     with pytest.raises(ValueError, match="short_description: 61 characters"):
         deploy.build("scaling_explorer", out)

@@ -22,6 +22,8 @@ import yaml
 from huggingface_hub import CommitInfo
 
 from training import hub, store
+from training.hub import card as hub_card
+from training.hub import commands as hub_commands
 
 ROOT = Path(__file__).resolve().parent.parent
 PINS = ROOT / "checkpoints" / "hub.json"
@@ -78,8 +80,8 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(hub, "_make_api", refuse)
-    monkeypatch.setattr(hub, "token", refuse)
+    monkeypatch.setattr(hub_commands, "_make_api", refuse)
+    monkeypatch.setattr(hub_commands, "token", refuse)
 
 
 class FakeHub:
@@ -224,7 +226,7 @@ def test_checkpoint_dry_run_plan(name, no_network, capsys, tmp_path):
     assert front.get("library_name") == {"base": "transformers", "sft": "peft"}.get(name)
     assert store.BUILD_COMMANDS[name] in plan.card and plan.card in out.replace("\n    ", "\n")
     figures = manifest.get("metrics") or manifest.get("headline")
-    for key, value in hub._flatten(figures) if figures else []:
+    for key, value in hub_card._flatten(figures) if figures else []:
         assert f"| {key} | {json.dumps(value)} |" in plan.card
     if not figures:
         assert "The measurements are in `results.json`" in plan.card
@@ -588,7 +590,9 @@ def stand_in_deploy(src: Path, built: list):
 
 def test_space_dry_run_plans_every_file(tmp_path, monkeypatch, no_network, capsys):
     built: list = []
-    monkeypatch.setattr(hub, "_deploy", lambda: stand_in_deploy(tmp_path / "bundle", built))
+    monkeypatch.setattr(
+        hub_commands, "_deploy", lambda: stand_in_deploy(tmp_path / "bundle", built)
+    )
     args = argparse.Namespace(app="all", owner="alice", private=True, dry_run=True)
     assert hub.publish_spaces(args) == 0
     out = capsys.readouterr().out
@@ -617,7 +621,9 @@ def test_space_dry_run_plans_every_file(tmp_path, monkeypatch, no_network, capsy
 
 def test_space_publish_one_commit_each(tmp_path, monkeypatch, capsys):
     built: list = []
-    monkeypatch.setattr(hub, "_deploy", lambda: stand_in_deploy(tmp_path / "bundle", built))
+    monkeypatch.setattr(
+        hub_commands, "_deploy", lambda: stand_in_deploy(tmp_path / "bundle", built)
+    )
     monkeypatch.setenv("HF_TOKEN", "hf_test")
     fake = FakeHub(tmp_path / "hub", remote=["old.py", ".gitattributes"])
     assert (
@@ -652,7 +658,7 @@ def test_space_publish_one_commit_each(tmp_path, monkeypatch, capsys):
 def test_space_publish_refusals_are_one_line(tmp_path, monkeypatch, capsys):
     built: list = []
     deploy = stand_in_deploy(tmp_path / "bundle", built)
-    monkeypatch.setattr(hub, "_deploy", lambda: deploy)
+    monkeypatch.setattr(hub_commands, "_deploy", lambda: deploy)
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
     monkeypatch.delenv("HF_OIDC_RESOURCE", raising=False)
