@@ -262,29 +262,44 @@ def build_app(app: SpaceApp) -> gr.Blocks | None:
 
 
 # ---------------------------------------------------------------- the page
-def build_base_page(demo: gr.Blocks) -> None:
-    gr.Markdown(
-        "A small decoder-only transformer, pre-trained from scratch with next-token prediction — by default "
-        "on a synthetic encyclopedia of people (biographies with birth cities, universities, employers), "
-        "so we know exactly which facts it could have learned. The other tabs build on this checkpoint."
+BASE_INTRO = (
+    "A small decoder-only transformer, pre-trained from scratch with next-token prediction — by default "
+    "on a synthetic encyclopedia of people (biographies with birth cities, universities, employers), "
+    "so we know exactly which facts it could have learned. The other tabs build on this checkpoint."
+)
+CURVE_NOTE = (
+    "**Held-out loss** is the average next-token cross-entropy (nats per token) on held-out text: "
+    "for the world corpus, biographies worded in ways the model never trained on. It is the quantity "
+    'scaling laws predict. **"Born in" accuracy** is the share of people for whom greedy '
+    "completion of *“⟨person⟩ was born in”* gives exactly the city the corpus says; split by how "
+    "often a person is mentioned it shows the long tail: facts seen often are learned first, rare "
+    "ones late or never. Parameters are counted with and without the embedding tables because "
+    "Kaplan et al. fit their laws on non-embedding parameters.\n\n"
+    + ui.source_note(
+        "Kaplan et al. 2020, Scaling Laws for Neural Language Models",
+        "https://arxiv.org/abs/2001.08361",
     )
+)
+COMPLETE_INTRO = (
+    "### Let the base model complete text\nIt continues text; it does not answer questions "
+    "(that is what supervised fine-tuning adds). Temperature 0 is greedy: the same prompt always "
+    "gives the same completion."
+)
+
+
+def build_base_page(demo: gr.Blocks) -> None:
+    gr.Markdown(BASE_INTRO)
+    _build_checkpoint_panel(demo)
+    gr.Markdown(COMPLETE_INTRO)
+    _build_completion_panel()
+
+
+def _build_checkpoint_panel(demo: gr.Blocks) -> None:
+    """The checkpoint's training curve, what it knows by frequency, and its card (drawn on load)."""
     with gr.Row():
         with gr.Column(scale=3):
             plot = gr.Plot(label="Training curve", show_label=False, elem_id="base-curve")
-            gr.Markdown(
-                "**Held-out loss** is the average next-token cross-entropy (nats per token) on held-out text: "
-                "for the world corpus, biographies worded in ways the model never trained on. It is the quantity "
-                'scaling laws predict. **"Born in" accuracy** is the share of people for whom greedy '
-                "completion of *“⟨person⟩ was born in”* gives exactly the city the corpus says; split by how "
-                "often a person is mentioned it shows the long tail: facts seen often are learned first, rare "
-                "ones late or never. Parameters are counted with and without the embedding tables because "
-                "Kaplan et al. fit their laws on non-embedding parameters.\n\n"
-                + ui.source_note(
-                    "Kaplan et al. 2020, Scaling Laws for Neural Language Models",
-                    "https://arxiv.org/abs/2001.08361",
-                ),
-                elem_classes=["lab-note"],
-            )
+            gr.Markdown(CURVE_NOTE, elem_classes=["lab-note"])
         with gr.Column(scale=2):
             tail = gr.Plot(
                 label="Knowledge by frequency", show_label=False, elem_id="base-knowledge"
@@ -298,38 +313,39 @@ def build_base_page(demo: gr.Blocks) -> None:
                 wrap=True,
                 column_widths=["62%", "38%"],
             )
+    # render on first paint, not only after the first click
+    demo.load(curve, outputs=plot, api_name="curve")
+    demo.load(model_card, outputs=[source, table], api_name="model_card")
+    demo.load(knowledge, outputs=tail, api_name="knowledge")
 
-    gr.Markdown(
-        "### Let the base model complete text\nIt continues text; it does not answer questions "
-        "(that is what supervised fine-tuning adds). Temperature 0 is greedy: the same prompt always "
-        "gives the same completion."
-    )
+
+def _build_completion_panel() -> None:
+    """The prompt, the sampling settings (inside `shared.limits.PAGE`) and the streamed completion."""
+    page = limits.PAGE
     with gr.Row():
         with gr.Column():
             prompt = gr.Textbox(
                 label="Prompt",
                 lines=2,
-                max_length=limits.PAGE.max_prompt_chars,
+                max_length=page.max_prompt_chars,
                 elem_id="prompt",
                 placeholder="e.g. a person's name followed by 'was born in'",
             )
             with gr.Row():
                 max_new = gr.Slider(
-                    1, limits.PAGE.max_new_tokens, value=32, step=1, label="max new tokens"
+                    1, page.max_new_tokens, value=32, step=1, label="max new tokens"
                 )
                 temperature = gr.Slider(
                     0.0,
-                    limits.PAGE.max_temperature,
+                    page.max_temperature,
                     value=0.0,
                     step=0.05,
                     label="temperature (0 = greedy)",
                 )
             with gr.Row():
-                top_k = gr.Slider(
-                    0, limits.PAGE.max_top_k, value=0, step=1, label="top-k (0 = off)"
-                )
+                top_k = gr.Slider(0, page.max_top_k, value=0, step=1, label="top-k (0 = off)")
                 seed = gr.Number(
-                    value=0, precision=0, minimum=0, maximum=limits.PAGE.max_seed, label="seed"
+                    value=0, precision=0, minimum=0, maximum=page.max_seed, label="seed"
                 )
             run = gr.Button("Generate", variant="primary", elem_id="generate")
         with gr.Column():
@@ -351,7 +367,6 @@ def build_base_page(demo: gr.Blocks) -> None:
         )
     else:
         gr.Examples([[p] for p, _ in examples], inputs=[prompt], label="Example prompts")
-
     gr.on(
         [run.click, prompt.submit],
         complete,
@@ -364,10 +379,6 @@ def build_base_page(demo: gr.Blocks) -> None:
     )
     # typing a new prompt clears the stale ground truth (in the browser; no server call)
     prompt.input(None, None, truth, js="() => ''", api_visibility="private")
-    # render on first paint, not only after the first click
-    demo.load(curve, outputs=plot, api_name="curve")
-    demo.load(model_card, outputs=[source, table], api_name="model_card")
-    demo.load(knowledge, outputs=tail, api_name="knowledge")
 
 
 def build_suite(found: list[SpaceApp] | None = None) -> gr.Blocks:

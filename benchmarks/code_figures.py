@@ -6,10 +6,11 @@ Counts, over the project's own Python (shared/, training/, spaces/, app.py; test
 excluded):
 - the largest module (lines) and function (lines from `def` to its last line, nested ones counted
   on their own too), modules over 450 lines and functions over 80;
-- string-key lookups in the apps (spaces/ and their tabs/): subscripts with a string constant (`x["rows"]`) and
-  `.get("...")` calls — the way an app reads an untyped results dict;
+- string-key lookups in the apps (spaces/, their tabs/ and the suite's app.py): subscripts with
+  a string constant (`x["rows"]`) and `.get("...")` calls — how an app reads an untyped dict;
 - function-local imports (an `import` inside a `def`), and lines over 100 characters;
-- live-run entry points: top-level functions in training/ named `live_*` that yield events.
+- live-run entry points: top-level functions in training/ named `live_*` that start a live job,
+  and the hand-written loops over a job's events in the apps (`for ev in ...`).
 """
 
 from __future__ import annotations
@@ -63,17 +64,28 @@ def _local_imports(tree: ast.AST) -> int:
 
 
 def _live_entry_points(path: Path, tree: ast.Module) -> list[str]:
+    """Top-level `live_*` functions that start a live job (not the `live_available`-style
+    predicates, which return bool)."""
     out = []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name.startswith("live_"):
-            if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in ast.walk(node)):
+            returns = ast.unparse(node.returns) if node.returns else ""
+            if returns != "bool":
                 out.append(f"{path.relative_to(ROOT)}:{node.name}")
     return out
 
 
+def _event_loops(tree: ast.AST) -> int:
+    """Hand-written loops over a live job's events in an app: `for ev in ...`."""
+    return sum(
+        isinstance(n, ast.For) and isinstance(n.target, ast.Name) and n.target.id == "ev"
+        for n in ast.walk(tree)
+    )
+
+
 def measure() -> dict:
     modules, functions, live = [], [], []
-    lookups_spaces = local_imports = long_lines = 0
+    lookups_spaces = local_imports = long_lines = event_loops = 0
     for path in project_files():
         text = path.read_text()
         tree = ast.parse(text)
@@ -81,8 +93,9 @@ def measure() -> dict:
         modules.append((len(text.splitlines()), rel))
         for fn in _functions(tree):
             functions.append((fn.end_lineno - fn.lineno + 1, f"{rel}:{fn.name}"))
-        if rel.startswith(("spaces/", "tabs/")):
+        if rel.startswith(("spaces/", "tabs/")) or rel == "app.py":
             lookups_spaces += _string_lookups(tree)
+            event_loops += _event_loops(tree)
         local_imports += _local_imports(tree)
         long_lines += sum(len(line) > 100 for line in text.splitlines())
         if rel.startswith("training/"):
@@ -98,6 +111,7 @@ def measure() -> dict:
         "function_local_imports": local_imports,
         "lines_over_100": long_lines,
         "live_entry_points": live,
+        "app_event_loops": event_loops,
     }
 
 

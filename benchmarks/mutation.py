@@ -75,6 +75,7 @@ GROUPS: dict[str, dict] = {
     "core": {
         "files": [
             "training/store.py",
+            "training/manifest.py",
             "training/generate.py",
             "training/sft/evaluate.py",
             "training/pretrain.py",

@@ -68,20 +68,24 @@ def _git_repo(path: Path) -> str:
 
 
 def test_code_version_is_the_short_commit_or_unknown(tmp_path, monkeypatch):
+    from training import manifest
+
     short = _git_repo(tmp_path / "repo")
-    monkeypatch.setattr(store, "REPO_ROOT", tmp_path / "repo")
+    monkeypatch.setattr(manifest, "REPO_ROOT", tmp_path / "repo")
     assert store.code_version() == short and isinstance(store.code_version(), str)
     plain = tmp_path / "plain"
     plain.mkdir()
-    monkeypatch.setattr(store, "REPO_ROOT", plain)
+    monkeypatch.setattr(manifest, "REPO_ROOT", plain)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
     assert store.code_version() == "unknown"
-    monkeypatch.setattr(store, "REPO_ROOT", tmp_path / "does-not-exist")
+    monkeypatch.setattr(manifest, "REPO_ROOT", tmp_path / "does-not-exist")
     assert store.code_version() == "unknown"
 
 
 def test_write_atomic_hashes_every_file_in_a_hidden_sibling_then_renames(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "code_version", lambda: "abc1234")
+    from training import manifest
+
+    monkeypatch.setattr(manifest, "code_version", lambda: "abc1234")
     final = tmp_path / "deep" / "ckpt"
     seen = {}
 

@@ -134,7 +134,7 @@ def test_tensor_and_pipeline(client):
 
 
 def test_bundled_real_runs_check_out(client):
-    from training.parallel.build import read_results
+    from training.parallel.results import read_results
 
     r = read_results()
     assert r, "checkpoints/parallel is missing: python -m training parallel --preset cpu"

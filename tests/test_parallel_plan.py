@@ -8,7 +8,7 @@ import pytest
 
 from shared import memory, parallel_plan, pipeline
 from shared.parallel_plan import Plan
-from training.parallel.build import read_results
+from training.parallel.results import read_results
 
 GB = 1e9
 

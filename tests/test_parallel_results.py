@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from training import schema, store
-from training.parallel import build
-from training.parallel.build import ParallelResults, read_results
+from training.parallel import build, results
+from training.parallel.results import ParallelResults, read_results
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "checkpoints" / "parallel"
@@ -56,7 +56,7 @@ def test_the_bundled_file_parses_and_dumps_back_to_itself(body):
 
 def test_read_results_needs_no_torch():
     code = (
-        "import sys; from training.parallel.build import read_results; "
+        "import sys; from training.parallel.results import read_results; "
         "assert read_results() is not None; print('torch' in sys.modules)"
     )
     out = subprocess.run(
@@ -100,10 +100,10 @@ def test_missing_or_tampered_results_read_as_none(tmp_path, body):
 def test_a_live_pipeline_dict_reads_as_a_bundled_run(body):
     entry = body["pipeline"][0]
     live = {**entry, "machine": {"cpus": 2}, "wall_s": 3.5}  # what launch.run adds
-    run = build.pipeline_run(live)
+    run = results.pipeline_run(live)
     assert run == read_results().pipeline[0]
     with pytest.raises(schema.SchemaError, match="measured_bubble: missing"):
-        build.pipeline_run({k: v for k, v in entry.items() if k != "measured_bubble"})
+        results.pipeline_run({k: v for k, v in entry.items() if k != "measured_bubble"})
 
 
 def test_headline_reads_the_typed_results():

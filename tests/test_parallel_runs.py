@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from shared import memory, pipeline
-from training.parallel import build, launch
-from training.parallel.build import RESULTS, ParallelResults, read_results
+from training.parallel import launch
+from training.parallel.build import RESULTS
+from training.parallel.results import ParallelResults, PipelineRun, pipeline_run, read_results
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,7 +98,7 @@ def test_fsdp_shards_are_exactly_the_zero3_prediction_and_allgathers_are_timed(t
     assert f.allgather_bytes == 4 * n
 
 
-def check_pipeline_run(r: build.PipelineRun) -> None:
+def check_pipeline_run(r: PipelineRun) -> None:
     """Every rank ran exactly its schedule's op order, and activations/gradients flowed in order."""
     p, m, schedule = r.stages, r.microbatches, r.schedule
     ev = r.events
@@ -137,7 +138,7 @@ def test_pipeline_on_3_ranks():
         batch=12,
         microbatches=3,
     )
-    r = build.pipeline_run(out)  # a launch's dict in the bundled runs' schema
+    r = pipeline_run(out)  # a launch's dict in the bundled runs' schema
     assert r.stages == 3 and r.schedule == "1f1b" and out["machine"]["ranks"] == 3
     check_pipeline_run(r)
 
@@ -257,11 +258,11 @@ def test_live_runs_go_one_at_a_time_and_back_to_back(monkeypatch):
         go.set()
         t.join(timeout=300)  # a hang guard: the run itself is bounded by LIVE_TIME_LIMIT_S
     assert not t.is_alive() and not errors, errors
-    assert results[0]["max_abs_diff"] < 1e-4
+    assert results[0].kind == "tensor_parallel" and results[0].run.max_abs_diff < 1e-4
     assert not launch._live_lock.locked()
     second = list(launch.live_run("tensor_parallel", 2))  # the lock is free: no port left taken
     assert [e.kind for e in second] == ["progress", "done"], second[-1]
-    assert second[0].label == "launching 2 processes" and second[-1].data["max_abs_diff"] < 1e-4
+    assert second[0].label == "launching 2 processes" and second[-1].data.run.max_abs_diff < 1e-4
 
 
 def _gone(pid: int) -> bool:

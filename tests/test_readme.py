@@ -414,7 +414,7 @@ def test_architectures_lm_and_copy_rows(arch):
 # ---------------------------------------------------------------- parallel runs
 def test_parallel_table():
     from shared import pipeline
-    from training.parallel.build import read_results
+    from training.parallel.results import read_results
 
     par = read_results(CK / "parallel")  # hash-checked and typed
     ddp = par.ddp

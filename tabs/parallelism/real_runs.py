@@ -1,4 +1,4 @@
-"""The Real runs tab: the bundled multi-process runs (`training.parallel.build.read_results`) — every
+"""The Real runs tab: the bundled multi-process runs (`training.parallel.results.read_results`) — every
 check, measured against the unsplit computation or the memory model — their pipeline Gantt charts
 beside the simulation, and a bounded run launched from the page (`training.parallel.launch`)."""
 
@@ -9,8 +9,8 @@ import gradio as gr
 from shared import ui
 from tabs.parallelism import num as _num  # the name `live_run` uses
 from training import store
-from training.parallel import build
-from training.parallel.build import ParallelResults, PipelineRun
+from training.parallel import results as parallel_results
+from training.parallel.results import LiveLaunch, ParallelResults, PipelineRun
 
 LIVE_KINDS = {
     "pipeline (1F1B)": ("pipeline", "1f1b"),
@@ -54,12 +54,23 @@ ACT_HEADERS = [
     "measured / formula",
 ]
 STATES = (("parameters", "params"), ("gradients", "grads"), ("optimizer states", "optimizer"))
+LIVE_DDP = (
+    "Gradients on every rank equal one process's on the global batch: max |Δ| = {diff:.1e}. "
+    "All-reduce of {mb:.2f} MB (ring: {ring:.2f} MB sent per rank)."
+)
+LIVE_TP = (
+    "Column- then row-parallel MLP equals the unsplit MLP: max |Δ| = {diff:.1e}; one all-reduce "
+    "of {mb:.2f} MB."
+)
+LIVE_FSDP = (
+    "Each rank holds exactly 1/{ranks} of every state; all-gathers took {gathers} per forward."
+)
 
 
 def _results() -> ParallelResults | None:
     """The bundled results; results that do not match this code are a one-line error."""
     try:
-        return build.read_results()
+        return parallel_results.read_results()
     except store.CheckpointError as e:
         raise ui.user_error(e) from None
 
@@ -194,10 +205,8 @@ def pipeline_run(label: str):
     return _pipeline_figures(runs[label])
 
 
-def _pipeline_figures(run: PipelineRun | dict):
-    """`run` is a bundled run, or a live run's dict from `launch` (what `live_run` passes)."""
-    if isinstance(run, dict):
-        run = build.pipeline_run(run)
+def _pipeline_figures(run: PipelineRun):
+    """A bundled pipeline run, or a live one."""
     measured, simulated = run.timeline(), run.timeline(simulated=True)
     span = max(max(e.end for e in measured), max(e.end for e in simulated))
     f1 = ui.gantt_figure(
@@ -234,75 +243,61 @@ def live_run(kind_label: str, ranks, microbatches, progress=gr.Progress()):
     waiting = ui.message_figure(f"launching {n} processes …")
     yield from ui.stream_live(
         lambda: launch.live_run(kind, n, **opts),
-        lambda ev: _live_figures(kind, ev.data) if ev.kind == "done" else None,
+        lambda ev: _live_figures(ev.data) if ev.kind == "done" else None,
         progress,
         failed="",
         starting=(waiting, waiting, f"Launching {n} processes …"),
     )
 
 
-def _live_figures(kind: str, out: dict):
-    """The figures and text of a finished live run (`launch.run`'s dict)."""
+def _live_figures(done: LiveLaunch):
+    """The figures and text of a finished live run."""
+    out, kind = done.run, done.kind
     if kind == "pipeline":
         f1, f2, text = _pipeline_figures(out)
-        return f1, f2, f"**Done** in {out.get('wall_s', 0):.1f} s. " + text
+        return f1, f2, f"**Done** in {done.wall_s:.1f} s. " + text
     if kind == "ddp":
         fig = ui.bar_figure(
             ["compute (no sync)", "all-reduce of all gradients", "step with sync"],
-            [1e3 * out["compute_s"], 1e3 * out["allreduce_s"], 1e3 * out["step_s"]],
-            f"DDP on {out['ranks']} processes",
+            [1e3 * out.compute_s, 1e3 * out.allreduce_s, 1e3 * out.step_s],
+            f"DDP on {out.ranks} processes",
             "",
             "milliseconds (median)",
         )
-        text = (
-            f"Gradients on every rank equal one process's on the global batch: max |Δ| = "
-            f"{out['max_abs_grad_diff']:.1e}. All-reduce of {out['grad_bytes'] / 1e6:.2f} MB "
-            f"(ring: {out['ring_bytes_per_rank'] / 1e6:.2f} MB sent per rank)."
+        text = LIVE_DDP.format(
+            diff=out.max_abs_grad_diff, mb=out.grad_bytes / 1e6, ring=out.ring_bytes_per_rank / 1e6
         )
     elif kind == "tensor_parallel":
         fig = ui.bar_figure(
             ["local compute", "all-reduce"],
-            [1e3 * out["compute_s"], 1e3 * out["allreduce_s"]],
-            f"Tensor-parallel MLP on {out['ranks']} processes",
+            [1e3 * out.compute_s, 1e3 * out.allreduce_s],
+            f"Tensor-parallel MLP on {out.ranks} processes",
             "",
             "milliseconds (median)",
         )
-        text = (
-            f"Column- then row-parallel MLP equals the unsplit MLP: max |Δ| = {out['max_abs_diff']:.1e}; one "
-            f"all-reduce of {out['allreduce_bytes'] / 1e6:.2f} MB."
-        )
+        text = LIVE_TP.format(diff=out.max_abs_diff, mb=out.allreduce_bytes / 1e6)
     else:
-        pred = out["predicted_per_rank"]
+        pred = out.predicted_per_rank
+        states = ("params", "grads", "optimizer")
         fig = ui.grouped_bar_figure(
             ["parameters", "gradients", "optimizer states"],
             {
                 **{
-                    f"rank {i}": [
-                        x["params_bytes"] / 1e6,
-                        x["grads_bytes"] / 1e6,
-                        x["optimizer_bytes"] / 1e6,
-                    ]
-                    for i, x in enumerate(out["per_rank"])
+                    f"rank {i}": [getattr(x, f"{k}_bytes") / 1e6 for k in states]
+                    for i, x in enumerate(out.per_rank)
                 },
-                "ZeRO-3 formula": [
-                    pred["params"] / 1e6,
-                    pred["grads"] / 1e6,
-                    pred["optimizer"] / 1e6,
-                ],
+                "ZeRO-3 formula": [getattr(pred, k) / 1e6 for k in states],
             },
-            f"FSDP2 on {out['ranks']} processes: bytes per rank",
+            f"FSDP2 on {out.ranks} processes: bytes per rank",
             "",
             "MB",
         )
-        text = (
-            f"Each rank holds exactly 1/{out['ranks']} of every state; all-gathers took "
-            + ", ".join(f"{1e3 * x['allgather_s']:.1f} ms" for x in out["per_rank"])
-            + " per forward."
-        )
+        gathers = ", ".join(f"{1e3 * x.allgather_s:.1f} ms" for x in out.per_rank)
+        text = LIVE_FSDP.format(ranks=out.ranks, gathers=gathers)
     return (
         fig,
         ui.message_figure("(a Gantt chart is drawn for pipeline runs)"),
-        (f"**Done** in {out.get('wall_s', 0):.1f} s. " + text),
+        f"**Done** in {done.wall_s:.1f} s. " + text,
     )
 
 

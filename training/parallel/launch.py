@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from .. import live
+from .results import LiveLaunch, run_result
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -223,6 +224,14 @@ def _wait(proc: subprocess.Popen, deadline: float, stop: threading.Event | None)
             continue
 
 
+def _command(kind: str, ranks: int, args: list[str], out: Path) -> list[str]:
+    """torchrun (as `python -m torch.distributed.run`) starting `ranks` copies of the kind's module."""
+    module = f"training.parallel.{KINDS[kind]}.run"
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone"] + [
+        *("--nproc_per_node", str(ranks), "-m", module, *args, "--out", str(out))
+    ]
+
+
 def run_raw(
     kind: str,
     ranks: int,
@@ -254,19 +263,7 @@ def run_raw(
     last_pids.clear()
     with tempfile.TemporaryDirectory(prefix="lab-parallel-") as tmp:
         out, log_path = Path(tmp) / "result.json", Path(tmp) / "log.txt"
-        cmd = [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            str(ranks),
-            "-m",
-            f"training.parallel.{KINDS[kind]}.run",
-            *args,
-            "--out",
-            str(out),
-        ]
+        cmd = _command(kind, ranks, args, out)
         # TMPDIR: torchrun's torchelastic_* folders go inside `tmp`, removed with it
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "TMPDIR": tmp}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
@@ -332,12 +329,13 @@ def run(
 def live_run(kind: str, ranks: int = 2, **options) -> live.Events:
     """The app's run (`training.live`): one at a time, small defaults, at most LIVE_TIME_LIMIT_S
     seconds; closing the events stops its processes. One progress event as the ranks start, then
-    the result as `run` returns it. Bad input raises a one-line ValueError before anything starts."""
+    a `LiveLaunch` (the run typed as a bundled one). Bad input raises a one-line ValueError before anything starts."""
     validate(kind, ranks, **options)  # bad input fails before the lock is taken
 
-    def work(emit, stop) -> dict:
+    def work(emit, stop) -> LiveLaunch:
         emit(0, 1, f"launching {ranks} processes")
-        return run(kind, ranks, LIVE_TIME_LIMIT_S, stop=stop, **options)
+        out = run(kind, ranks, LIVE_TIME_LIMIT_S, stop=stop, **options)
+        return LiveLaunch(kind, run_result(kind, out), out["wall_s"])
 
     return live.start(
         _live_lock,
