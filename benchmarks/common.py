@@ -110,12 +110,13 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve_suite(env_extra: dict | None = None, timeout: float = 60.0):
+def serve_suite(env_extra: dict | None = None, timeout: float = 60.0, root: Path = ROOT):
     """`python app.py` exactly as a user starts it, on a free port (GRADIO_SERVER_PORT /
     GRADIO_SERVER_NAME=127.0.0.1), in its own process group; yields a `Server` once `/` answers
     200 (RuntimeError with the log's tail if it exits or does not answer within `timeout`), and
     always stops that process group at the end. `env_extra` values of None remove the variable
-    (e.g. LAB_BASE_CHECKPOINT=None: the bundled checkpoint, as on a fresh clone)."""
+    (e.g. LAB_BASE_CHECKPOINT=None: the bundled checkpoint, as on a fresh clone). `root`: the
+    checkout whose app.py runs (benchmarks/redesign.py starts an older one beside this one)."""
     port = free_port()
     env = {
         **os.environ,
@@ -133,7 +134,7 @@ def serve_suite(env_extra: dict | None = None, timeout: float = 60.0):
             t0 = time.perf_counter()
             proc = subprocess.Popen(
                 [sys.executable, "app.py"],
-                cwd=ROOT,
+                cwd=root,
                 env=env,
                 stdout=f,
                 stderr=subprocess.STDOUT,

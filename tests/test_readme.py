@@ -710,6 +710,7 @@ def test_spaces_table(name):
 def test_limits_table():
     """The limits as the built suite declares them (its events' concurrency and time limits)."""
     import app
+    from shared import limits
 
     demo = app.build_suite(app.discover_apps())
     fns = {f.api_name: f for f in demo.fns.values() if f.api_name}
@@ -726,6 +727,17 @@ def test_limits_table():
     assert cmp.concurrency_id == tv.concurrency_id and cmp.concurrency_limit == tv.concurrency_limit
     assert_figures(row("SFT side-by-side"), str(cmp.concurrency_limit), str(cmp.time_limit))
     assert_figures(row("recall probe"), str(fns["probe"].concurrency_limit))
+    page, side, lib = limits.PAGE, limits.SIDE_BY_SIDE, limits.LIBRARY
+    assert_figures(
+        row("a generation request"),
+        f"≤ {page.max_new_tokens} new tokens",
+        f"temperature ≤ {page.max_temperature:g}",
+        f"top-k ≤ {page.max_top_k}",
+        f"prompt ≤ {page.max_prompt_chars:,} characters",
+        f"≤ {side.max_new_tokens} tokens per model",
+        f"prompt ≤ {side.max_prompt_chars:,};",
+        f"≤ {lib.max_new_tokens:,} tokens",
+    )
     live = [
         fns[k].time_limit for k in ("live_run", "launch_run", "stability_live", "race", "live_sft")
     ]
