@@ -37,9 +37,9 @@ def launch(root: Path, calls: int, timeout: float) -> dict:
         with ThreadPoolExecutor(len(jobs)) as pool:
             list(pool.map(lambda j: j.result(timeout=timeout), jobs))
         out = {"http_200_s": server.startup_s, "paint_after_200_s": time.perf_counter() - t0}
-        calls = endpoint_args(client)
+        endpoint = endpoint_args(client)
         for name in ANALYTIC:
-            args = calls[name]
+            args = endpoint[name]
             client.predict(*args, api_name=name)
             times = []
             for _ in range(calls):

@@ -207,6 +207,7 @@ def _failure(event: str) -> gr.Error:
 def _slots(fn: Callable, n: int) -> list[int]:
     """Positions of the component inputs among the arguments gradio passes `fn` (it inserts
     gr.Progress / gr.Request arguments at their parameters' positions)."""
+    # gradio.helpers at wrap time (not needed to import this module)
     from gradio.helpers import special_args
 
     marks = [object() for _ in range(n)]

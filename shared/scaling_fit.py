@@ -92,6 +92,7 @@ def _a3_grid_values(grid, logN, logD, logL, delta):
 
 
 def _a3_minimise(logN, logD, logL, delta, starts):
+    # scipy (~0.3 s) only when a law is fitted: the apps read fits, they do not make them
     from scipy.optimize import minimize
 
     best = None

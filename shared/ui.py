@@ -7,12 +7,15 @@ No torch here (apps must start fast); plotly is imported only when a figure is d
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import gradio as gr
 
-from shared import limits
+from shared import inputs, limits
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -59,12 +62,6 @@ def launch(
     cache the handlers read, so the first click finds it ready; a failure is one log line and the
     next call still runs. LAB_WARM_UP=0 turns it off. Blocks like `demo.launch` unless
     `prevent_thread_lock=True`."""
-    import os
-    import sys
-    import threading
-
-    from shared import inputs
-
     inputs.guard(demo)
     if demo.delete_cache is None:
         demo.delete_cache = TEMP_SWEEP
@@ -93,8 +90,6 @@ def launch(
 def _warm_up(demo: gr.Blocks, hooks: list[Callable[[], Any]]) -> None:
     """Run `hooks` once the server answers; one log line each (done in how long, or why not).
     Heavy handlers wait for it to end (`shared.inputs.warm_up_done`)."""
-    from shared import inputs
-
     try:
         _run_warm_ups(demo, hooks)
     finally:
@@ -102,10 +97,7 @@ def _warm_up(demo: gr.Blocks, hooks: list[Callable[[], Any]]) -> None:
 
 
 def _run_warm_ups(demo: gr.Blocks, hooks: list[Callable[[], Any]]) -> None:
-    import time
-
-    from shared.inputs import log, one_line
-
+    log, one_line = inputs.log, inputs.one_line
     while not getattr(demo, "is_running", False):
         time.sleep(0.05)
     for fn in hooks:
@@ -143,9 +135,7 @@ def source_note(text: str, url: str = "") -> str:
 def user_error(msg: Any) -> gr.Error:
     """A one-line error for the person using the app (no traceback in the UI or the log).
     Usage: `raise user_error(e)` or `raise user_error("max tokens must be 1..256")`."""
-    from shared.inputs import InputError
-
-    return InputError(msg)
+    return inputs.InputError(msg)
 
 
 def checked_number(name: str, x: Any, lo: float, hi: float, integer: bool = False) -> float:
@@ -251,6 +241,7 @@ def line_figure(
     markers: bool = False,
 ) -> "go.Figure":
     """One line per named series `{name: (xs, ys)}`; a series with a single point gets a marker."""
+    # plotly's figure classes (~0.3 s) when the first figure is drawn, not at start-up
     import plotly.graph_objects as go
 
     fig = go.Figure()

@@ -48,6 +48,7 @@ def train_base(
 ) -> Trained:
     """Prepare the corpus, tokenizer and token blocks (main process first), build the preset's
     model and run the pre-training loop in `run_dir`."""
+    # torch only when a base model is built: the CLI's other commands start without it
     import torch
     from accelerate import PartialState
 

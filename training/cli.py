@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _preset(args):
+    # each command imports what it runs (presets pull in the world corpus and the models)
     from .presets import get_preset
 
     overrides = {

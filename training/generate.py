@@ -11,6 +11,7 @@ from typing import Iterator
 import torch
 
 from shared.limits import LIBRARY, GenerationError, number
+from training.tokenizer import END
 
 UNBOUNDED = 1 << 30  # recurrent models (Mamba, LSTM) have no position limit
 
@@ -107,8 +108,6 @@ def generate_ids(
 
 def stop_ids(tokenizer) -> frozenset[int]:
     """End of text and end of turn (the chat template's stop token) both end a completion."""
-    from .tokenizer import END
-
     ids = {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids(END)}
     return frozenset(i for i in ids if i is not None and i != tokenizer.unk_token_id)
 

@@ -5,6 +5,7 @@ re-exports these names: `store.verify`, `store.write_atomic`, …)."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -97,8 +98,6 @@ def write_text_atomic(path: Path, text: str) -> Path:
 def run_lock(run_dir: Path, *, wait: bool = False):
     """Hold an exclusive lock on a build's working directory (released when the process ends,
     however it ends). ``wait=False``: a second build there fails at once with a one-line message."""
-    import fcntl
-
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / ".lock", "w") as f:

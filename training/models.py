@@ -92,6 +92,7 @@ def make_config(spec: ModelSpec, *, eos_id: int = 0, pad_id: int = 1):
             pad_token_id=pad_id,
         )
     if spec.arch == "mamba":
+        # each architecture's transformers classes load with the model that needs them (~1 s each)
         from transformers import MambaConfig
 
         return MambaConfig(

@@ -45,14 +45,19 @@ def _fail(where: str, expected: str, value: Any) -> SchemaError:
     return SchemaError(f"{where or 'body'}: expected {expected}, got {_describe(value)}")
 
 
+_EXACT = (str, bool, int, float, type(None))  # a value of exactly one of these types passes as is
+
+
 def _convert(tp: Any, value: Any, where: str) -> Any:
-    if tp is Any:
+    if tp is Any or (tp is type(value) and tp in _EXACT):
         return value
     if dataclasses.is_dataclass(tp):
         return _object(tp, value, where)
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         options = typing.get_args(tp)
+        if type(value) in options and type(value) in _EXACT:  # the common case, without a call
+            return value
         if value is None:
             if type(None) in options:
                 return None
@@ -120,22 +125,34 @@ def _name(tp: Any) -> str:
     )
 
 
+@cache
+def _fields(cls: type) -> dict[str, tuple[Any, bool]]:
+    """name -> (type, required) of each field `cls` takes."""
+    hints = _hints(cls)
+    return {
+        f.name: (
+            hints[f.name],
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(cls)
+        if f.init
+    }
+
+
 def _object(cls: type, value: Any, where: str) -> Any:
     if not isinstance(value, dict):
         raise _fail(where, f"an object ({cls.__name__})", value)
-    hints = _hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    fields = _fields(cls)
     unknown = [k for k in value if k not in fields and not (k == VERSION_KEY and not where)]
     if unknown:
         at = f"{where}.{unknown[0]}" if where else unknown[0]
         raise SchemaError(f"{at}: unexpected field (the schema {cls.__name__} has no such field)")
     kwargs = {}
-    for name, f in fields.items():
-        at = f"{where}.{name}" if where else name
+    for name, (tp, required) in fields.items():
         if name in value:
-            kwargs[name] = _convert(hints[name], value[name], at)
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise SchemaError(f"{at}: missing")
+            kwargs[name] = _convert(tp, value[name], f"{where}.{name}" if where else name)
+        elif required:
+            raise SchemaError(f"{f'{where}.{name}' if where else name}: missing")
     return cls(**kwargs)
 
 

@@ -13,6 +13,7 @@ This module imports no torch at import time, so apps can read manifests and metr
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import re
@@ -200,8 +201,6 @@ def write_pin(
         raise CheckpointError(
             f"cannot pin {name!r}: the Hub returned {revision!r}, not a 40-hex commit"
         )
-    import fcntl
-
     path = Path(path or HUB_PINS)
     path.parent.mkdir(parents=True, exist_ok=True)
     entry = {
@@ -259,6 +258,7 @@ def download(
     A checkpoint of this project (`name` in KNOWN) is verified — the sha256 of every file its
     manifest lists, and with a `pin` the manifest itself — before its path is returned, so no
     weight from the Hub is read unchecked."""
+    # huggingface_hub only when a checkpoint must come from the Hub: the default path is offline
     from huggingface_hub import snapshot_download
 
     ours = name in KNOWN

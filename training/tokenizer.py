@@ -35,6 +35,7 @@ def plain_text(text: str) -> str:
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int, model_max_length: int):
     """Train byte-level BPE on `texts`; return a ready `PreTrainedTokenizerFast`."""
+    # the BPE trainer only when a tokenizer is trained
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 

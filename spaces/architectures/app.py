@@ -90,11 +90,9 @@ def recall_probe(text, gap):
 def race(task, steps, width, seq, progress=gr.Progress()):
     """Train the three architectures on a small task now (bounded, one race at a time) and draw
     their accuracy per step as it comes in."""
-    from training import architectures as arch
-
     settings = {
         "task": task,
-        "steps": int(_num("steps", steps, 10, arch.RACE_MAX_STEPS, integer=True)),
+        "steps": int(_num("steps", steps, 10, architectures.RACE_MAX_STEPS, integer=True)),
         "width": int(_num("width", width, 16, 64, integer=True)),
         "seq": int(_num("sequence length", seq, 16, 64, integer=True)),
     }
@@ -111,7 +109,7 @@ def race(task, steps, width, seq, progress=gr.Progress()):
         return _race_fig(ev.data.curves, settings), _race_summary(ev.data)
 
     yield from ui.stream_live(
-        lambda: arch.live_race(settings),
+        lambda: architectures.live_race(settings),
         render,
         progress,
         failed="race failed",

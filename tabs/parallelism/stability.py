@@ -133,8 +133,6 @@ def stability(selected):
 def stability_live(log_lr, warmup, clip, init_scale, precision, steps, progress=gr.Progress()):
     """Train one run with the page's settings (bounded, one at a time), streaming its curves
     beside the bundled baseline."""
-    from training import stability as lab
-
     settings = {
         "lr": 10 ** _num("log10 learning rate", log_lr, -5, 1),
         "warmup_steps": _num("warmup steps", warmup, 0, 10_000, integer=True),

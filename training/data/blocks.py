@@ -30,6 +30,7 @@ class Prepared:
 def task_data(inputs, labels, eval_inputs, eval_labels, meta: dict | None = None) -> Prepared:
     """A `Prepared` for a synthetic task (`training.data.tasks`): int arrays [n, T] of inputs and
     labels (IGNORE where unscored), so the pre-training loop trains on it unchanged."""
+    # torch only when blocks are packed: importing the corpus stays torch-free
     import torch
 
     def blocks(x):

@@ -27,6 +27,7 @@ def _one_line(e: BaseException, limit: int = 200) -> str:
 
 
 def _from_texts(texts: list[str]):
+    # datasets (~1 s) only when user text is loaded
     import datasets
 
     return datasets.Dataset.from_dict({"text": texts})

@@ -257,6 +257,7 @@ class World:
         return [records[i] for i in perm]
 
     def pretrain_dataset(self):
+        # datasets (~1 s) only when the corpus is exported as a Dataset
         import datasets
 
         return datasets.Dataset.from_list(self.pretrain_texts())

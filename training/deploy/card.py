@@ -101,6 +101,7 @@ def requirements_text(name: str) -> str:
 
 def _split_card(path: Path) -> tuple[dict, str]:
     """(YAML front matter, body) of a card."""
+    # yaml only when a card is read or written
     import yaml
 
     text = path.read_text()

@@ -15,6 +15,7 @@ NO_TOKEN = "no Hugging Face token: set HF_TOKEN or run `hf auth login`"
 
 def token() -> str:
     """HF_TOKEN or the token saved by `hf auth login`; a missing one is a HubError."""
+    # huggingface_hub only when publishing or downloading: the apps run offline
     from huggingface_hub import get_token
 
     try:

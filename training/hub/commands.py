@@ -15,6 +15,7 @@ from .plans import _mb, plan_checkpoint, plan_space
 
 
 def _deploy():
+    # the Space bundler only for `spaces publish`
     from .. import deploy
 
     return deploy

@@ -4,6 +4,7 @@ stores it with LFS, built locally (no token, no network) from a Space bundle or 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,8 +196,6 @@ def plan_space(
 def _read_verified(folder: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The manifest and the bytes of every file it lists, each checked against its sha256 — the
     bytes uploaded are the bytes checked (no window for a change in between)."""
-    import hashlib
-
     manifest = store.read_manifest(folder)
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:

@@ -35,6 +35,7 @@ def quantize_int8(model, *, head: bool = False):
     """A copy of `model` with dynamic int8 Linear layers (int8 weights, one scale per output
     channel; activations quantized per batch on the fly). `head=False` keeps the output head, tied to
     the input embedding, in fp32 — quantizing it stores a second, int8 copy of that matrix."""
+    # torch only when measuring: the app reads this package's results without it
     import torch
 
     emb = model.get_input_embeddings().weight

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 
 def student_spec(plan: Plan, vocab_size: int):
+    # presets and the training stack only when a student is built (the app imports this package)
     from ..presets import get_preset
 
     base = get_preset(plan.world).model

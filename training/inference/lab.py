@@ -34,6 +34,7 @@ class Lab:
     prompt: list[int]
 
     def loss(self, model) -> float:
+        # torch-heavy modules only in the build: the app imports this package torch-free
         from ..evaluate import heldout_loss
 
         loss = heldout_loss(model, self.eval_blocks, batch_size=16)

@@ -44,6 +44,7 @@ def load_base(base: str | None = None, *, device: str = "cpu") -> Base:
                 f"--base {base}: no such directory, and not a Hub model id like user/model"
             )
         p = store.download(base, "main", name=base)
+    # transformers only when a base model is loaded
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:

@@ -184,6 +184,7 @@ def ensure_base(preset: str, runs: str | Path = "runs") -> str | None:
         with store.run_lock(d.parent, wait=True):  # a build-base already running there: wait for it
             pass
     if not (d / store.MANIFEST).is_file():
+        # the pre-training stack only when a base must be built first
         from training.base import build_base
         from training.presets import get_preset
 

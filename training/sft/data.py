@@ -79,6 +79,7 @@ def conversations(
     Columns: ``messages``, ``person_id``, ``attributes`` (one per assistant turn), ``phrasings``
     (question template index per turn), ``n_turns``.
     """
+    # datasets (~1 s) only when SFT records are built
     import datasets
 
     if not 0.0 <= multi_turn_fraction < 1.0:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from training.data.world import ATTRIBUTES, QUESTIONS, World
+from training.tokenizer import plain_text
 
 MAX_NEW_TOKENS = 40
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -91,8 +92,6 @@ def few_shot_messages(world: World, shots: int = 3, seed: int = 0) -> list[dict]
 def chat_prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
     """The chat template with the assistant prompt appended, as token ids; the messages' text is
     plain text (a typed "<|assistant|>" is characters, not the special token)."""
-    from training.tokenizer import plain_text
-
     messages = [{**m, "content": plain_text(m["content"])} for m in messages]
     return list(
         tokenizer.apply_chat_template(
@@ -105,6 +104,7 @@ def respond(
     model, tokenizer, messages: list[dict], max_new_tokens: int = MAX_NEW_TOKENS
 ) -> tuple[str, bool]:
     """Greedy answer to the last user message: (text, stopped by a stop token)."""
+    # torch (training.generate) only when answers are generated: the app imports this module
     from training.generate import generate_ids, stop_ids
 
     stops = stop_ids(tokenizer)

@@ -56,6 +56,7 @@ def base_manifest() -> dict:
 
 def world():
     """The world the base model was pre-trained on (from its manifest's preset)."""
+    # the world corpus and the model stack when first asked: the app imports this module at start
     from training.data.world import World
     from training.presets import get_preset
 

@@ -131,6 +131,7 @@ class SFTResult:
 
 
 def lora_config(model, s: SFTSettings):
+    # PEFT and TRL (several seconds) only when a fine-tune starts
     from peft import LoraConfig
 
     names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}

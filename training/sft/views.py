@@ -28,6 +28,7 @@ class RecordView:
 
 
 def _view(messages: list[dict]) -> RecordView:
+    # numpy and the world corpus only when a record is shown (this module is the app's, torch-free)
     from .data import to_sharegpt
 
     tok = tokenizer_only()

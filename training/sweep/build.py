@@ -35,6 +35,7 @@ def _kept_settings(run_dir: Path) -> dict | None:
     None when there is nothing kept. A finished run from before settings were recorded: {}."""
     if (run_dir / "result.json").is_file():
         return json.loads((run_dir / "result.json").read_text()).get("train", {})
+    # torch (resume checkpoints) only when a sweep is built: the app imports this package
     from ..resume import RESUME
 
     state = run_dir / RESUME / "state.json"

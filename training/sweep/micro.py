@@ -26,6 +26,7 @@ def _live_data(plan: SweepPlan, tok_dir: Path):
     """The plan's world packed with the tokenizer the bundled sweep's runs used (built once)."""
     key = (plan.preset, str(tok_dir))
     if key not in _live_cache:
+        # transformers when the live run first needs the sweep's tokenizer
         from transformers import PreTrainedTokenizerFast
 
         from ..data.blocks import world_blocks
