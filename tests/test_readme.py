@@ -64,11 +64,6 @@ def sci(x: float) -> str:
     return re.sub(r"e([+-])0*(\d)", r"e\1\2", f"{x:.1e}").replace("e+", "e")
 
 
-def results(name: str) -> dict:
-    store.verify(CK / name)  # hashes first: these are the files the builds wrote
-    return json.loads((CK / name / "results.json").read_text())
-
-
 # ---------------------------------------------------------------- the bundled base model
 def test_base_model_table():
     manifest = store.verify(CK / "base")
@@ -269,111 +264,119 @@ def test_sweep_long_tail_claim(sweep):
 
 
 # ---------------------------------------------------------------- stability
-def _stab(name: str) -> dict:
-    r = next(r for r in results("stability")["runs"] if r["name"] == name)
-    from training.stability import summary
+def stability_results():
+    from training.stability import read_results
 
-    return r, summary(r)
+    store.verify(CK / "stability")  # hashes first: these are the files the build wrote
+    return read_results(CK / "stability")
+
+
+def _stab(name: str):
+    from training.stability import summarize
+
+    r = next(r for r in stability_results().runs if r.name == name)
+    return r, summarize(r.records, r.diverged_at)
 
 
 def test_stability_table():
     base, s = _stab("baseline")
-    recs = base["records"]
+    recs = base.records
     assert_figures(
         row("baseline: lr 2e-3"),
-        f"{recs[0]['loss']:.2f}",
-        f"{s['final_loss']:.2f}",
-        f"{math.ceil(s['max_grad_norm'] * 10) / 10:.1f}",
+        f"{recs[0].loss:.2f}",
+        f"{s.final_loss:.2f}",
+        f"{math.ceil(s.max_grad_norm * 10) / 10:.1f}",
     )
     r, _ = _stab("lr-x10-no-warmup")
-    first = r["records"][0]
-    peak = max((x for x in r["records"][:20]), key=lambda x: x["loss"])
+    first = r.records[0]
+    peak = max(r.records[:20], key=lambda x: x.loss)
     assert_figures(
         row("lr ×10, no warmup |"),
-        pct(first["update_ratio"], 0),
-        f"{peak['loss']:.2f}",
-        str(peak["step"]),
-        f"{first['loss']:.2f}",
+        pct(first.update_ratio, 0),
+        f"{peak.loss:.2f}",
+        str(peak.step),
+        f"{first.loss:.2f}",
     )
     r, s = _stab("lr-x10-bare")
     fp32 = [
-        _stab(x["name"])[1]["final_loss"]
-        for x in results("stability")["runs"]
-        if x["settings"]["precision"] == "fp32"
+        _stab(x.name)[1].final_loss
+        for x in stability_results().runs
+        if x.settings.precision == "fp32"
     ]
-    assert s["final_loss"] == max(fp32)
+    assert s.final_loss == max(fp32)
     assert_figures(
-        row("lr ×10, no warmup, no clipping"), f"{s['max_grad_norm']:.1f}", f"{s['final_loss']:.2f}"
+        row("lr ×10, no warmup, no clipping"), f"{s.max_grad_norm:.1f}", f"{s.final_loss:.2f}"
     )
     r, _ = _stab("init-x10")
-    above = [x["step"] for x in r["records"] if x["grad_norm"] > 10]
-    assert_figures(row("init ×10 |"), f"{r['records'][0]['loss']:.1f}")
+    above = [x.step for x in r.records if x.grad_norm > 10]
+    assert_figures(row("init ×10 |"), f"{r.records[0].loss:.1f}")
     assert 20 <= len(above) <= 30 and "~25 steps" in row("init ×10 |")
     r, _ = _stab("fp16")
     assert_figures(
-        row("fp16 without loss scaling"), pct(max(x["head_zero_frac"] for x in r["records"]), 0)
+        row("fp16 without loss scaling"), pct(max(x.head_zero_frac for x in r.records), 0)
     )
     (sc, s_sc), (bf, s_bf) = _stab("fp16-scaled"), _stab("bf16")
     n_head = (
-        results("stability")["model"]["d_model"]
+        stability_results().model.d_model
         * json.loads((CK / "base" / "config.json").read_text())["vocab_size"]
     )
-    for x in sc["records"] + bf["records"]:  # "no underflow (≤ 1 element)" of the output head
-        assert x["head_zero_frac"] * n_head <= 1 + 1e-6, x
-    assert_figures(
-        row("fp16 + GradScaler"), f"{s_sc['final_loss']:.2f}", f"{s_bf['final_loss']:.2f}"
-    )
+    for x in sc.records + bf.records:  # "no underflow (≤ 1 element)" of the output head
+        assert x.head_zero_frac * n_head <= 1 + 1e-6, x
+    assert_figures(row("fp16 + GradScaler"), f"{s_sc.final_loss:.2f}", f"{s_bf.final_loss:.2f}")
     r, _ = _stab("fp16-overflow")
-    assert r["diverged_at"] == 1 and math.isnan(float(r["records"][0]["loss"]))
+    assert r.diverged_at == 1 and math.isnan(float(r.records[0].loss))
     assert "NaN at step 1" in row("init ×100")
 
 
 # ---------------------------------------------------------------- inference
 def test_inference_table():
-    inf = results("inference")
-    kv = inf["kv_cache"]
-    i, j = kv["contexts"].index(224), kv["contexts"].index(16)
-    c, u = kv["cached_ms_per_token"][i], kv["uncached_ms_per_token"][i]
-    assert kv["cache_bytes"] == kv["predicted_cache_bytes"] and kv["identical_tokens"]
+    from training.inference import read_results
+
+    store.verify(CK / "inference")
+    inf = read_results(CK / "inference")
+    kv = inf.kv_cache
+    i, j = kv.contexts.index(224), kv.contexts.index(16)
+    c, u = kv.cached_ms_per_token[i], kv.uncached_ms_per_token[i]
+    assert kv.cache_bytes == kv.predicted_cache_bytes and kv.identical_tokens
     assert_figures(
         row("KV cache at 224"),
         f"{c:.2f}",
         f"{u:.2f}",
         f"×{u / c:.1f}",
-        f"×{kv['uncached_ms_per_token'][j] / kv['cached_ms_per_token'][j]:.1f}",
-        f"{kv['cache_bytes'][i] / 1e6:.2f}",
+        f"×{kv.uncached_ms_per_token[j] / kv.cached_ms_per_token[j]:.1f}",
+        f"{kv.cache_bytes[i] / 1e6:.2f}",
     )
-    q = {x["name"]: x for x in inf["quantization"]}
+    q = {x.name: x for x in inf.quantization}
     fp, i8 = q["fp32"], q["int8 (blocks)"]
     assert_figures(
         row("int8 dynamic"),
-        f"{fp['weight_bytes'] / 1e6:.2f}",
-        f"{i8['weight_bytes'] / 1e6:.2f}",
-        f"{i8['weight_bytes'] / fp['weight_bytes']:.2f}",
-        f"{fp['heldout_loss']:.3f}",
-        f"{i8['heldout_loss']:.3f}",
-        pct(fp["accuracy"], 0),
-        pct(i8["accuracy"]),
-        pct(i8["top1_agreement"]),
+        f"{fp.weight_bytes / 1e6:.2f}",
+        f"{i8.weight_bytes / 1e6:.2f}",
+        f"{i8.weight_bytes / fp.weight_bytes:.2f}",
+        f"{fp.heldout_loss:.3f}",
+        f"{i8.heldout_loss:.3f}",
+        pct(fp.accuracy, 0),
+        pct(i8.accuracy),
+        pct(i8.top1_agreement),
     )
-    pr = {round(x["sparsity"], 2): x for x in inf["pruning"]}
-    assert all(x["zeroed"] == round(x["sparsity"] * x["pruned_weights"]) for x in pr.values())
+    pr = {round(x.sparsity, 2): x for x in inf.pruning}
+    assert all(x.zeroed == round(x.sparsity * x.pruned_weights) for x in pr.values())
     assert_figures(
         row("magnitude pruning"),
-        f"{pr[0.4]['heldout_loss']:.3f}",
-        f"{pr[0.6]['heldout_loss']:.3f}",
-        f"{pr[0.8]['heldout_loss']:.2f}",
+        f"{pr[0.4].heldout_loss:.3f}",
+        f"{pr[0.6].heldout_loss:.3f}",
+        f"{pr[0.8].heldout_loss:.2f}",
     )
-    d = inf["distillation"]
-    last = {k: v[-1] for k, v in d["curves"].items()}
+    d = inf.distillation
+    last = {k: v[-1] for k, v in d.curves.items()}
     assert_figures(
         row("distillation into"),
-        f"{round(d['student']['params'] / 1e3)}k",
-        str(d["steps"]),
-        f"{last['distilled']['eval_loss']:.3f}",
-        f"{last['data only']['eval_loss']:.3f}",
-        pct(d["final"]["distilled"]["accuracy"]),
-        pct(d["final"]["data only"]["accuracy"]),
+        f"{round(d.student.params / 1e3)}k",
+        str(d.steps),
+        f"{last['distilled'].eval_loss:.3f}",
+        f"{last['data only'].eval_loss:.3f}",
+        pct(d.final["distilled"].accuracy),
+        pct(d.final["data only"].accuracy),
     )
 
 
@@ -511,13 +514,16 @@ def test_gradient_flow_row(arch):
 
 
 def test_activation_row():
-    acts = results("parallel")["activations"]
-    plain = [a for a in acts if a["recompute"] == "none"]
-    full = [a for a in acts if a["recompute"] == "full"]
-    ratios = [a["measured_bytes"] / a["predicted_bytes"] for a in plain]
-    assert all(a["explained_bytes"] == a["measured_bytes"] for a in plain)  # "to the byte"
+    from training.parallel.results import read_results
+
+    store.verify(CK / "parallel")
+    acts = read_results(CK / "parallel").activations
+    plain = [a for a in acts if a.recompute == "none"]
+    full = [a for a in acts if a.recompute == "full"]
+    ratios = [a.measured_bytes / a.predicted_bytes for a in plain]
+    assert all(a.explained_bytes == a.measured_bytes for a in plain)  # "to the byte"
     for a in full:  # full recomputation keeps only the layer's input: 2 bytes (bf16) × s·b·h
-        assert a["measured_bytes"] == 2 * a["seq"] * a["batch"] * a["hidden"]
+        assert a.measured_bytes == 2 * a.seq * a.batch * a.hidden
     text = row("activations of one GPT-2 layer")
     assert_figures(text, str(len(plain)), f"{min(ratios):.3f}–{max(ratios):.3f}")
 
