@@ -224,10 +224,11 @@ def warm() -> None:
 @dataclass
 class SpaceApp:
     name: str
-    build_demo: Callable[[], gr.Blocks] | None
+    build_demo: Callable[[], gr.Blocks] | None  # the app on its own page (its Space)
     error: str = ""
     title: str = ""
     warm: Callable[[], Any] | None = None  # the module's `warm()`, if it has one
+    build_page: Callable[[gr.Blocks], None] | None = None  # the app's page, built into a Blocks
 
 
 def discover_apps(root: Path | None = None) -> list[SpaceApp]:
@@ -237,9 +238,16 @@ def discover_apps(root: Path | None = None) -> list[SpaceApp]:
     for name in shared_apps.app_names(root or SPACES):
         try:
             module = shared_apps.load_app(name, root=root or SPACES)
-            build = module.build_demo
             title = getattr(module, "TITLE", "") or name.replace("_", " ").title()
-            apps.append(SpaceApp(name, build, title=title, warm=getattr(module, "warm", None)))
+            apps.append(
+                SpaceApp(
+                    name,
+                    module.build_demo,
+                    title=title,
+                    warm=getattr(module, "warm", None),
+                    build_page=module.build_page,
+                )
+            )
         except Exception as e:  # noqa: BLE001 - one broken app must not take the suite down
             traceback.print_exc()
             apps.append(
@@ -248,17 +256,18 @@ def discover_apps(root: Path | None = None) -> list[SpaceApp]:
     return apps
 
 
-def build_app(app: SpaceApp) -> gr.Blocks | None:
-    """Build one app's page on its own (outside the suite's page, so `render()` places it exactly
-    once); a failure is logged with its traceback and kept as one line for the tab."""
-    if app.build_demo is None:
-        return None
-    try:
-        return app.build_demo()
-    except Exception as e:  # noqa: BLE001
-        traceback.print_exc()
-        app.error = f"{type(e).__name__}: {e}"
-        return None
+def build_app_page(app: SpaceApp, demo: gr.Blocks) -> str:
+    """Build one app's page into `demo` where the caller stands (the suite: its tab), directly —
+    not as a Blocks of its own rendered in, which would build every page's server routes twice.
+    A failure is logged with its traceback, what was built hidden, and kept as one line."""
+    with gr.Column() as page:
+        try:
+            app.build_page(demo)
+        except Exception as e:  # noqa: BLE001 - one broken app must not take the suite down
+            traceback.print_exc()
+            page.visible = False
+            app.error = f"{type(e).__name__}: {e}"
+    return app.error
 
 
 # ---------------------------------------------------------------- the page
@@ -384,7 +393,7 @@ def _build_completion_panel() -> None:
 def build_suite(found: list[SpaceApp] | None = None) -> gr.Blocks:
     """The whole lab as one page: the base model, then one tab per app in spaces/ (`found`:
     `discover_apps()` already called, e.g. to collect their warm-ups)."""
-    apps = [(app, build_app(app)) for app in (discover_apps() if found is None else found)]
+    apps = discover_apps() if found is None else found
     with gr.Blocks(title="LLM Training & Scaling Lab") as demo:
         ui.header(
             "LLM Training & Scaling Lab",
@@ -394,13 +403,12 @@ def build_suite(found: list[SpaceApp] | None = None) -> gr.Blocks:
         )
         with gr.Tab("Base model"):
             build_base_page(demo)
-        for app, page in apps:
+        for app in apps:
             with gr.Tab(app.title):
-                if page is not None:
-                    page.render()
-                else:
+                error = app.error or build_app_page(app, demo)
+                if error:
                     gr.Markdown(
-                        f"**This app could not be loaded.** {' '.join(app.error.split())[:300]}"
+                        f"**This app could not be loaded.** {' '.join(error.split())[:300]}"
                     )
     demo.queue(max_size=32)
     return demo

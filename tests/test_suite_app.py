@@ -164,8 +164,15 @@ def test_app_discovery(tmp_path, monkeypatch):
     (tmp_path / "good").mkdir()
     (tmp_path / "good" / "app.py").write_text(
         "import gradio as gr\nTITLE = 'Good app'\n"
-        "def build_demo():\n    with gr.Blocks() as d:\n        md = gr.Markdown('hello from good')\n"
-        "        d.load(lambda: 'loaded', None, md, api_name='good_load')\n    return d\n"
+        "def build_page(d):\n    md = gr.Markdown('hello from good')\n"
+        "    d.load(lambda: 'loaded', None, md, api_name='good_load')\n"
+        "def build_demo():\n    with gr.Blocks() as d:\n        build_page(d)\n    return d\n"
+    )
+    (tmp_path / "fails").mkdir()
+    (tmp_path / "fails" / "app.py").write_text(
+        "import gradio as gr\nTITLE = 'Fails'\n"
+        "def build_page(d):\n    gr.Markdown('half a page')\n    raise ValueError('no results')\n"
+        "def build_demo():\n    with gr.Blocks() as d:\n        build_page(d)\n    return d\n"
     )
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "app.py").write_text("raise RuntimeError('boom')\n")
@@ -182,8 +189,14 @@ def test_app_discovery(tmp_path, monkeypatch):
     assert [b.label for b in blocks if isinstance(b, gr.Tab)] == [
         "Base model",
         "Broken",
+        "Fails",
         "Good app",
     ]
     assert sum(getattr(b, "value", None) == "hello from good" for b in blocks) == 1
-    assert any("boom" in str(getattr(b, "value", "")) for b in blocks if isinstance(b, gr.Markdown))
+    notes = [str(getattr(b, "value", "")) for b in blocks if isinstance(b, gr.Markdown)]
+    assert any("boom" in n for n in notes)
+    # a page that fails half-way: what it built is hidden, the tab says why in one line
+    assert any("could not be loaded" in n and "ValueError: no results" in n for n in notes)
+    half = next(b for b in blocks if getattr(b, "value", None) == "half a page")
+    assert half.parent.visible is False
     assert "good_load" in {fn.api_name for fn in suite.fns.values()}

@@ -152,21 +152,26 @@ def warm() -> None:
 
 
 # ---------------------------------------------------------------- page
-def build_demo() -> gr.Blocks:
+def build_page(demo: gr.Blocks) -> None:
+    """This app's page, built into `demo`: its own Blocks (`build_demo`) or a tab of the suite."""
     r = _results()
     mq_widths = sorted({x.width for x in r.mqar.runs}) if r else [64]
     lm_widths = sorted({x.width for x in r.lm.runs}) if r else [64]
+    ui.header(TITLE, SUBTITLE, course_ref=COURSE_REF)
+    build_overview_tab(demo)
+    build_recall_tab(demo, mq_widths, recall_probe)
+    build_lm_tab(demo, lm_widths)
+    build_copy_tab(demo)
+    build_speed_tab(demo)
+    build_inference_tab(demo)
+    build_gradients_tab(demo)
+    build_recurrence_tab(demo)
+    build_race_tab(race)
+
+
+def build_demo() -> gr.Blocks:
     with gr.Blocks(title=TITLE) as demo:
-        ui.header(TITLE, SUBTITLE, course_ref=COURSE_REF)
-        build_overview_tab(demo)
-        build_recall_tab(demo, mq_widths, recall_probe)
-        build_lm_tab(demo, lm_widths)
-        build_copy_tab(demo)
-        build_speed_tab(demo)
-        build_inference_tab(demo)
-        build_gradients_tab(demo)
-        build_recurrence_tab(demo)
-        build_race_tab(race)
+        build_page(demo)
     return demo
 
 

@@ -55,26 +55,31 @@ INTRO = (
 
 
 # ---------------------------------------------------------------- the page
+def build_page(demo: gr.Blocks) -> None:
+    """This app's page, built into `demo`: its own Blocks (`build_demo`) or a tab of the suite."""
+    ui.header(TITLE, INTRO, course_ref="Session 2.3, computational challenges")
+    with gr.Tab("Memory"):
+        build_memory_tab(demo)
+    with gr.Tab("Data parallel & ZeRO"):
+        build_zero_tab(demo)
+    with gr.Tab("Tensor parallel"):
+        build_tensor_tab(demo)
+    with gr.Tab("Pipeline"):
+        build_pipeline_tab(demo)
+    with gr.Tab("Real runs"):
+        build_real_runs_tab(demo)
+
+    with gr.Tab("Stability"):
+        build_stability_tab(demo)
+    with gr.Tab("Inference"):
+        build_inference_tab(demo)
+    with gr.Tab("Scale"):
+        build_scale_tab(demo)
+
+
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title=TITLE) as demo:
-        ui.header(TITLE, INTRO, course_ref="Session 2.3, computational challenges")
-        with gr.Tab("Memory"):
-            build_memory_tab(demo)
-        with gr.Tab("Data parallel & ZeRO"):
-            build_zero_tab(demo)
-        with gr.Tab("Tensor parallel"):
-            build_tensor_tab(demo)
-        with gr.Tab("Pipeline"):
-            build_pipeline_tab(demo)
-        with gr.Tab("Real runs"):
-            build_real_runs_tab(demo)
-
-        with gr.Tab("Stability"):
-            build_stability_tab(demo)
-        with gr.Tab("Inference"):
-            build_inference_tab(demo)
-        with gr.Tab("Scale"):
-            build_scale_tab(demo)
+        build_page(demo)
     return demo
 
 

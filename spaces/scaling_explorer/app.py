@@ -72,15 +72,20 @@ def live_run(shape: str, budget: float, progress=gr.Progress()):
     )
 
 
+def build_page(demo: gr.Blocks) -> None:
+    """This app's page, built into `demo`: its own Blocks (`build_demo`) or a tab of the suite."""
+    ui.header(TITLE, SUBTITLE, course_ref="Session 2.3, scaling laws")
+    build_laws_tab(demo)
+    build_optimal_tab(demo)
+    build_returns_tab(demo)
+    build_cost_tab(demo)
+    build_lab_tab(demo, live_run)
+    build_long_tail_tab(demo)
+
+
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title=TITLE) as demo:
-        ui.header(TITLE, SUBTITLE, course_ref="Session 2.3, scaling laws")
-        build_laws_tab(demo)
-        build_optimal_tab(demo)
-        build_returns_tab(demo)
-        build_cost_tab(demo)
-        build_lab_tab(demo, live_run)
-        build_long_tail_tab(demo)
+        build_page(demo)
     return demo
 
 

@@ -53,19 +53,24 @@ __all__ = [
 ]
 
 
+def build_page(demo: gr.Blocks) -> None:
+    """This app's page, built into `demo`: its own Blocks (`build_demo`) or a tab of the suite."""
+    ui.header(TITLE, SUBTITLE, course_ref=COURSE_REF)
+    with gr.Tab("Side by side"):
+        build_side_by_side_tab()
+    with gr.Tab("Token view"):
+        build_token_view_tab()
+    with gr.Tab("Data"):
+        build_data_tab()
+    with gr.Tab("Live SFT"):
+        build_live_tab()
+    with gr.Tab("Results"):
+        build_results_tab(demo)
+
+
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title=TITLE) as demo:
-        ui.header(TITLE, SUBTITLE, course_ref=COURSE_REF)
-        with gr.Tab("Side by side"):
-            build_side_by_side_tab()
-        with gr.Tab("Token view"):
-            build_token_view_tab()
-        with gr.Tab("Data"):
-            build_data_tab()
-        with gr.Tab("Live SFT"):
-            build_live_tab()
-        with gr.Tab("Results"):
-            build_results_tab(demo)
+        build_page(demo)
     return demo
 
 
