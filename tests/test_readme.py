@@ -539,6 +539,23 @@ def med(samples: list[float]) -> float:
     return statistics.median(samples)
 
 
+def test_redesign_row():
+    """The before/after medians recomputed from each launch's samples (benchmarks/redesign.py)."""
+    rd = bench("redesign")
+    m = {k: {f: med([x[f] for x in rows]) for f in rows[0]} for k, rows in rd["samples"].items()}
+    b, a = m["before"], m["after"]
+    views = [k for k in a if k.endswith(" ms")]
+    assert len(views) == 7 and rd["before_commit"] == "48ec1f2"
+    assert_figures(
+        row("the redesign (issue 17)"),
+        f"{b['http_200_s']:.2f} / {a['http_200_s']:.2f} s",
+        f"×{a['http_200_s'] / b['http_200_s']:.2f}",
+        f"{b['paint_after_200_s']:.2f} / {a['paint_after_200_s']:.2f} s",
+        f"{med([b[k] for k in views]):.1f} / {med([a[k] for k in views]):.1f} ms",
+    )
+    assert a["http_200_s"] <= b["http_200_s"] and "no worse ✔" in row("the redesign (issue 17)")
+
+
 def test_benchmarks_table():
     """Each median recomputed from the raw samples the benchmark scripts wrote."""
     lo = bench("loop_overhead")
