@@ -145,75 +145,60 @@ def _build_sft(sub) -> None:
     )
 
 
-def _sweep(sub) -> None:
-    p = sub.add_parser(
-        "sweep",
-        help="the scaling sweep: IsoFLOP grid of runs, long-tail losses, fitted laws (resumable)",
-    )
-    p.add_argument("--preset", default="cpu", help="tiny | cpu | gpu (default: cpu)")
-    p.add_argument(
-        "--out",
-        help="results directory (default: checkpoints/sweep for cpu, runs/sweep-<preset>/checkpoint otherwise)",
-    )
-    p.add_argument("--sweep-dir", help="working directory (default: runs/sweep-<preset>)")
+# The labs' results commands: name -> (help, presets, default --out otherwise, extra option).
+# Each writes checkpoints/<name> for the cpu preset.
+LABS = {
+    "sweep": (
+        "the scaling sweep: IsoFLOP grid of runs, long-tail losses, fitted laws (resumable)",
+        "tiny | cpu | gpu",
+        "runs/sweep-<preset>/checkpoint",
+        ("--sweep-dir", "working directory (default: runs/sweep-<preset>)"),
+    ),
+    "parallel": (
+        "real distributed runs (DDP, tensor parallel, FSDP2, pipeline) and one layer's measured "
+        "activations, stored for the Parallelism Visualizer",
+        "tiny | cpu",
+        "runs/parallel-<preset>",
+        None,
+    ),
+    "stability": (
+        "the stability lab: small pre-training runs with warmup/clipping/lr/init/precision "
+        "toggles, per-step loss, grad norm, update size, zero/inf/NaN gradients",
+        "tiny | cpu",
+        "runs/stability-<preset>",
+        None,
+    ),
+    "inference": (
+        "the inference lab: KV cache, int8 quantization, pruning and distillation measured on "
+        "the project's models",
+        "tiny | cpu",
+        "runs/inference-<preset>",
+        None,
+    ),
+    "architectures": (
+        "LSTM vs Mamba vs transformer, parameter-matched: language modelling, MQAR recall, "
+        "selective copying, throughput, inference cache, gradient flow, the SSM recurrence three "
+        "ways (resumable)",
+        "tiny | cpu | gpu",
+        "<work dir>/results",
+        (
+            "--work-dir",
+            "working directory, one cached file per section (default: runs/architectures-<preset>)",
+        ),
+    ),
+}
 
 
-def _parallel(sub) -> None:
-    p = sub.add_parser(
-        "parallel",
-        help="real distributed runs (DDP, tensor parallel, FSDP2, pipeline) and one "
-        "layer's measured activations, stored for the Parallelism Visualizer",
-    )
-    p.add_argument("--preset", default="cpu", help="tiny | cpu (default: cpu)")
-    p.add_argument(
-        "--out",
-        help="results directory (default: checkpoints/parallel for cpu, runs/parallel-<preset> otherwise)",
-    )
-
-
-def _stability(sub) -> None:
-    p = sub.add_parser(
-        "stability",
-        help="the stability lab: small pre-training runs with warmup/clipping/lr/init/"
-        "precision toggles, per-step loss, grad norm, update size, zero/inf/NaN gradients",
-    )
-    p.add_argument("--preset", default="cpu", help="tiny | cpu (default: cpu)")
-    p.add_argument(
-        "--out",
-        help="results directory (default: checkpoints/stability for cpu, runs/stability-<preset> otherwise)",
-    )
-
-
-def _inference(sub) -> None:
-    p = sub.add_parser(
-        "inference",
-        help="the inference lab: KV cache, int8 quantization, pruning and distillation "
-        "measured on the project's models",
-    )
-    p.add_argument("--preset", default="cpu", help="tiny | cpu (default: cpu)")
-    p.add_argument(
-        "--out",
-        help="results directory (default: checkpoints/inference for cpu, runs/inference-<preset> otherwise)",
-    )
-
-
-def _architectures(sub) -> None:
-    p = sub.add_parser(
-        "architectures",
-        help="LSTM vs Mamba vs transformer, parameter-matched: language modelling, "
-        "MQAR recall, selective copying, throughput, inference cache, gradient flow, the SSM "
-        "recurrence three ways (resumable)",
-    )
-    p.add_argument("--preset", default="cpu", help="tiny | cpu | gpu (default: cpu)")
-    p.add_argument(
-        "--out",
-        help="results directory (default: checkpoints/architectures for cpu, "
-        "<work dir>/results otherwise)",
-    )
-    p.add_argument(
-        "--work-dir",
-        help="working directory, one cached file per section (default: runs/architectures-<preset>)",
-    )
+def _labs(sub) -> None:
+    for name, (text, presets, elsewhere, extra) in LABS.items():
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--preset", default="cpu", help=f"{presets} (default: cpu)")
+        p.add_argument(
+            "--out",
+            help=f"results directory (default: checkpoints/{name} for cpu, {elsewhere} otherwise)",
+        )
+        if extra:
+            p.add_argument(extra[0], help=extra[1])
 
 
 def _spaces(sub) -> None:
@@ -270,11 +255,7 @@ def parser() -> argparse.ArgumentParser:
         _build_base,
         _sft,
         _build_sft,
-        _sweep,
-        _parallel,
-        _stability,
-        _inference,
-        _architectures,
+        _labs,
         _spaces,
         _checkpoints,
         _eval,
