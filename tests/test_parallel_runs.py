@@ -349,4 +349,16 @@ def test_a_failed_run_is_reported_by_its_reason_not_torchruns_banner():
         == "needs at least 2 ranks"
     )
     assert _error_line("some output\n=====\n-----\n") == "some output"
+    wrapped = (  # torchrun's own exception comes last; the rank's reason is above it
+        "[rank2]: ValueError: microbatches must divide the batch\n"
+        "Traceback (most recent call last):\n"
+        "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:\n=====\n"
+    )
+    assert _error_line(wrapped) == "[rank2]: ValueError: microbatches must divide the batch"
+    killed = (  # a rank killed by a signal leaves no exception of its own
+        "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:\n"
+        "  exitcode  : -11 (pid: 4242)\n  traceback : Signal 11 (SIGSEGV) received by PID 4242\n"
+        "=====\n"
+    )
+    assert _error_line(killed) == "traceback : Signal 11 (SIGSEGV) received by PID 4242"
     assert _error_line("\n \n") == "no output"

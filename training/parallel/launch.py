@@ -198,15 +198,20 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def _error_line(log: str) -> str:
-    """The run's own `error: ...` line if it printed one, else the last exception line of a rank's
-    traceback (`SomeError: why`), else the last line of its output that is not a rule (torchrun
-    ends its failure report with a line of "=")."""
+    """The run's own `error: ...` line if it printed one, else the last exception line of a rank
+    (`[rank1]: SomeError: why`; torchrun's own `ChildFailedError` wrapper says nothing), else how a
+    rank died if a signal killed it (torchrun's `Signal 11 (SIGSEGV) received by PID …`), else the
+    last line of its output that is not a rule (torchrun ends its report with a line of "=")."""
     lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
     for ln in lines:
         if ln.startswith("error: "):
             return ln[len("error: ") :]
+    exception = r"^(\[rank\d+\]:\s*)?[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b:?"
     for ln in reversed(lines):
-        if re.match(r"^(\[rank\d+\]:\s*)?[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b:?", ln):
+        if re.match(exception, ln) and "ChildFailedError" not in ln:
+            return ln[:300]
+    for ln in reversed(lines):
+        if re.search(r"Signal \d+ \(SIG\w+\)", ln):
             return ln[:300]
     text = [ln for ln in lines if set(ln) - set("=-_ ")]
     return text[-1][:300] if text else "no output"
