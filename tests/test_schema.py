@@ -106,3 +106,19 @@ def test_store_reads_typed_results_and_refuses_a_mismatch(tmp_path, monkeypatch)
     assert "runs[0].curve[0].step: expected an integer" in str(e.value)
     assert "python -m training demo" in str(e.value)
     assert store.read_results("demo", tmp_path / "absent", schema=Body) is None
+
+
+def test_unchanged_results_are_read_once_and_a_rewrite_is_read_again(tmp_path, monkeypatch):
+    """Handlers read results on every event: an unchanged directory is not hashed again."""
+    out = store.write_results(tmp_path / "r", schema.parse(Body, GOOD), {"kind": "demo"})
+    checks = []
+    real = store.verify
+    monkeypatch.setattr(store, "verify", lambda p: checks.append(p) or real(p))
+    first = store.read_results("demo", out, schema=Body)
+    assert store.read_results("demo", out, schema=Body) is first and len(checks) == 1
+    body = json.loads((out / store.RESULTS).read_text())
+    body["best"] = [9.0]
+    (out / store.RESULTS).write_text(json.dumps(body))  # rewritten: read again, and refused
+    assert store.read_results("demo", out, schema=Body) is None and len(checks) == 2
+    store.write_results(out, schema.parse(Body, body), {"kind": "demo"})  # rebuilt properly
+    assert store.read_results("demo", out, schema=Body).best == (9.0,) and len(checks) == 3

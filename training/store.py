@@ -91,25 +91,44 @@ _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-
 T = TypeVar("T")
 
 
+_results_cache: dict[tuple, Any] = {}  # (dir, schema, its files' sizes and mtimes) -> parsed
+
+
+def _stamp(p: Path) -> tuple:
+    """What changes when any file of a results directory is rewritten: (name, size, mtime) each."""
+    return tuple(
+        (f.relative_to(p).as_posix(), st.st_size, st.st_mtime_ns)
+        for f in sorted(p.rglob("*"))
+        if f.is_file() and (st := f.stat())
+    )
+
+
 def read_results(name: str, path: str | os.PathLike | None = None, *, schema: type[T]) -> T | None:
     """A results directory's `results.json` as `schema` (a frozen dataclass declared by the module
     that writes those results, which also offers `read_results(path=None)` for them), resolved
     like a checkpoint, never from the Hub, and hash-checked. None when there is none or it fails its
     hash check — apps then show how to build it; a body that does not match the schema raises
-    CheckpointError naming the field and the command that rebuilds it."""
+    CheckpointError naming the field and the command that rebuilds it. Handlers call this on every
+    event: a directory whose files have not changed since (same sizes and mtimes) is not hashed and
+    parsed again — the same object comes back, so callers must not modify it."""
     try:
         p = Path(path) if path else resolve(name, allow_hub=False)
+        key = (str(p.resolve()), schema, _stamp(p))
+        if key in _results_cache:
+            return _results_cache[key]
         verify(p)
         body = json.loads((p / RESULTS).read_text())
     except (CheckpointError, OSError, json.JSONDecodeError):
         return None
     try:
-        return parse(schema, body)
+        parsed = parse(schema, body)
     except SchemaError as e:
         rebuild = BUILD_COMMANDS.get(name, "rebuild them")
         raise CheckpointError(
             f"{name} results at {p} do not match this code: {e}; rebuild with `{rebuild}`"
         ) from None
+    _results_cache[key] = parsed
+    return parsed
 
 
 def write_results(
