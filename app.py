@@ -1,4 +1,7 @@
-"""LLM Training & Scaling Lab — the suite: the base model first, then every app in spaces/ as a tab.
+"""LLM Training & Scaling Lab — the suite: the session in its own order (`shared/course.py`): a
+course map, the base model, then every app in spaces/ as a tab titled with its knowledge point.
+Each app is also served at its own path (`/scaling-laws`, …, built on its first request), and the
+session as a course page with the apps' views embedded (`/course`).
 
 The "Base model" page shows the checkpoint every app builds on: how its loss fell while it was
 pre-trained, what it measurably knows, and a box where it completes text token by token.
@@ -15,15 +18,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline-first: no 
 
 import re
 import threading
-import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import gradio as gr
 
-from shared import apps as shared_apps
-from shared import gpu, limits, ui
+from shared import course, gpu, limits, ui, views
+from shared.suite import SpaceApp, build_app_page, discover_apps, routes  # noqa: F401 (tests use them)
 from training import store
 
 ROOT = Path(__file__).resolve().parent
@@ -220,56 +221,6 @@ def warm() -> None:
         pass
 
 
-# ---------------------------------------------------------------- the apps in spaces/
-@dataclass
-class SpaceApp:
-    name: str
-    build_demo: Callable[[], gr.Blocks] | None  # the app on its own page (its Space)
-    error: str = ""
-    title: str = ""
-    warm: Callable[[], Any] | None = None  # the module's `warm()`, if it has one
-    build_page: Callable[[gr.Blocks], None] | None = None  # the app's page, built into a Blocks
-
-
-def discover_apps(root: Path | None = None) -> list[SpaceApp]:
-    """Every `spaces/<name>/app.py`, loaded by file path (spaces/ is not a package: on Hugging Face
-    `import spaces` is the ZeroGPU module). A broken app becomes an error entry, not a crash."""
-    apps = []
-    for name in shared_apps.app_names(root or SPACES):
-        try:
-            module = shared_apps.load_app(name, root=root or SPACES)
-            title = getattr(module, "TITLE", "") or name.replace("_", " ").title()
-            apps.append(
-                SpaceApp(
-                    name,
-                    module.build_demo,
-                    title=title,
-                    warm=getattr(module, "warm", None),
-                    build_page=module.build_page,
-                )
-            )
-        except Exception as e:  # noqa: BLE001 - one broken app must not take the suite down
-            traceback.print_exc()
-            apps.append(
-                SpaceApp(name, None, f"{type(e).__name__}: {e}", name.replace("_", " ").title())
-            )
-    return apps
-
-
-def build_app_page(app: SpaceApp, demo: gr.Blocks) -> str:
-    """Build one app's page into `demo` where the caller stands (the suite: its tab), directly —
-    not as a Blocks of its own rendered in, which would build every page's server routes twice.
-    A failure is logged with its traceback, what was built hidden, and kept as one line."""
-    with gr.Column() as page:
-        try:
-            app.build_page(demo)
-        except Exception as e:  # noqa: BLE001 - one broken app must not take the suite down
-            traceback.print_exc()
-            page.visible = False
-            app.error = f"{type(e).__name__}: {e}"
-    return app.error
-
-
 # ---------------------------------------------------------------- the page
 BASE_INTRO = (
     "A small decoder-only transformer, pre-trained from scratch with next-token prediction — by default "
@@ -399,12 +350,18 @@ def build_suite(found: list[SpaceApp] | None = None) -> gr.Blocks:
             "LLM Training & Scaling Lab",
             "Pre-training, scaling laws, fine-tuning, parallelism and architectures — shown on real "
             "models and real runs.",
-            course_ref="Session 2.3, Training and Scaling Modern LLMs",
+            course_ref=course.COURSE_TITLE,
         )
-        with gr.Tab("Base model"):
-            build_base_page(demo)
+        with gr.Tab(course.stop("map").title, id="map"):
+            with gr.Column() as page:
+                gr.Markdown(course.map_markdown([a.name for a in apps]), elem_id="course-map")
+            views.glossary_panel(page, "map")
+        with gr.Tab(course.stop("base").title, id="base"):
+            with gr.Column() as page:
+                build_base_page(demo)
+            views.glossary_panel(page, "base")
         for app in apps:
-            with gr.Tab(app.title):
+            with gr.Tab(app.title, id=app.name):
                 error = app.error or build_app_page(app, demo)
                 if error:
                     gr.Markdown(
@@ -425,4 +382,4 @@ def warm_ups(apps: list[SpaceApp]) -> list[Callable[[], Any]]:
 
 if __name__ == "__main__":
     found = discover_apps()
-    ui.launch(build_suite(found), warm=warm_ups(found))
+    ui.launch(build_suite(found), warm=warm_ups(found), routes=routes(found))

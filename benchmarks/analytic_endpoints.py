@@ -49,8 +49,8 @@ def main() -> None:
             par.pipeline_view,
             ("interleaved", 16, 64, 2, 2.0, 100),
         ),
-        "parallelism: scale": (
-            par.scale,
+        "parallelism: scale": (  # the key of earlier results; the tab now lives in Training at Scale
+            load_app("training_at_scale").scale,
             (math.log10(175e9), math.log10(300e9), "H100", 40, 2.5, 1024),
         ),
         "architectures: state vs KV table": (arch.state_table, (arch.STATE_CONTEXTS, 2)),

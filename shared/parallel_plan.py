@@ -1,15 +1,14 @@
 """A transformer under a parallel plan: its memory per GPU part by part, with each formula filled in
 (`breakdown`), its communication per step (`communication`), and what the Parallelism Visualizer's
-tabs compute from them — the plan beside one GPU, ZeRO's stages, one tensor-parallel layer and the
-cost of a training run (`shared.scaling`'s arithmetic). No torch; the formulas themselves are
-`shared/memory.py`'s.
+tabs compute from them — the plan beside one GPU, ZeRO's stages, one tensor-parallel layer. (What a
+training run costs is `shared.scaling_explore.cost_sheet`, the suite's one cost panel.) No torch;
+the formulas themselves are `shared/memory.py`'s.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared import scaling
 from shared.memory import (
     ModelShape,
     ModelStates,
@@ -327,34 +326,4 @@ def tensor_layer(
         allreduce_bytes=msg,
         allreduce_s=ar,
         step_allreduce_s=4 * shape.layers * ar,
-    )
-
-
-@dataclass(frozen=True)
-class ScalePlan:
-    """Training N parameters on D tokens on real GPUs, and on one."""
-
-    cost: scaling.TrainingCost
-    state_bytes: float  # model states at 16 bytes per parameter
-    devices_to_hold_states: int
-    years_on_one: float
-    counts: list[int]  # GPU counts of the days curve: powers of 2
-    days: list[float]  # wall-clock days at each count, if scaling were perfect
-
-
-def scale_plan(
-    params: float, tokens: float, gpu: str, mfu: float, price: float, n_gpus: int
-) -> ScalePlan:
-    """C = 6·N·D on `n_gpus` of `gpu` at `mfu`: GPU-hours, days, dollars, energy (scaling's
-    `training_cost`), the model states against one device, and days as the GPU count grows."""
-    c = scaling.training_cost(scaling.training_flops(params, tokens), gpu, mfu, price, n_gpus)
-    one = scaling.one_device(params, tokens, gpu, mfu)
-    counts = [2**i for i in range(0, 18)]
-    return ScalePlan(
-        cost=c,
-        state_bytes=one["state_bytes"],
-        devices_to_hold_states=one["devices_to_hold_states"],
-        years_on_one=one["years_on_one"],
-        counts=counts,
-        days=[c.gpu_hours / k / 24 for k in counts],
     )

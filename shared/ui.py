@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import gradio as gr
 
-from shared import inputs, limits
+from shared import inputs, limits, serve
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -49,8 +49,25 @@ def theme() -> gr.themes.Base:
     )
 
 
+def prepare(demo: gr.Blocks, kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`demo` behind the input layer with its temp files swept, and the launch/mount keyword
+    arguments with the lab's theme and CSS and uploads refused (`launch`, `shared.serve`)."""
+    inputs.guard(demo)
+    if demo.delete_cache is None:
+        demo.delete_cache = TEMP_SWEEP
+    kwargs = dict(kwargs or {})
+    kwargs.setdefault("theme", theme())
+    kwargs.setdefault("css", CSS)
+    kwargs.setdefault("max_file_size", MAX_UPLOAD_BYTES)
+    return kwargs
+
+
 def launch(
-    demo: gr.Blocks, *, warm: Callable[[], Any] | Sequence[Callable[[], Any]] = (), **kwargs: Any
+    demo: gr.Blocks,
+    *,
+    warm: Callable[[], Any] | Sequence[Callable[[], Any]] = (),
+    routes: Sequence[Any] = (),
+    **kwargs: Any,
 ) -> Any:
     """Launch with the lab's theme and CSS, every event behind the input layer (`shared.inputs`),
     uploads refused (no app takes a file) and gradio's temp files swept hourly. Server name/port are
@@ -62,12 +79,9 @@ def launch(
     cache the handlers read, so the first click finds it ready; a failure is one log line and the
     next call still runs. LAB_WARM_UP=0 turns it off. Blocks like `demo.launch` unless
     `prevent_thread_lock=True`."""
-    inputs.guard(demo)
-    if demo.delete_cache is None:
-        demo.delete_cache = TEMP_SWEEP
-    kwargs.setdefault("theme", theme())
-    kwargs.setdefault("css", CSS)
-    kwargs.setdefault("max_file_size", MAX_UPLOAD_BYTES)
+    kwargs = prepare(demo, kwargs)
+    if routes:  # before gradio's own routes (FastAPI keeps the constructor's routes first)
+        kwargs.setdefault("app_kwargs", {})["routes"] = list(routes)
     hooks = [warm] if callable(warm) else list(warm)
     if os.environ.get("LAB_WARM_UP", "1").strip() == "0":
         hooks = []
@@ -79,6 +93,7 @@ def launch(
         inputs.warm_up_done.clear()
         warm_up.start()  # gradio then blocks inside launch: the thread waits for the server itself
     result = demo.launch(prevent_thread_lock=True, **kwargs)  # returns once the server is listening
+    serve.add_view_route(demo.server_app)  # <app>/view/<query>/: a view for the web component
     if hooks and not early:
         inputs.warm_up_done.clear()  # heavy handlers wait until the warm-up is over (see shared/inputs)
         warm_up.start()

@@ -38,9 +38,11 @@ READS = {
     "scaling_explorer": {"sweep"},
     # the bundled LoRA adapter only loads on top of the base it was trained on
     "sft_transformation": {"base", "sft"},
-    # three labs' results; a live stability run packs the world corpus with the base model's
+    # the real runs' results only
+    "parallelism": {"parallel"},
+    # two labs' results; a live stability run packs the world corpus with the base model's
     # tokenizer (training.data.blocks.bundled_world)
-    "parallelism": {"parallel", "stability", "inference", "base"},
+    "training_at_scale": {"stability", "inference", "base"},
     # results.json and the recall probe's MQAR models, both in checkpoints/architectures
     "architectures": {"architectures"},
 }
@@ -63,6 +65,11 @@ ACTIONS = {
         lambda out: [r[1] for r in _rows(out[2])] == ["120.00", "31.41", "16.64", "1.88"],
     ),
     "architectures": ("/probe", ("A=3, B=11, C=5 ? B", 0), lambda out: len(_rows(out[0])) == 3),
+    "training_at_scale": (  # GPT-3's model states (2.8 TB) on 32 GB V100s
+        "/scale",
+        (math.log10(175e9), math.log10(300e9), "V100", 21.3, 1.5, 1024),
+        lambda out: ["GPUs needed just to hold them (ZeRO-3 / FSDP)", "≥ 88"] in _rows(out[0]),
+    ),
     "suite": ("/complete", ("He was born in", 4, 0.0, 0, 0), lambda out: bool(out.strip())),
 }
 MISSING_DATA = ("build them with", "no base checkpoint", "build one with", "could not be loaded")
@@ -225,8 +232,10 @@ def test_cards_are_validated_before_anything_is_written(built, tmp_path, monkeyp
             len(card["short_description"]) <= 60 and card["suggested_hardware"] and card["license"]
         )
         assert isinstance(card["python_version"], str) and card["tags"] and card["title"]
-    body = (ROOT / "spaces/parallelism/README.md").read_text().split("---\n", 2)[2]
-    assert (built / "parallelism/README.md").read_text().endswith(body)  # the app's own text
+    for name in ("parallelism", "training_at_scale"):  # each app's own text, the fifth too
+        body = (ROOT / f"spaces/{name}/README.md").read_text().split("---\n", 2)[2]
+        assert (built / f"{name}/README.md").read_text().endswith(body), name
+    assert _front(built / "training_at_scale")["title"] == "Training at Scale"
 
     good = deploy.make_card("scaling_explorer", ["sweep"])
     for key, value, word in (

@@ -57,7 +57,7 @@ HEAVY = {
     ("tabs.sft_transformation.live", "live_train"),
     ("lab_space_architectures", "recall_probe"),
     ("lab_space_architectures", "race"),
-    ("tabs.parallelism.stability", "stability_live"),
+    ("tabs.training_at_scale.stability", "stability_live"),
     ("lab_space_scaling_explorer", "live_run"),
 }
 MAX_DURATION_S = 300  # the most one ZeroGPU call may request (logged-in users)

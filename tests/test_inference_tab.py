@@ -1,4 +1,4 @@
-"""The Parallelism Visualizer's Inference tab (tabs/parallelism/inference.py) in a gr.Blocks of its
+"""The Training at Scale app's Inference tab (tabs/training_at_scale/inference.py) in a gr.Blocks of its
 own: its endpoint, and its handler's figures and table against the bundled measurements (numbers,
 not formatted strings); no results is a message."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
-from tabs.parallelism import inference as tab
+from tabs.training_at_scale import inference as tab
 from training import inference
 
 

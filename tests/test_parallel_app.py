@@ -10,7 +10,7 @@ import gradio as gr
 import pytest
 from gradio_client import Client
 
-from shared import memory, parallel_plan, pipeline
+from shared import course, memory, parallel_plan, pipeline
 from tests.browser_util import chromium_page, screenshot
 from tests.client_util import app_error, call, load_space, plot_traces, rows
 
@@ -20,10 +20,7 @@ TABS = {
     "Tensor parallel": "#par-tp-fig",
     "Pipeline": "#par-pp-fig",
     "Real runs": "#par-real-gantt",
-    "Stability": "#par-stab-loss",
-    "Inference": "#par-inf-kv",
-    "Scale": "#par-scale-fig",
-}
+}  # stability, inference and the cost panel: tests/test_training_at_scale_app.py
 LLAMA7 = memory.SHAPES["Llama 2 7B"]
 SHAPE_ARGS = [
     LLAMA7.layers,
@@ -241,29 +238,6 @@ def test_live_runs_go_one_at_a_time(monkeypatch):
     assert not launch._live_lock.locked()
 
 
-def test_scale_works_gpt3_through(client):
-    import math
-
-    from shared import scaling
-
-    rows_, fig, text = call(
-        client, math.log10(175e9), math.log10(300e9), "H100", 40, 2.5, 1024, api_name="/scale"
-    )
-    table = dict((r[0], r[1]) for r in rows(rows_))
-    n, d = 10 ** math.log10(175e9), 10 ** math.log10(300e9)
-    plan = parallel_plan.scale_plan(n, d, "H100", 0.40, 2.5, 1024)
-    assert table["time on ONE H100"] == f"{plan.years_on_one:,.1f} years"
-    assert table["wall-clock on 1,024 GPUs (perfect scaling)"] == f"{plan.cost.days:,.1f} days"
-    assert plot_traces(fig)[0]["y"] == pytest.approx(plan.days)
-    assert table["GPUs needed just to hold them (ZeRO-3 / FSDP)"] == "≥ 35"  # 2.8 TB / 80 GB
-    lo, hi = scaling.gpt3_cost_range()
-    assert (
-        f"${lo.dollars / 1e6:.1f}M–${hi.dollars / 1e6:.1f}M" in text
-        and 4 <= lo.dollars / 1e6 < hi.dollars / 1e6 <= 12
-    )
-    assert "choose one of" in app_error(client, 11, 11, "TPU", 40, 2.5, 8, api_name="/scale")
-
-
 def test_nan_and_nonsense_are_one_line_errors():
     """JSON cannot carry NaN, so the handlers are called in-process, as gradio calls them."""
     import gradio as gr
@@ -282,11 +256,6 @@ def test_nan_and_nonsense_are_one_line_errors():
         (app.pipeline_view, ("zigzag", 4, 8, 1, 2, 100)),
         (app.live_run, ("pipeline (1F1B)", 0, 4)),
         (app.live_run, ("pipeline (1F1B)", 2, 1e9)),
-        (app.scale, (11, 11, "H100", nan, 2.5, 8)),
-        (app.scale, (11, 11, "H100", 40, 2.5, 0.5)),
-        (app.stability_live, (-2.5, 10, 1.0, 1.0, "fp8", 100)),
-        (app.stability_live, (nan, 10, 1.0, 1.0, "fp32", 100)),
-        (app.stability_live, (-2.5, 10, -1.0, 1.0, "fp32", 100)),
     ]:
         with pytest.raises(gr.Error) as e:
             out = fn(*args)
@@ -298,8 +267,11 @@ def test_nan_and_nonsense_are_one_line_errors():
 def test_every_tab_in_chromium(bundled_url, tmp_path):
     with chromium_page(tmp_path / "profile") as page:
         page.goto(bundled_url, wait_until="domcontentloaded")
-        page.get_by_role("tab", name="Parallelism Visualizer").click()
+        page.get_by_role("tab", name=course.stop("parallelism").title, exact=True).click()
         page.locator("#par-mem-text").get_by_text("GB per GPU").first.wait_for()
+        # the course's "model parallelism", tied to the two tabs that show it, on screen
+        words = page.locator("#par-words")
+        assert "pipeline parallelism" in words.inner_text() and words.is_visible()
         for tab, probe in TABS.items():
             page.get_by_role("tab", name=tab, exact=True).click()
             page.locator(f"{probe} .js-plotly-plot").first.wait_for()
@@ -316,31 +288,24 @@ def test_every_tab_in_chromium(bundled_url, tmp_path):
     assert errors == [], errors
 
 
-def test_stability_and_inference_show_the_bundled_runs(client):
-    from training import inference, stability
-
-    r = stability.read_results()
-    assert r, "checkpoints/stability is missing: python -m training stability --preset cpu"
-    by_name = {x.name: x for x in r.runs}
-    chosen = [by_name["fp16"].label, by_name["fp16-scaled"].label]
-    loss, norm, upd, zero, table, text = call(client, chosen, api_name="/stability")
-    traces = {t["name"]: t for t in plot_traces(zero)}
-    assert set(traces) == set(chosen)
-    # fp16 without scaling loses gradients to underflow; the GradScaler run does not
-    top = {k: max(v for v in t["y"] if v is not None) for k, t in traces.items()}
-    assert (
-        top[chosen[0]] > 0.1 and top[chosen[0]] > 1000 * top[chosen[1]]
-    )  # ~half the head vs ~1 element
-    assert len(rows(table)) == len(r.runs)
-    assert "choose one of" in app_error(client, ["no such run"], api_name="/stability")
-    kv, prune, dist, qtable, itext = call(client, api_name="/inference")
-    inf = inference.read_results()
-    assert "identical tokens: yes" in itext and inf.kv_cache.identical_tokens
-    assert [q[0] for q in rows(qtable)] == [q.name for q in inf.quantization]
-    assert {t["name"] for t in plot_traces(dist)} == set(inf.distillation.curves)
-
-
-def test_live_stability_run_streams_and_finishes(client):
-    *figs, status = call(client, -2.5, 5, 1.0, 1.0, "fp32", 10, api_name="/stability_live")
-    assert status.startswith("**Done**"), status
-    assert "your run" in {t["name"] for t in plot_traces(figs[0])}
+def test_a_link_opens_the_memory_view_of_llama_2_70b_with_zero_3():
+    """The view the course names (`/parallelism?tab=memory&model=Llama+2+70B&zero=3&dp=64`): its
+    settings are understood, and opening it fills the model's shape and draws its breakdown."""
+    app = load_space("parallelism")
+    views = app.build_demo().lab_views["parallelism"]
+    raw = {"tab": "memory", "model": "Llama 2 70B", "zero": "3", "dp": "64"}
+    opened, values, notes = views.resolve(raw)
+    assert (opened, notes) == ("memory", [])
+    link = views.links["memory"]
+    assert {
+        link.params[k]: v for k, v in (("model", "Llama 2 70B"), ("zero", 3), ("dp", 64))
+    } == values
+    fn, ins, outs = link.render
+    current = {c: getattr(c, "value", None) for c in ins}  # the page's defaults, then the link's
+    out = fn(*[values.get(c, current[c]) for c in ins])
+    shape = memory.SHAPES["Llama 2 70B"]
+    assert list(out[:3]) == [shape.layers, shape.hidden, shape.heads] and len(out) == len(outs)
+    *_, table, text = out
+    assert "64 GPUs" in text
+    want = parallel_plan.breakdown(shape, parallel_plan.Plan(dp=64, zero_stage=3))
+    assert dict((r[0], r[1]) for r in table)["total"] == f"{want.total / 1e9:,.2f}"

@@ -91,16 +91,6 @@ def test_a_schedule_study_matches_the_formulas():
         pipeline.study("zigzag", 2, 2)
 
 
-def test_the_cost_of_a_run():
-    sp = parallel_plan.scale_plan(175e9, 300e9, "H100", 0.4, 2.5, 1024)
-    assert sp.cost.flops == pytest.approx(6 * 175e9 * 300e9)
-    assert sp.cost.days == pytest.approx(sp.cost.gpu_hours / 1024 / 24)
-    assert sp.counts[10] == 1024 and sp.days[10] == pytest.approx(sp.cost.days)
-    assert sp.days == pytest.approx([sp.cost.gpu_hours / k / 24 for k in sp.counts])
-    assert sp.state_bytes == 16 * 175e9 and sp.devices_to_hold_states == 35  # 2.8 TB / 80 GB
-    assert sp.years_on_one == pytest.approx(sp.cost.gpu_hours / 24 / 365)
-
-
 def test_the_bundled_runs_summaries():
     r = read_results()
     fs = r.fsdp

@@ -698,7 +698,15 @@ def test_sweep_paragraph():
 
 
 @pytest.mark.parametrize(
-    "name", ["scaling_explorer", "sft_transformation", "parallelism", "architectures", "suite"]
+    "name",
+    [
+        "scaling_explorer",
+        "sft_transformation",
+        "parallelism",
+        "training_at_scale",
+        "architectures",
+        "suite",
+    ],
 )
 def test_spaces_table(name):
     """Each bundle's size and LFS share from the files `spaces build` would write (planned, not written)."""

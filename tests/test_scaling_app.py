@@ -8,7 +8,7 @@ import math
 import pytest
 from gradio_client import Client
 
-from shared import scaling
+from shared import course, scaling
 from tests.browser_util import chromium_page, screenshot
 from tests.client_util import app_error, call, load_space, plot_traces, rows
 from training.sweep import PLANS, read_results
@@ -46,7 +46,9 @@ def test_optimal_table_is_the_closed_form(client):
 
 
 def test_cost_shows_the_gpt3_arithmetic(client):
-    table, text = call(
+    """The Cost tab is the suite's one cost panel (tests/test_training_at_scale_app.py checks it is
+    the Training at Scale app's, handler and defaults alike)."""
+    table, fig, text = call(
         client, math.log10(175e9), math.log10(300e9), "V100", 30, 2.0, 1024, api_name="/cost"
     )
     c = scaling.training_cost(scaling.training_flops(175e9, 300e9), "V100", 0.30, 2.0, 1024)
@@ -55,6 +57,8 @@ def test_cost_shows_the_gpt3_arithmetic(client):
     lo = scaling.training_cost(g3["flops"], "V100", 0.213, 1.5, 1024).dollars / 1e6
     hi = scaling.training_cost(g3["flops"], "V100", 0.213, 3.5, 1024).dollars / 1e6
     assert f"${lo:.1f}M–${hi:.1f}M" in text and 4 <= lo < hi <= 12  # the course's $4-12M
+    days = plot_traces(fig)[0]["y"]
+    assert days[10] == pytest.approx(c.days)  # 1,024 = 2**10 GPUs: the point the table prices
 
 
 def test_returns_and_long_tail_and_lab(client):
@@ -108,9 +112,8 @@ def test_bad_input_is_one_line(client):
         app_error(client, 9, 10, "A100", 30, -1.0, 8, api_name="/cost"),
     ):
         assert "between" in msg, msg
-    assert "choose between" in app_error(
-        client, 9, 10, "A100", 30, 2.0, 1e9, api_name="/cost"
-    )  # 1e9 GPUs
+    too_many = app_error(client, 9, 10, "A100", 30, 2.0, 1e9, api_name="/cost")  # 1e9 GPUs
+    assert "GPUs" in too_many and "between 1 and" in too_many, too_many
     assert "choose one of" in app_error(client, "magic", 9, 10, api_name="/laws")
 
 
@@ -136,7 +139,7 @@ def test_live_run_lands_against_the_prediction(client):
 def test_scaling_tab_in_chromium(bundled_url, tmp_path):
     with chromium_page(tmp_path / "profile") as page:
         page.goto(bundled_url, wait_until="domcontentloaded")
-        page.get_by_role("tab", name="Scaling Laws Explorer").click()
+        page.get_by_role("tab", name=course.stop("scaling_explorer").title).click()
         text = page.locator("#scaling-law-text")
         text.get_by_text("nats/token").first.wait_for()
         before = text.inner_text()

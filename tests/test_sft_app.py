@@ -1,16 +1,20 @@
 """The SFT Transformation app through its public API (gradio_client), served by `python app.py`
-with the bundled checkpoints, and in headless Chromium."""
+with the bundled checkpoints, and in headless Chromium; its headline and the Results tab's LIMA
+answer in-process, against the bundled results' per-run evaluations."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 
+import gradio as gr
 import pytest
 from gradio_client import Client
 
+from tabs.sft_transformation.headline import headline_text
 from tests.browser_util import chromium_page, screenshot
-from tests.client_util import CALL_TIMEOUT_S, app_error, call, rows
+from tests.client_util import CALL_TIMEOUT_S, app_error, call, load_space, rows
 from training import store
 from training.data.world import World
 from training.presets import PRESETS
@@ -127,6 +131,55 @@ def test_results_are_the_bundled_json(client):
     assert bars["format compliance"] == pytest.approx(
         [100 * results.evals[k].compliance for k in heldout]
     )
+
+
+BOLD_PERCENT = re.compile(r"\*\*([\d.]+)%\*\*")
+
+
+@pytest.fixture(scope="module")
+def page() -> gr.Blocks:
+    """The app's page, built in-process (its headline and LIMA answer are built with the page)."""
+    return load_space("sft_transformation").build_demo()
+
+
+def _markdown(demo: gr.Blocks, elem_id: str) -> str:
+    (md,) = [b for b in demo.blocks.values() if isinstance(b, gr.Markdown) and b.elem_id == elem_id]
+    return md.value
+
+
+def test_the_headline_names_the_generative_search_engine_with_the_evals_numbers(page):
+    """The headline's numbers are the held-out accuracies of the per-run evaluations (not only of
+    the build's headline summary): base zero-shot -> SFT, and SFT on the 1-bio base."""
+    r = read_results(BUNDLED_SFT)
+    text = _markdown(page, "sft-headline")
+    assert text == headline_text(r).strip() and "generative search engine" in text
+    ev = r.evals
+    base = 100 * ev["base-augmented/zero-shot/heldout"].accuracy
+    sft = 100 * ev["sft/heldout"].accuracy
+    one_bio = 100 * ev["sft-1bio/heldout"].accuracy
+    title = re.search(r"([\d.]+)% → ([\d.]+)%", text)
+    assert [float(title[1]), float(title[2])] == pytest.approx([base, sft], abs=0.05)
+    bold = [float(x) for x in BOLD_PERCENT.findall(text)]
+    assert bold == pytest.approx([base, sft, one_bio], abs=0.05)
+    few = 100 * ev["base-augmented/few-shot/heldout"].accuracy
+    assert f"{few:.1f}% with {r.plan.shots} answered examples" in text
+    assert f"of {ev['sft/heldout'].n} questions" in text and "exact-answer accuracy" in text
+    assert "knowledge" in text and "augmentation" in text and "Allen-Zhu & Li 2023" in text
+    assert base < 5 < 50 < sft and one_bio < sft  # the transformation, and what makes it possible
+
+
+def test_the_lima_comparison_answers_quality_over_quantity(page):
+    r = read_results(BUNDLED_SFT)
+    text = _markdown(page, "sft-lima-answer")
+    assert "quality more important than quantity" in text
+    small, noisy = r.evals["lima-clean/heldout"], r.evals["lima-noisy/heldout"]
+    bold = [float(x) for x in BOLD_PERCENT.findall(text)]
+    assert bold == pytest.approx([100 * small.accuracy, 100 * noisy.accuracy], abs=0.05)
+    assert f"{100 * noisy.compliance:.1f}%" in text and f"{100 * small.compliance:.1f}%" in text
+    ratio = r.runs["lima-noisy"].n_records / r.runs["lima-clean"].n_records
+    assert f"{ratio:.1f}× as many" in text and r.runs["lima-noisy"].data in text
+    assert f"{100 * r.evals['sft/heldout'].accuracy:.1f}%" in text
+    assert small.accuracy > noisy.accuracy  # the clean few beat the noisy many
 
 
 def test_live_sft_is_bounded_one_at_a_time_and_raises_compliance(client):

@@ -127,7 +127,7 @@ def test_runs_are_chosen_by_label_in_grid_order(results):
 
 def test_the_results_and_the_tab_import_without_torch():
     code = (
-        "import sys; import training.stability, tabs.parallelism.stability; "
+        "import sys; import training.stability, tabs.training_at_scale.stability; "
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

@@ -1,4 +1,4 @@
-"""The Parallelism Visualizer's Stability tab (tabs/parallelism/stability.py) in a gr.Blocks of its
+"""The Training at Scale app's Stability tab (tabs/training_at_scale/stability.py) in a gr.Blocks of its
 own: its endpoints and limits, and its handlers' figures and table against the bundled records
 (numbers, not formatted strings), a bad selection as one line, no results as a message, and the
 live handler's streamed curves beside the baseline."""
@@ -10,7 +10,7 @@ import math
 import gradio as gr
 import pytest
 
-from tabs.parallelism import stability as tab
+from tabs.training_at_scale import stability as tab
 from training import stability as st
 
 
@@ -42,7 +42,7 @@ def test_the_tab_wires_its_endpoints(demo, results):
     assert [t[1] for t in load.targets] == ["load"] and len(load.outputs) == 6
     live = fns["stability_live"]
     assert (live.concurrency_limit, live.time_limit) == (2, 120)
-    assert live.concurrency_id == "parallel-stability-live" and len(live.inputs) == 6
+    assert live.concurrency_id == "stability-live" and len(live.inputs) == 6
     assert live.outputs == load.outputs[:4] + [live.outputs[-1]]  # the same four figures
     pick = next(b for b in demo.blocks.values() if isinstance(b, gr.CheckboxGroup))
     assert [c[1] for c in pick.choices] == [r.label for r in results.runs]

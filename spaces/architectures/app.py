@@ -26,7 +26,7 @@ if (
 
 import gradio as gr  # noqa: E402
 
-from shared import gpu, ui  # noqa: E402
+from shared import gpu, ui, views  # noqa: E402
 from tabs.architectures import common  # noqa: E402  (no torch at import)
 from tabs.architectures.gradients import build_gradients_tab, gradient_view  # noqa: E402
 from tabs.architectures.inference import (  # noqa: E402
@@ -152,21 +152,23 @@ def warm() -> None:
 
 
 # ---------------------------------------------------------------- page
-def build_page(demo: gr.Blocks) -> None:
-    """This app's page, built into `demo`: its own Blocks (`build_demo`) or a tab of the suite."""
+def build_page(demo: gr.Blocks, standalone: bool = True) -> None:
+    """This app's page, built into `demo`: its own Blocks (`build_demo`) or a tab of the suite
+    (`standalone=False`: its links then point at the app's own path)."""
     r = _results()
     mq_widths = sorted({x.width for x in r.mqar.runs}) if r else [64]
     lm_widths = sorted({x.width for x in r.lm.runs}) if r else [64]
-    ui.header(TITLE, SUBTITLE, course_ref=COURSE_REF)
-    build_overview_tab(demo)
-    build_recall_tab(demo, mq_widths, recall_probe)
-    build_lm_tab(demo, lm_widths)
-    build_copy_tab(demo)
-    build_speed_tab(demo)
-    build_inference_tab(demo)
-    build_gradients_tab(demo)
-    build_recurrence_tab(demo)
-    build_race_tab(race)
+    with views.page(demo, "architectures", standalone=standalone):
+        ui.header(TITLE, SUBTITLE, course_ref=COURSE_REF)
+        build_overview_tab(demo)
+        build_recall_tab(demo, mq_widths, recall_probe)
+        build_lm_tab(demo, lm_widths)
+        build_copy_tab(demo)
+        build_speed_tab(demo)
+        build_inference_tab(demo)
+        build_gradients_tab(demo)
+        build_recurrence_tab(demo)
+        build_race_tab(race)
 
 
 def build_demo() -> gr.Blocks:

@@ -1,5 +1,6 @@
 """Parallelism Visualizer: where training memory goes, how data/tensor/pipeline parallelism and
 ZeRO split it — computed with the formulas shown, then checked against real multi-process runs.
+(Cost, training stability and inference optimization are the Training at Scale app.)
 
 UI wiring only: each tab is a module of `tabs/parallelism/` (the memory model is
 `shared/memory.py` and `shared/parallel_plan.py`, the schedules `shared/pipeline.py`, the real runs
@@ -23,8 +24,7 @@ if (
 
 import gradio as gr  # noqa: E402
 
-from shared import ui  # noqa: E402
-from tabs.parallelism.inference import build_inference_tab, inference  # noqa: E402, F401
+from shared import ui, views  # noqa: E402
 from tabs.parallelism.memory import (  # noqa: E402, F401  (handlers: benchmarks and tests call them)
     build_memory_tab,
     memory_breakdown,
@@ -38,12 +38,6 @@ from tabs.parallelism.real_runs import (  # noqa: E402, F401
     pipeline_run,
     real_runs,
 )
-from tabs.parallelism.scale import build_scale_tab, scale  # noqa: E402, F401
-from tabs.parallelism.stability import (  # noqa: E402, F401
-    build_stability_tab,
-    stability,
-    stability_live,
-)
 from tabs.parallelism.tensor import build_tensor_tab, tensor  # noqa: E402, F401
 from tabs.parallelism.zero import build_zero_tab, zero  # noqa: E402, F401
 
@@ -52,29 +46,33 @@ INTRO = (
     "Models outgrow one device, so training splits them: data, tensor and pipeline parallelism "
     "and ZeRO — computed with the formulas shown, then run for real on several processes."
 )
+MODEL_PARALLELISM = (
+    "**The course's words, this app's tabs.** *Model parallelism* splits the model across "
+    "devices, in two ways: **different layers on different GPUs** is *pipeline parallelism* (the "
+    "**Pipeline** tab); **splitting individual layers across devices** is *tensor parallelism* "
+    "(the **Tensor parallel** tab). *Data parallelism* gives each GPU a copy and its own batches "
+    "(**Data parallel & ZeRO**); ZeRO then shards the copies' states. What training costs, what "
+    "keeps it stable and how inference is made cheap are in the **Training at Scale** app."
+)
 
 
 # ---------------------------------------------------------------- the page
-def build_page(demo: gr.Blocks) -> None:
-    """This app's page, built into `demo`: its own Blocks (`build_demo`) or a tab of the suite."""
-    ui.header(TITLE, INTRO, course_ref="Session 2.3, computational challenges")
-    with gr.Tab("Memory"):
-        build_memory_tab(demo)
-    with gr.Tab("Data parallel & ZeRO"):
-        build_zero_tab(demo)
-    with gr.Tab("Tensor parallel"):
-        build_tensor_tab(demo)
-    with gr.Tab("Pipeline"):
-        build_pipeline_tab(demo)
-    with gr.Tab("Real runs"):
-        build_real_runs_tab(demo)
-
-    with gr.Tab("Stability"):
-        build_stability_tab(demo)
-    with gr.Tab("Inference"):
-        build_inference_tab(demo)
-    with gr.Tab("Scale"):
-        build_scale_tab(demo)
+def build_page(demo: gr.Blocks, standalone: bool = True) -> None:
+    """This app's page, built into `demo`: its own Blocks (`build_demo`) or a tab of the suite
+    (`standalone=False`: its links then point at the app's own path)."""
+    with views.page(demo, "parallelism", standalone=standalone):
+        ui.header(TITLE, INTRO, course_ref="Session 2.3, computational challenges")
+        gr.Markdown(MODEL_PARALLELISM, elem_id="par-words")
+        with gr.Tab("Memory"):
+            build_memory_tab(demo)
+        with gr.Tab("Data parallel & ZeRO"):
+            build_zero_tab(demo)
+        with gr.Tab("Tensor parallel"):
+            build_tensor_tab(demo)
+        with gr.Tab("Pipeline"):
+            build_pipeline_tab(demo)
+        with gr.Tab("Real runs"):
+            build_real_runs_tab(demo)
 
 
 def build_demo() -> gr.Blocks:

@@ -23,7 +23,7 @@ if (
 
 import gradio as gr  # noqa: E402
 
-from shared import gpu, ui  # noqa: E402
+from shared import gpu, ui, views  # noqa: E402
 from tabs.scaling_explorer.common import LAB_NOTE, LAW_CHOICES  # noqa: E402, F401
 from tabs.scaling_explorer.cost import build_cost_tab, cost  # noqa: E402, F401
 from tabs.scaling_explorer.lab import build_lab_tab, lab_results  # noqa: E402
@@ -72,15 +72,19 @@ def live_run(shape: str, budget: float, progress=gr.Progress()):
     )
 
 
-def build_page(demo: gr.Blocks) -> None:
-    """This app's page, built into `demo`: its own Blocks (`build_demo`) or a tab of the suite."""
-    ui.header(TITLE, SUBTITLE, course_ref="Session 2.3, scaling laws")
-    build_laws_tab(demo)
-    build_optimal_tab(demo)
-    build_returns_tab(demo)
-    build_cost_tab(demo)
-    build_lab_tab(demo, live_run)
-    build_long_tail_tab(demo)
+def build_page(demo: gr.Blocks, standalone: bool = True) -> None:
+    """This app's page, built into `demo`: its own Blocks (`build_demo`) or a tab of the suite
+    (`standalone=False`: its links then point at the app's own path)."""
+    with views.page(demo, "scaling_explorer", standalone=standalone):
+        ui.header(
+            TITLE, SUBTITLE, course_ref="Session 2.3, knowledge point 1: pre-training at scale"
+        )
+        build_laws_tab(demo)
+        build_optimal_tab(demo)
+        build_returns_tab(demo)
+        build_cost_tab(demo)
+        build_lab_tab(demo, live_run)
+        build_long_tail_tab(demo)
 
 
 def build_demo() -> gr.Blocks:

@@ -1,5 +1,5 @@
 """SFT Transformation: the same next-token objective on different data turns a text completer
-into an assistant that answers from what it learned in pre-training.
+into an assistant that answers from what it learned in pre-training — a generative search engine.
 
 UI wiring only: each tab is built in `tabs/sft_transformation/`; the models, the data, live
 training and the results live in `training/sft/` (torch loads inside the handlers, so building
@@ -23,8 +23,9 @@ if (
 
 import gradio as gr  # noqa: E402
 
-from shared import ui  # noqa: E402
+from shared import ui, views  # noqa: E402
 from tabs.sft_transformation.data import build_data_tab, convert_record, show_record  # noqa: E402
+from tabs.sft_transformation.headline import build_headline  # noqa: E402
 from tabs.sft_transformation.live import build_live_tab, live_train  # noqa: E402
 from tabs.sft_transformation.results import EXPLAIN, build_results_tab, results_figures  # noqa: E402
 from tabs.sft_transformation.side_by_side import MODELS, build_side_by_side_tab, compare  # noqa: E402
@@ -36,7 +37,7 @@ SUBTITLE = (
     "A base model completes text; after supervised fine-tuning (LoRA, a few minutes on a CPU) "
     "the same model answers questions — from knowledge it gained in pre-training."
 )
-COURSE_REF = "Session 2.3, supervised fine-tuning"
+COURSE_REF = "Session 2.3, knowledge point 2: supervised fine-tuning"
 # what tests and the suite reach through this module (the handlers live in the tab modules)
 __all__ = [
     "EXPLAIN",
@@ -53,19 +54,22 @@ __all__ = [
 ]
 
 
-def build_page(demo: gr.Blocks) -> None:
-    """This app's page, built into `demo`: its own Blocks (`build_demo`) or a tab of the suite."""
-    ui.header(TITLE, SUBTITLE, course_ref=COURSE_REF)
-    with gr.Tab("Side by side"):
-        build_side_by_side_tab()
-    with gr.Tab("Token view"):
-        build_token_view_tab()
-    with gr.Tab("Data"):
-        build_data_tab()
-    with gr.Tab("Live SFT"):
-        build_live_tab()
-    with gr.Tab("Results"):
-        build_results_tab(demo)
+def build_page(demo: gr.Blocks, standalone: bool = True) -> None:
+    """This app's page, built into `demo`: its own Blocks (`build_demo`) or a tab of the suite
+    (`standalone=False`: its links then point at the app's own path)."""
+    with views.page(demo, "sft_transformation", standalone=standalone):
+        ui.header(TITLE, SUBTITLE, course_ref=COURSE_REF)
+        build_headline()
+        with gr.Tab("Side by side"):
+            build_side_by_side_tab()
+        with gr.Tab("Token view"):
+            build_token_view_tab()
+        with gr.Tab("Data"):
+            build_data_tab()
+        with gr.Tab("Live SFT"):
+            build_live_tab()
+        with gr.Tab("Results"):
+            build_results_tab(demo)
 
 
 def build_demo() -> gr.Blocks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from shared import ui
+from shared import ui, views
 from training.architectures import figures
 from training.architectures.plan import ARCHS
 
@@ -55,3 +55,4 @@ def build_gradients_tab(demo: gr.Blocks) -> None:
         outs = [gf_fig, gf_text]
         demo.load(gradient_view, gf_which, outs, api_name="gradients")
         gf_which.input(gradient_view, gf_which, outs, api_name=False, show_progress="hidden")
+        views.link("gradient-flow", (gradient_view, [gf_which], outs), models=gf_which)

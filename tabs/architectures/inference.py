@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from shared import ui
+from shared import ui, views
 from training.architectures import figures
 from training.architectures.plan import ARCHS
 
@@ -128,3 +128,4 @@ def build_inference_tab(demo: gr.Blocks) -> None:
         for c in ins:
             c.change(state_table, ins, outs, api_name=False, show_progress="hidden")
         demo.load(state_table, ins, outs, api_name="state_table")
+        views.link("inference-memory", contexts=st_ctx, bytes=st_bpv)  # .change redraws

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from shared import ui
+from shared import ui, views
 from training.architectures import figures
 
 from .common import NAMES, NONE, label, lines, results, runs_at
@@ -61,3 +61,4 @@ def build_lm_tab(demo: gr.Blocks, widths: list[int]) -> None:
         outs = [lm_f1, lm_f2, lm_text]
         demo.load(lm_view, lm_w, outs, api_name="lm")
         lm_w.input(lm_view, lm_w, outs, api_name=False, show_progress="hidden")
+        views.link("language-modelling", (lm_view, [lm_w], outs), width=lm_w)

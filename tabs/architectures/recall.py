@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from shared import ui
+from shared import ui, views
 from training import architectures as arch
 from training import store
 from training.architectures import figures
@@ -158,6 +158,7 @@ def build_recall_tab(demo: gr.Blocks, widths: list[int], recall_probe: Callable)
         outs = [mq_f1, mq_f2, mq_f3, mq_text]
         demo.load(mqar_view, mq_w, outs, api_name="mqar")
         mq_w.input(mqar_view, mq_w, outs, api_name=False, show_progress="hidden")
+        views.link("recall", (mqar_view, [mq_w], outs), width=mq_w)
         gr.Markdown(PROBE_INTRO)
         with gr.Row():
             pr_text = gr.Textbox(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from shared import recurrence, ui
+from shared import recurrence, ui, views
 
 from .common import NONE, num, results
 
@@ -93,6 +93,9 @@ def build_recurrence_tab(demo: gr.Blocks) -> None:
         for c in ins:
             c.input(recurrence_view, ins, outs, api_name=False, show_progress="hidden")
         demo.load(recurrence_view, ins, outs, api_name="recurrence")
+        views.link(
+            "recurrence-three-ways", (recurrence_view, ins, outs), T=rc_T, N=rc_N, selective=rc_sel
+        )
         rc_btext = gr.Markdown()
         rc_btable = gr.Dataframe(
             headers=["T", "method", "work", "depth", "max |Δ| vs loop"], interactive=False

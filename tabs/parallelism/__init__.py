@@ -1,7 +1,7 @@
 """The Parallelism Visualizer's tabs, one module each, composed by spaces/parallelism/app.py:
-`memory`, `zero` (data parallel & ZeRO), `tensor`, `pipeline`, `real_runs`, `scale` (and the
-stability and inference tabs). What the tabs share is here: the checked number input, gigabytes
-and the papers they cite."""
+`memory`, `zero` (data parallel & ZeRO), `tensor`, `pipeline`, `real_runs` (the cost, stability
+and inference tabs are the Training at Scale app's: tabs/training_at_scale/). What the tabs share
+is here: the checked number input, gigabytes and the papers they cite."""
 
 from __future__ import annotations
 

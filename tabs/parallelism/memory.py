@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from shared import memory, ui
+from shared import memory, ui, views
 from shared.parallel_plan import Plan, against_one_gpu
 from tabs.parallelism import GB, KORTHIKANTI_URL, PLAYBOOK, PLAYBOOK_URL, ZERO_URL, gb, num
 
@@ -240,3 +240,14 @@ def build_memory_tab(demo: gr.Blocks) -> None:
     demo.load(preset_shape, preset, shape_ins, api_name="preset").then(
         memory_breakdown, ins, outs, api_name="memory"
     )
+    dp, tp, pp, zero_stage = ins[9:13]  # a link sets the model and the plan, then this draws
+    render = (_open_view, [preset, *ins], shape_ins + outs)
+    views.link("memory", render, model=preset, dp=dp, tp=tp, pp=pp, zero=zero_stage)
+
+
+def _open_view(name: str, *values):
+    """After a link set the model and the plan: the preset's shape (a custom model keeps the
+    fields), then its breakdown — as choosing the preset on the page does."""
+    filled = preset_shape(name)
+    shape = filled if name in memory.SHAPES else values[:9]
+    return (*filled, *memory_breakdown(*shape, *values[9:]))

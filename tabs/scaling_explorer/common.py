@@ -46,5 +46,13 @@ def sci(x: float) -> str:
     return f"{x:.3g}"
 
 
+def si(x: float) -> str:
+    """A count in words' units: 3.22e10 -> "32.2B", 1.4e12 -> "1.4T" (sci below a thousand)."""
+    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if x >= div:
+            return f"{x / div:.3g}{suffix}"
+    return sci(x)
+
+
 def source(law) -> str:
     return ui.source_note(law.citation, law.url)

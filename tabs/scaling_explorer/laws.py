@@ -6,7 +6,7 @@ import math
 
 import gradio as gr
 
-from shared import scaling, ui
+from shared import scaling, ui, views
 from shared.scaling_explore import law_view
 
 from .common import LAB, LAB_NOTE, LAW_CHOICES, law, num, sci, source
@@ -99,3 +99,4 @@ def build_laws_tab(demo: gr.Blocks) -> None:
         for c in ins:
             c.change(laws, ins, outs, api_name=False, show_progress="hidden")
         demo.load(laws, ins, outs, api_name="laws")
+        views.link("laws", law=chooser, log_n=log_n, log_d=log_d)  # .change redraws

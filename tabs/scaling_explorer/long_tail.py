@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from shared import ui
+from shared import ui, views
 from training.sweep import PLANS
 from training.sweep.explore import long_tail as tail_of
 from training.sweep.explore import shapes
@@ -56,3 +56,4 @@ def build_long_tail_tab(demo: gr.Blocks) -> None:
             fig2 = gr.Plot(show_label=False)
         size.change(long_tail, size, [fig, fig2], api_name=False, show_progress="hidden")
         demo.load(long_tail, size, [fig, fig2], api_name="long_tail")
+        views.link("long-tail", size=size)  # .change redraws

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from shared import scaling_explore as explore
-from shared import ui
+from shared import ui, views
 
 from .common import LAW_CHOICES, law, num, source
 
@@ -51,3 +51,4 @@ def build_returns_tab(demo: gr.Blocks) -> None:
         for c in ins:
             c.change(returns, ins, [fig, text], api_name=False, show_progress="hidden")
         demo.load(returns, ins, [fig, text], api_name="returns")
+        views.link("diminishing-returns", law=chooser, log_n=log_n, log_d=log_d, doublings=k)

@@ -74,6 +74,15 @@ LIMA = (
     },
 )
 CURVE_TITLE = "The bundled SFT run: the same cross-entropy as pre-training"
+LIMA_ANSWER = """
+**Why is SFT data quality more important than quantity?** Fine-tuned on {small_data}, the model
+answers **{small:.1f}%** of the held-out questions right (exact-answer accuracy); fine-tuned on {noisy_data} —
+{ratio:.1f}× as many — only **{noisy:.1f}%**, {gap:.1f} points fewer, and its format compliance
+falls to {noisy_fmt:.1f}% (from {small_fmt:.1f}%). The whole set, clean ({clean_data}): {clean:.1f}%.
+The knowledge was already in the base, so a little clean data teaches the format; wrong answers
+teach wrong facts and sloppy ones sloppy format — LIMA's finding (1,000 curated examples),
+measured here.
+"""
 
 
 def bars_figure(bars: views.Bars, figure: tuple):
@@ -109,6 +118,38 @@ def note(r: build.SFTResults) -> str:
     )
 
 
+def lima_answer(r: build.SFTResults) -> str:
+    """The LIMA comparison's answer to the course's question, every number from the results;
+    "" when one of its three runs was not evaluated."""
+    keys = {"clean": "sft", "small": "lima-clean", "noisy": "lima-noisy"}
+    if any(f"{k}/heldout" not in r.evals or k not in r.runs for k in keys.values()):
+        return ""
+    ev = {name: r.evals[f"{k}/heldout"] for name, k in keys.items()}
+    runs = {name: r.runs[k] for name, k in keys.items()}
+    return LIMA_ANSWER.format(
+        clean_data=runs["clean"].data,
+        clean=100 * ev["clean"].accuracy,
+        small_data=runs["small"].data,
+        small=100 * ev["small"].accuracy,
+        noisy_data=runs["noisy"].data,
+        noisy=100 * ev["noisy"].accuracy,
+        noisy_fmt=100 * ev["noisy"].compliance,
+        small_fmt=100 * ev["small"].compliance,
+        ratio=runs["noisy"].n_records / runs["small"].n_records,
+        gap=100 * (ev["small"].accuracy - ev["noisy"].accuracy),
+    )
+
+
+def lima_markdown() -> gr.Markdown:
+    """The answer under the LIMA figure, built with the page from the bundled results."""
+    try:
+        r = build.read_results()
+    except store.CheckpointError:  # the figures' handler names the problem in one line
+        r = None
+    text = lima_answer(r) if r is not None else ""
+    return gr.Markdown(text, visible=bool(text), elem_id="sft-lima-answer")
+
+
 def results_figures():
     try:
         r = build.read_results()
@@ -138,6 +179,7 @@ def build_results_tab(demo: gr.Blocks) -> None:
     with gr.Row():
         r_aug = gr.Plot(show_label=False, elem_id="sft-results-aug")
         r_lima = gr.Plot(show_label=False, elem_id="sft-results-lima")
+    lima_markdown()
     r_note = gr.Markdown(elem_classes=["lab-note"])
     r_table = gr.Dataframe(
         headers=TABLE_HEADERS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from shared import gpu, limits, ui
+from shared import gpu, limits, ui, views
 from training.sft import lab
 
 MODELS = ["base", "sft", "live"]
@@ -99,3 +99,4 @@ def build_side_by_side_tab() -> None:
         time_limit=120,
     )
     prompt.input(None, None, note, js="() => ''", api_visibility="private")
+    views.link("side-by-side", prompt=prompt)  # the student then asks

@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 import subprocess
 
+from shared import course
+
 from .. import store
 
 # The Space repo name of each app: one mapping, used by `spaces publish` and the README's links.
+# (the apps' names are the session's, `shared.course`: its course page's embed snippets use them)
 SPACE_SLUGS: dict[str, str] = {
-    "scaling_explorer": "llm-lab-scaling-explorer",
-    "sft_transformation": "llm-lab-sft-transformation",
-    "parallelism": "llm-lab-parallelism",
-    "architectures": "llm-lab-architectures",
-    "suite": "llm-lab-suite",
+    **{s.key: s.space for s in course.SESSION if s.app},
+    "suite": course.SUITE_SPACE,
 }
 _OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")
 

@@ -1,4 +1,4 @@
-"""Inference: KV cache, int8 quantization, magnitude pruning and distillation, measured on the
+"""The Inference tab: KV cache, int8 quantization, magnitude pruning and distillation, measured on the
 bundled base model (and a student of it). The measurements and the comparisons are
 `training.inference` (InferenceResults, summarize); this module wires the page and formats."""
 
@@ -152,9 +152,9 @@ def inference():
 
 def build_inference_tab(demo: gr.Blocks) -> None:
     """The Inference tab's components and events; call it inside the app's `with gr.Tab("Inference")`."""
-    in_text = gr.Markdown(elem_id="par-inf-text")
+    in_text = gr.Markdown(elem_id="tas-inf-text")
     with gr.Row():
-        in_kv = gr.Plot(show_label=False, elem_id="par-inf-kv")
+        in_kv = gr.Plot(show_label=False, elem_id="tas-inf-kv")
         in_dist = gr.Plot(show_label=False)
     in_table = gr.Dataframe(
         headers=TABLE_HEADERS,

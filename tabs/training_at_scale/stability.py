@@ -1,4 +1,4 @@
-"""Stability: the bundled grid of real pre-training runs (loss, gradient norm, update size and
+"""The Stability tab: the bundled grid of real pre-training runs (loss, gradient norm, update size and
 zero gradients per step, one setting changed at a time) and one bounded live run drawn beside the
 baseline. The runs and their figures are `training.stability` (StabilityResults, summarize,
 curves); this module wires the page and formats."""
@@ -184,22 +184,22 @@ def _build_live(figures: list) -> None:
         sl_init = gr.Number(value=1.0, label="init scale ×", minimum=0.001, maximum=100)
         sl_prec = gr.Radio(PRECISIONS, value="fp32", label="precision")
         sl_steps = gr.Slider(10, 300, value=100, step=10, label="steps")
-        sl_go = gr.Button("Train", variant="primary", elem_id="par-stab-go")
-    sl_status = gr.Markdown(elem_id="par-stab-status")
+        sl_go = gr.Button("Train", variant="primary", elem_id="tas-stab-go")
+    sl_status = gr.Markdown(elem_id="tas-stab-status")
     sl_go.click(
         stability_live,
         [sl_lr, sl_warm, sl_clip, sl_init, sl_prec, sl_steps],
         [*figures, sl_status],
         api_name="stability_live",
         concurrency_limit=2,
-        concurrency_id="parallel-stability-live",
+        concurrency_id="stability-live",
         time_limit=120,
     )
 
 
 def build_stability_tab(demo: gr.Blocks) -> None:
     """The Stability tab's components and events; call it inside the app's `with gr.Tab("Stability")`."""
-    st_text = gr.Markdown(elem_id="par-stab-text")
+    st_text = gr.Markdown(elem_id="tas-stab-text")
     results = lab.read_results()
     st_runs = results.runs if results else []
     st_pick = gr.CheckboxGroup(
@@ -208,7 +208,7 @@ def build_stability_tab(demo: gr.Blocks) -> None:
         label="runs to show",
     )
     with gr.Row():
-        st_loss = gr.Plot(show_label=False, elem_id="par-stab-loss")
+        st_loss = gr.Plot(show_label=False, elem_id="tas-stab-loss")
         st_norm = gr.Plot(show_label=False)
     with gr.Row():
         st_upd = gr.Plot(show_label=False)
