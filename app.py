@@ -344,7 +344,7 @@ def _build_completion_panel() -> None:
 def build_suite(found: list[SpaceApp] | None = None) -> gr.Blocks:
     """The whole lab as one page: the base model, then one tab per app in spaces/ (`found`:
     `discover_apps()` already called, e.g. to collect their warm-ups)."""
-    apps = discover_apps() if found is None else found
+    apps = discover_apps(SPACES) if found is None else found
     with gr.Blocks(title="LLM Training & Scaling Lab") as demo:
         ui.header(
             "LLM Training & Scaling Lab",
@@ -381,5 +381,5 @@ def warm_ups(apps: list[SpaceApp]) -> list[Callable[[], Any]]:
 
 
 if __name__ == "__main__":
-    found = discover_apps()
+    found = discover_apps(SPACES)
     ui.launch(build_suite(found), warm=warm_ups(found), routes=routes(found))

@@ -24,6 +24,10 @@ class Section:
     views: tuple[tuple[course.View, str], ...]  # (view, the sentence it illustrates)
 
 
+# One view per knowledge point: each live app holds connections open (its heartbeat), and a browser
+# opens at most six to one host over HTTP/1.1; six apps on one page stalled loading.
+
+
 SECTIONS: tuple[Section, ...] = (
     Section(
         1,
@@ -42,10 +46,6 @@ SECTIONS: tuple[Section, ...] = (
             (
                 course.View("scaling_explorer", "compute-optimal", {"log_c": "23.5"}),
                 "The compute-optimal split at GPT-3's budget, under each published law.",
-            ),
-            (
-                course.View("scaling_explorer", "long-tail"),
-                "Why progress seems to slow: each larger model of our sweep learns rarer facts.",
             ),
         ),
     ),
@@ -84,10 +84,6 @@ SECTIONS: tuple[Section, ...] = (
                 ),
                 "Llama 2 70B's training memory per GPU with ZeRO-3 over 64 GPUs.",
             ),
-            (
-                course.View("training_at_scale", "training-vs-inference"),
-                "Training-time and inference-time solutions side by side.",
-            ),
         ),
     ),
     Section(
@@ -118,19 +114,20 @@ def _esc(text: str) -> str:
 
 
 def embed(view: course.View, base: str, *, iframe: bool = False) -> str:
-    """One embedded view: gradio's web component (an iframe on `?embed=iframe` or when the
-    component cannot load)."""
+    """One embedded view: a placeholder the page's script fills with gradio's web component when
+    it comes near the screen (six apps starting at once stall the browser), or an iframe on
+    `?embed=iframe` and where the component cannot load."""
     src = _esc(view.embed_path(base))
     url = _esc(view.url(base))
     frame = (
         f'<iframe src="{url}" loading="lazy" title="{_esc(view.app)}: {_esc(view.tab)}" '
         'class="lab-frame"></iframe>'
     )
-    inner = frame if iframe else f'<gradio-app src="{src}" initial_height="480px"></gradio-app>'
+    inner = frame if iframe else '<div class="lab-slot">The app loads when you scroll here.</div>'
     return (
-        f'<div class="lab-embed" data-view="{_esc(view.query())}" data-app="{_esc(view.app)}" '
-        f'data-frame="{url}">{inner}<p class="lab-open"><a href="{url}" target="_blank">Open this '
-        "view on its own</a></p></div>"
+        f'<div class="lab-embed" data-src="{src}" data-frame="{url}" data-app="{_esc(view.app)}" '
+        f'data-tab="{_esc(view.tab)}">{inner}<p class="lab-open"><a href="{url}" target="_blank">'
+        "Open this view on its own</a></p></div>"
     )
 
 
@@ -224,18 +221,43 @@ body {{ max-width: 1100px; margin: 0 auto; padding: 0 16px; font-family: system-
 .lab-caption {{ font-weight: 600; margin-bottom: 4px; }}
 .lab-embed {{ margin: 0 0 24px; }}
 .lab-frame {{ width: 100%; height: 900px; border: 1px solid #e5e7eb; }}
+.lab-slot {{ min-height: 480px; display: flex; align-items: center; justify-content: center;
+  color: #64748b; border: 1px dashed #cbd5e1; }}
 .lab-open {{ font-size: 0.85em; margin: 4px 0; }}
 .lab-corrections {{ background: #f8fafc; border-left: 3px solid #6366f1; padding: 4px 12px; }}
 pre {{ white-space: pre-wrap; word-break: break-all; background: #f1f5f9; padding: 8px; }}
 </style></head><body>"""
 _TAIL = """<script>
-// the iframe fallback: where gradio's web component did not load, show each view in an iframe
+// Each view starts when it comes near the screen, one app at a time; where gradio's web component
+// did not load, each view is an iframe instead.
+const slots = [...document.querySelectorAll(".lab-embed")].filter(d => d.querySelector(".lab-slot"));
+const queue = [];
+let busy = false;
+function next() {
+  if (busy || !queue.length) return;
+  const div = queue.shift();
+  busy = true;
+  // properties, not attributes: gradio 6's element mounts a second, leaked copy of the app (with its
+  // own open connections) when a src attribute is seen after the element connects
+  const app = document.createElement("gradio-app");
+  app.src = div.dataset.src;
+  app.initial_height = "480px";
+  div.replaceChild(app, div.querySelector(".lab-slot"));
+  const done = () => { busy = false; next(); };
+  app.addEventListener("render", done, { once: true });
+  setTimeout(() => { if (busy && app.parentNode) done(); }, 6000);
+}
+const seen = new IntersectionObserver(entries => {
+  for (const e of entries) if (e.isIntersecting) { seen.unobserve(e.target); queue.push(e.target); }
+  next();
+}, { rootMargin: "300px" });
+customElements.whenDefined("gradio-app").then(() => slots.forEach(d => seen.observe(d)));
 setTimeout(() => {
   if (customElements.get("gradio-app")) return;
-  for (const div of document.querySelectorAll(".lab-embed")) {
+  for (const div of slots) {
     const f = document.createElement("iframe");
     f.src = div.dataset.frame; f.className = "lab-frame"; f.loading = "lazy";
-    div.replaceChild(f, div.firstElementChild);
+    div.replaceChild(f, div.querySelector(".lab-slot"));
   }
 }, 8000);
 </script></body></html>"""

@@ -100,12 +100,10 @@ def coerce(component: Any, text: str) -> Any:
         if text.lower() in TRUE | FALSE:
             return text.lower() in TRUE
         raise LinkError("must be true or false")
+    if isinstance(component, gr.CheckboxGroup):  # choices separated by "|" (labels hold commas)
+        return [coerce_choice(component, part) for part in text.split("|") if part.strip()]
     if isinstance(component, (gr.Dropdown, gr.Radio)):
-        for label, value in component.choices:
-            if text.lower() in (str(label).lower(), str(value).lower()):
-                return value
-        shown = ", ".join(str(v) for _, v in component.choices[:12])
-        raise LinkError(f"must be one of {shown}")
+        return coerce_choice(component, text)
     if isinstance(component, (gr.Slider, gr.Number)):
         return _number(component, text)
     if isinstance(component, gr.Textbox):
@@ -114,6 +112,15 @@ def coerce(component: Any, text: str) -> Any:
             raise LinkError(f"must be at most {limit} characters")
         return text
     raise LinkError(f"a {type(component).__name__} cannot be set from a link")
+
+
+def coerce_choice(component: Any, text: str) -> Any:
+    """One of a choice component's values, named by its value or its label (any case)."""
+    for label, value in component.choices:
+        if text.strip().lower() in (str(label).lower(), str(value).lower()):
+            return value
+    shown = ", ".join(str(v) for _, v in component.choices[:12])
+    raise LinkError(f"must be one of {shown}")
 
 
 def _number(component: Any, text: str) -> float | int:
@@ -203,7 +210,9 @@ def _finish(views: AppViews, column: Any) -> None:
 
 def glossary_panel(column: Any, key: str) -> None:
     """Define the glossary's words at their first use in `column`, and list them at its end."""
-    terms = glossary.apply(column)
+    terms = glossary.apply(
+        column
+    )  # not `demo`: wrapping handlers would put <abbr> into API results
     with column:
         with gr.Accordion("Words used on this page", open=False, elem_id=f"glossary-{key}"):
             gr.Markdown(glossary.panel_markdown(terms), elem_classes=["glossary"])
@@ -289,6 +298,8 @@ def _link_row(views: AppViews, tab_id: str) -> None:
 
 
 def _text(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "|".join(_text(v) for v in value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from gradio_client import Client
 
-from shared import memory
+from shared import course, memory
 from tests.browser_util import chromium_page, screenshot
 from tests.client_util import app_error, call, load_space, plot_traces, rows
 from training import architectures, store
@@ -171,7 +171,7 @@ def test_nan_and_nonsense_are_one_line_errors():
 def test_recall_probe_in_chromium(bundled_url, tmp_path):
     with chromium_page(tmp_path / "profile") as page:
         page.goto(bundled_url, wait_until="domcontentloaded")
-        page.get_by_role("tab", name=load_space("architectures").TITLE).click()
+        page.get_by_role("tab", name=course.stop("architectures").title).click()
         page.locator("#arch-overview").get_by_text("Why transformers won").first.wait_for()
         for tab, probe in TABS.items():
             page.get_by_role("tab", name=tab, exact=True).click()

@@ -21,6 +21,7 @@ def test_suite_page_in_chromium(page, suite_url, tiny_base):
 
     manifest = store.read_manifest(tiny_base)
     page.goto(suite_url, wait_until="domcontentloaded")
+    page.get_by_role("tab", name="Base model", exact=True).click()  # the suite opens on the map
 
     # first paint: the curve (train + held-out traces) and the model card come from demo.load
     page.wait_for_selector("#base-curve .js-plotly-plot .scatterlayer .trace")

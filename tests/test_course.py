@@ -132,6 +132,12 @@ def test_coerce_follows_each_components_own_rules():
     assert views.coerce(s, "23.497") == 23.5
     assert views.coerce(c, "TRUE") is True and views.coerce(c, "off") is False
     assert views.coerce(r, "3") == 3
+    with gr.Blocks():
+        g = gr.CheckboxGroup(["lr ×10, no warmup", "bf16"])
+    assert views.coerce(g, "bf16|LR ×10, no warmup") == ["bf16", "lr ×10, no warmup"]
+    assert views._text(["bf16", "lr ×10, no warmup"]) == "bf16|lr ×10, no warmup"
+    with pytest.raises(views.LinkError):
+        views.coerce(g, "bf16|fp8")
     for comp, bad in [(n, "2.5"), (n, "65"), (n, "nan"), (s, "inf"), (c, "maybe"), (r, "4")]:
         with pytest.raises(views.LinkError):
             views.coerce(comp, bad)
@@ -168,7 +174,11 @@ def test_each_app_has_its_own_path_and_the_course_page_embeds_them(suite_url):
     code, body = get(f"{root}/course")
     assert code == 200
     for view in course_page.embedded_views():
-        assert f'src="{view.embed_path(root)}"'.replace("&", "&amp;") in body, view
+        assert f'data-src="{html.escape(view.embed_path(root))}"' in body, view
+    code, framed = get(f"{root}/course?embed=iframe")  # the fallback: every view in an iframe
+    assert code == 200 and "<gradio-app" not in framed
+    for view in course_page.embedded_views():
+        assert f'<iframe src="{html.escape(view.url(root))}"' in framed, view
     for c in course.CHECKS:
         assert html.escape(c.question) in body
     code, js = get(f"{root}/gradio.js")

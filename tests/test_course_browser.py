@@ -13,7 +13,7 @@ from tests.browser_util import chromium_page, screenshot
 TAB_SELECTED = "button[role=tab][aria-selected=true]"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # a fresh page each: leaving a page aborts its requests (console errors)
 def page(suite_url, tmp_path_factory):
     with chromium_page(tmp_path_factory.mktemp("chromium-course")) as page:
         page.set_viewport_size({"width": 1280, "height": 800})
@@ -60,16 +60,16 @@ def test_course_page_embeds_every_view(page, suite_url):
     root = suite_url.rstrip("/")
     page.goto(f"{root}/course")
     embeds = course_page.embedded_views()
-    hosts = page.locator("gradio-app")
-    assert hosts.count() == len(embeds)
+    slots = page.locator(".lab-embed")
+    assert slots.count() == len(embeds)
     for i, view in enumerate(embeds):
-        host = hosts.nth(i)
-        host.scroll_into_view_if_needed()
-        # the embedded app renders: its header, its tabs, and the view's tab among them
-        host.locator(".lab-header").first.wait_for(timeout=120_000)
-        host.get_by_role("tab", name=_tab_label(view)).first.wait_for(timeout=60_000)
-    # known gap: inside gradio's web component the view's own tab and inputs are not applied
-    # (the embedded client never sends the page's view load; direct and iframe views are)
+        slot = slots.nth(i)
+        slot.scroll_into_view_if_needed()  # each app starts when it comes near the screen
+        # the embedded app renders, opened at the view's tab (its own view load ran)
+        slot.locator("gradio-app .lab-header").first.wait_for(timeout=120_000)
+        slot.locator(TAB_SELECTED, has_text=_tab_label(view)).wait_for(timeout=120_000)
+    assert page.locator("gradio-app").count() == len(embeds)
+    hosts = page.locator("gradio-app")
     # one action inside an embedded app: ask the first view for its link
     first = embeds[0]
     host = hosts.nth(0)
@@ -82,7 +82,7 @@ def test_course_page_embeds_every_view(page, suite_url):
     page.wait_for_timeout(1000)
     assert page.console_errors == []
     assert page.evaluate(NESTED_SCROLL) == []
-    screenshot(page, "course")
+    screenshot(page, "course.png")
 
 
 def _tab_label(view: course.View) -> str:

@@ -12,6 +12,7 @@ import gradio as gr
 import pytest
 from gradio_client import Client
 
+from shared import course
 from tabs.sft_transformation.headline import headline_text
 from tests.browser_util import chromium_page, screenshot
 from tests.client_util import CALL_TIMEOUT_S, app_error, call, load_space, rows
@@ -144,7 +145,7 @@ def page() -> gr.Blocks:
 
 def _markdown(demo: gr.Blocks, elem_id: str) -> str:
     (md,) = [b for b in demo.blocks.values() if isinstance(b, gr.Markdown) and b.elem_id == elem_id]
-    return md.value
+    return re.sub(r"</?abbr[^>]*>", "", md.value)  # the glossary's hover notes, not the text
 
 
 def test_the_headline_names_the_generative_search_engine_with_the_evals_numbers(page):
@@ -209,7 +210,7 @@ def test_live_sft_is_bounded_one_at_a_time_and_raises_compliance(client):
 def test_sft_tab_in_chromium(bundled_url, tmp_path):
     with chromium_page(tmp_path / "profile") as page:
         page.goto(bundled_url, wait_until="domcontentloaded")
-        page.get_by_role("tab", name="SFT Transformation").click()
+        page.get_by_role("tab", name=course.stop("sft_transformation").title).click()
         w = World(PRESETS["cpu"].world)
         person = next(p for p in w.people if p.split == "heldout")
         page.locator("#sft-prompt textarea").fill(f"Where was {person.full_name} born?")

@@ -164,14 +164,14 @@ def test_app_discovery(tmp_path, monkeypatch):
     (tmp_path / "good").mkdir()
     (tmp_path / "good" / "app.py").write_text(
         "import gradio as gr\nTITLE = 'Good app'\n"
-        "def build_page(d):\n    md = gr.Markdown('hello from good')\n"
+        "def build_page(d, standalone=True):\n    md = gr.Markdown('hello from good')\n"
         "    d.load(lambda: 'loaded', None, md, api_name='good_load')\n"
         "def build_demo():\n    with gr.Blocks() as d:\n        build_page(d)\n    return d\n"
     )
     (tmp_path / "fails").mkdir()
     (tmp_path / "fails" / "app.py").write_text(
         "import gradio as gr\nTITLE = 'Fails'\n"
-        "def build_page(d):\n    gr.Markdown('half a page')\n    raise ValueError('no results')\n"
+        "def build_page(d, standalone=True):\n    gr.Markdown('half a page')\n    raise ValueError('no results')\n"
         "def build_demo():\n    with gr.Blocks() as d:\n        build_page(d)\n    return d\n"
     )
     (tmp_path / "broken").mkdir()
@@ -187,6 +187,7 @@ def test_app_discovery(tmp_path, monkeypatch):
     suite = app.build_suite()
     blocks = list(suite.blocks.values())
     assert [b.label for b in blocks if isinstance(b, gr.Tab)] == [
+        "Course map",
         "Base model",
         "Broken",
         "Fails",

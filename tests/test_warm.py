@@ -143,8 +143,8 @@ def test_the_suite_warms_the_base_model_and_every_app_without_a_click(tiny_base,
         while time.monotonic() < deadline:
             text = log.read_text(errors="replace")
             if (
-                "warm-up lab_space_sft_transformation.warm" in text
-            ):  # the last one (done, or failed: one line)
+                "warm-up lab_space_architectures.warm" in text
+            ):  # the last one, in the session's order (done, or failed: one line)
                 break
             time.sleep(0.2)
         text = log.read_text(errors="replace")
@@ -164,9 +164,9 @@ def test_the_suite_collects_its_own_and_every_loaded_apps_warm_up(tmp_path, monk
     found = app.discover_apps()
     hooks = app.warm_ups(found)
     assert hooks[0] is app.warm
-    assert [h.__module__ for h in hooks[1:]] == [
-        "lab_space_architectures",
+    assert [h.__module__ for h in hooks[1:]] == [  # in the session's order
         "lab_space_sft_transformation",
+        "lab_space_architectures",
     ]
     for a in found:
         a.error = "broken"  # an app that failed to build is not warmed

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import gradio as gr
 
-from shared import gpu, ui
+from shared import gpu, ui, views
 from training import stability as lab
 
 _num = ui.checked_number  # a finite number in [lo, hi], or a one-line error
@@ -217,4 +217,5 @@ def build_stability_tab(demo: gr.Blocks) -> None:
     st_outs = [st_loss, st_norm, st_upd, st_zero, st_table, st_text]
     demo.load(stability, st_pick, st_outs, api_name="stability")
     st_pick.input(stability, st_pick, st_outs, api_name=False, show_progress="hidden")
+    views.link("stability", (stability, [st_pick], st_outs), runs=st_pick)
     _build_live([st_loss, st_norm, st_upd, st_zero])
