@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 COURSE_TITLE = "Session 2.3 — Training and Scaling Modern LLMs"
 KNOWLEDGE_POINTS = {
@@ -151,8 +151,6 @@ class View:
 def parse_view(raw: str) -> dict[str, str]:
     """A view path segment or query string ("tab=x&n=3") as a dict; the last value of a repeated
     name wins; names and values are stripped."""
-    from urllib.parse import parse_qsl  # noqa: PLC0415 - used by this one function only
-
     return {k.strip(): v.strip() for k, v in parse_qsl(raw or "", keep_blank_values=True)}
 
 

@@ -40,22 +40,24 @@ class LazyApp:
 
     def __init__(self, build: Callable[[], gr.Blocks], prepare: Callable[[gr.Blocks], dict]):
         self.build, self.prepare = build, prepare
-        self.app: Any = None
+        self.built: Any = None  # (gradio's app, the Blocks), once built
+        self.started = False
 
     def _create(self) -> Any:
         with _BUILD:
-            if self.app is None:
+            if self.built is None:
                 blocks = self.build()
-                parent = gr.mount_gradio_app(_Parent(), blocks, path="/", **self.prepare(blocks))
+                kwargs = self.prepare(blocks)
+                parent = gr.mount_gradio_app(_throwaway_parent(), blocks, path="/", **kwargs)
                 app = parent.router.routes[-1].app
                 add_view_route(app)
-                self.app = (app, blocks)
-        return self.app
+                self.built = (app, blocks)
+        return self.built
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             return
-        if self.app is None:
+        if not self.started:  # checked and set between awaits: once, in this server's event loop
             try:
                 app, blocks = await asyncio.to_thread(self._create)
             except Exception as e:  # noqa: BLE001 - one broken app must not take the server down
@@ -65,14 +67,14 @@ class LazyApp:
                     scope, receive, send
                 )
                 return
-            if not getattr(blocks, "_lab_started", False):
-                blocks._lab_started = True
-                blocks.run_startup_events()  # the queue, in this server's event loop
+            if not self.started:
+                self.started = True
+                blocks.run_startup_events()  # its queue
                 await blocks.run_extra_startup_events()
-        await self.app[0](scope, receive, send)
+        await self.built[0](scope, receive, send)
 
 
-def _Parent() -> Any:
+def _throwaway_parent() -> Any:
     from fastapi import FastAPI  # noqa: PLC0415 - gradio's dependency; only a throwaway parent
 
     return FastAPI()

@@ -114,6 +114,10 @@ def coerce(component: Any, text: str) -> Any:
     raise LinkError(f"a {type(component).__name__} cannot be set from a link")
 
 
+# what `coerce` has a rule for
+LINKABLE = (gr.Checkbox, gr.CheckboxGroup, gr.Dropdown, gr.Radio, gr.Slider, gr.Number, gr.Textbox)
+
+
 def coerce_choice(component: Any, text: str) -> Any:
     """One of a choice component's values, named by its value or its label (any case)."""
     for label, value in component.choices:
@@ -150,11 +154,10 @@ def link(tab: str, render: tuple[Callable[..., Any], list[Any], list[Any]] | Non
     if not _building:
         return
     for name, c in params.items():
-        try:
-            coerce(c, "")
-        except LinkError as e:
-            if "cannot be set" in str(e):
-                raise TypeError(f"view parameter {name!r} of tab {tab!r}: {e}") from None
+        if not isinstance(c, LINKABLE):
+            raise TypeError(
+                f"view parameter {name!r} of tab {tab!r}: {type(c).__name__} has no rule"
+            )
     _building[-1].links[tab] = Link(tab, dict(params), render)
 
 

@@ -185,3 +185,29 @@ def test_each_app_has_its_own_path_and_the_course_page_embeds_them(suite_url):
     assert code == 200 and "import" in js and "http" not in js.split("import", 1)[1][:80]
     code, _ = get(f"{root}/scaling-laws/view/tab=laws&log_n=10/")
     assert code == 200
+
+
+def test_an_app_is_built_once_on_its_first_request_and_a_failed_build_says_why():
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from shared import serve, ui
+
+    builds = []
+
+    def build() -> gr.Blocks:
+        builds.append(1)
+        if len(builds) == 1:
+            raise ValueError("no results\nbuild them first")
+        with gr.Blocks() as demo:
+            gr.Markdown("hello")
+        return demo
+
+    lazy = serve.LazyApp(build, ui.prepare)
+    client = TestClient(Starlette(routes=serve.app_mounts({"x": lazy})))
+    first = client.get("/x/")
+    assert first.status_code == 500 and "\n" not in first.text
+    assert first.text == "this app could not be built: ValueError: no results build them first"
+    assert client.get("/x/").status_code == 200 and client.get("/x/config").status_code == 200
+    assert client.get("/x/view/tab=a/config").status_code == 200  # the view path, same app
+    assert len(builds) == 2  # tried again after the failure, then never rebuilt
