@@ -259,11 +259,12 @@ class Correction:
 CORRECTIONS: tuple[Correction, ...] = (
     Correction(
         "Bengio's model: thousands of parameters",
-        "Bengio et al. 2003's neural language model had millions of parameters: its word-feature "
-        "table alone is vocabulary × features, about 18,000 × 100 ≈ 1.8 million for the AP News "
-        "model, before the hidden layer and the output layer.",
+        "Bengio et al. 2003 describe their own models as having millions of parameters (the "
+        "paper's abstract: \"training such large models (with millions of parameters) within a "
+        'reasonable time is itself a significant challenge") — a word-feature table of '
+        "vocabulary × features alone is already that large for a vocabulary of tens of thousands.",
         "Bengio et al. 2003, A Neural Probabilistic Language Model (JMLR 3)",
-        "https://www.jmlr.org/papers/volume3/bengio03a/bengio03a.pdf",
+        "https://jmlr.org/papers/v3/bengio03a.html",
     ),
     Correction(
         "Hoffmann et al. 2022 listed under knowledge point 3",
