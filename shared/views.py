@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import gradio as gr
 
@@ -41,6 +41,7 @@ class AppViews:
     demo: gr.Blocks
     key: str
     standalone: bool
+    writes: tuple[str, ...] = ()  # glossary terms its handlers write
     links: dict[str, Link] = field(default_factory=dict)
     tab_ids: list[str] = field(default_factory=list)
     tabs: Any = None  # the page's gr.Tabs
@@ -162,9 +163,13 @@ def link(tab: str, render: tuple[Callable[..., Any], list[Any], list[Any]] | Non
 
 
 @contextmanager
-def page(demo: gr.Blocks, key: str, *, standalone: bool = True) -> Iterator[AppViews]:
-    """Build an app's page inside: `with views.page(demo, "scaling_explorer"): ...tabs...`."""
-    views = AppViews(demo, key, standalone)
+def page(
+    demo: gr.Blocks, key: str, *, standalone: bool = True, writes: Iterable[str] = ()
+) -> Iterator[AppViews]:
+    """Build an app's page inside: `with views.page(demo, "scaling_explorer"): ...tabs...`.
+    `writes`: glossary terms the page's handlers write (tables, text drawn on load) that its
+    static text may not show; its panel defines them too (test_glossary runs the loads to check)."""
+    views = AppViews(demo, key, standalone, writes=tuple(writes))
     views.notice = gr.Markdown(visible=False, elem_id=f"{key}-notice", elem_classes=["lab-notice"])
     views.chosen = gr.State("")
     with gr.Column() as column:
@@ -195,7 +200,7 @@ def _finish(views: AppViews, column: Any) -> None:
             _link_row(views, tab.id)
     with column:
         _checks_panel(views)
-    glossary_panel(column, views.key)
+    glossary_panel(column, views.key, views.writes)
     if views.standalone:
 
         def open_view(request: gr.Request):
@@ -211,11 +216,11 @@ def _finish(views: AppViews, column: Any) -> None:
         _renders(views, opened)
 
 
-def glossary_panel(column: Any, key: str) -> None:
-    """Define the glossary's words at their first use in `column`, and list them at its end."""
-    terms = glossary.apply(
-        column
-    )  # not `demo`: wrapping handlers would put <abbr> into API results
+def glossary_panel(column: Any, key: str, writes: Iterable[str] = ()) -> None:
+    """Define the glossary's words at their first use in `column`, and list them (with `writes`,
+    what its handlers write) at its end. Handlers' output is not annotated: `glossary.apply(column,
+    demo)` would wrap them and put <abbr> markup into what the HTTP API returns."""
+    terms = sorted(set(glossary.apply(column)) | set(writes))
     with column:
         with gr.Accordion("Words used on this page", open=False, elem_id=f"glossary-{key}"):
             gr.Markdown(glossary.panel_markdown(terms), elem_classes=["glossary"])

@@ -158,7 +158,7 @@ def build_page(demo: gr.Blocks, standalone: bool = True) -> None:
     r = _results()
     mq_widths = sorted({x.width for x in r.mqar.runs}) if r else [64]
     lm_widths = sorted({x.width for x in r.lm.runs}) if r else [64]
-    with views.page(demo, "architectures", standalone=standalone):
+    with views.page(demo, "architectures", standalone=standalone, writes=("FLOPs",)):
         ui.header(TITLE, SUBTITLE, course_ref=COURSE_REF)
         build_overview_tab(demo)
         build_recall_tab(demo, mq_widths, recall_probe)

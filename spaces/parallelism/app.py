@@ -60,7 +60,7 @@ MODEL_PARALLELISM = (
 def build_page(demo: gr.Blocks, standalone: bool = True) -> None:
     """This app's page, built into `demo`: its own Blocks (`build_demo`) or a tab of the suite
     (`standalone=False`: its links then point at the app's own path)."""
-    with views.page(demo, "parallelism", standalone=standalone):
+    with views.page(demo, "parallelism", standalone=standalone, writes=("bubble",)):
         ui.header(TITLE, INTRO, course_ref="Session 2.3, computational challenges")
         gr.Markdown(MODEL_PARALLELISM, elem_id="par-words")
         with gr.Tab("Memory"):

@@ -31,6 +31,7 @@ from tabs.scaling_explorer.laws import build_laws_tab, laws  # noqa: E402, F401
 from tabs.scaling_explorer.long_tail import build_long_tail_tab, long_tail  # noqa: E402, F401
 from tabs.scaling_explorer.optimal import build_optimal_tab, optimal  # noqa: E402, F401
 from tabs.scaling_explorer.returns import build_returns_tab, returns  # noqa: E402, F401
+from tabs.training_at_scale.cost import TERMS as COST_TERMS  # noqa: E402
 
 TITLE = "Scaling Laws Explorer"
 SUBTITLE = (
@@ -75,7 +76,7 @@ def live_run(shape: str, budget: float, progress=gr.Progress()):
 def build_page(demo: gr.Blocks, standalone: bool = True) -> None:
     """This app's page, built into `demo`: its own Blocks (`build_demo`) or a tab of the suite
     (`standalone=False`: its links then point at the app's own path)."""
-    with views.page(demo, "scaling_explorer", standalone=standalone):
+    with views.page(demo, "scaling_explorer", standalone=standalone, writes=COST_TERMS):
         ui.header(
             TITLE, SUBTITLE, course_ref="Session 2.3, knowledge point 1: pre-training at scale"
         )

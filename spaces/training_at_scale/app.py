@@ -27,10 +27,12 @@ if (
 import gradio as gr  # noqa: E402
 
 from shared import ui, views  # noqa: E402
+from tabs.training_at_scale.compare import TERMS as SOLUTION_TERMS  # noqa: E402
 from tabs.training_at_scale.compare import (  # noqa: E402, F401  (handlers: benchmarks and tests call them)
     build_compare_tab,
     training_vs_inference,
 )
+from tabs.training_at_scale.cost import TERMS as COST_TERMS  # noqa: E402
 from tabs.training_at_scale.cost import build_cost_panel, scale  # noqa: E402, F401
 from tabs.training_at_scale.inference import build_inference_tab, inference  # noqa: E402, F401
 from tabs.training_at_scale.stability import (  # noqa: E402, F401
@@ -51,7 +53,9 @@ INTRO = (
 def build_page(demo: gr.Blocks, standalone: bool = True) -> None:
     """This app's page, built into `demo`: its own Blocks (`build_demo`) or a tab of the suite
     (`standalone=False`: its links then point at the app's own path)."""
-    with views.page(demo, "training_at_scale", standalone=standalone):
+    with views.page(
+        demo, "training_at_scale", standalone=standalone, writes=(*COST_TERMS, *SOLUTION_TERMS)
+    ):
         ui.header(TITLE, INTRO, course_ref="Session 2.3, computational challenges in LLM training")
         with gr.Tab("Scale & cost"):
             build_cost_panel(demo)

@@ -13,6 +13,7 @@ from . import solutions
 SIDE_HEADERS = ["problem", "solved while training by", "solved when serving (inference) by"]
 DETAIL_HEADERS = ["phase", "solution", "solves", "when it applies", "how", "measured in"]
 CHOICES = ["all", *solutions.PROBLEMS]
+TERMS = ("1F1B", "GPipe", "FSDP", "SFT", "SSM", "bubble", "data parallelism")  # its tables write
 
 
 def training_vs_inference(problem: str = "all"):

@@ -16,6 +16,7 @@ from shared.scaling_explore import COST_DEFAULTS, cost_sheet, gpt3_cost
 
 num = ui.checked_number  # a finite number in [lo, hi], or a one-line error
 PALM_URL = "https://arxiv.org/abs/2204.02311"
+TERMS = ("ZeRO", "FSDP", "PF-day", "bubble")  # glossary terms its table and text write
 INTRO = (
     "**The scale of the challenge.** Training compute is C ≈ 6·N·D FLOPs (N parameters, D tokens). "
     "A GPU delivers a share of its peak (the MFU), so C becomes GPU-hours, then days on a cluster, "
