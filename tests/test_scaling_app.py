@@ -11,6 +11,7 @@ from gradio_client import Client
 from shared import course, scaling
 from tests.browser_util import chromium_page, screenshot
 from tests.client_util import app_error, call, load_space, plot_traces, rows
+from training import mixture as mixture_lab
 from training.sweep import PLANS, read_results
 
 
@@ -21,7 +22,16 @@ def client(bundled_url) -> Client:
 
 def test_endpoints_are_named(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/laws", "/optimal", "/returns", "/cost", "/lab", "/live_run", "/long_tail"} <= names
+    assert {
+        "/mixture",
+        "/laws",
+        "/optimal",
+        "/returns",
+        "/cost",
+        "/lab",
+        "/live_run",
+        "/long_tail",
+    } <= names
 
 
 def test_laws_reports_the_law_and_warns_outside_its_range(client):
@@ -83,6 +93,51 @@ def test_returns_and_long_tail_and_lab(client):
     assert traces[0]["y"][-1] == largest.curve[-1][f"eval_loss/{r.buckets[0]}"]
 
 
+def test_mixture_shows_the_bundled_runs(client):
+    """The Data mixture tab: the heatmap is every run's final held-out loss per domain, the
+    curves are the chosen domain's evaluations, the text carries the leave-one-out costs and
+    the shared-domain answer, the samples are the domain's first training records."""
+    r = mixture_lab.read_results()
+    assert r is not None, "checkpoints/mixture is missing: python -m training mixture --preset cpu"
+    heat, curves, text, samples = call(client, "forum", api_name="/mixture")
+    (cells,) = plot_traces(heat)
+    assert list(cells["x"]) == [x.name for x in r.runs] and list(cells["y"]) == list(
+        mixture_lab.DOMAINS
+    )
+    z = [list(row) for row in cells["z"]]
+    assert z == [[x.final[d] for x in r.runs] for d in mixture_lab.DOMAINS]
+    lines = {t["name"]: t for t in plot_traces(curves)}
+    assert set(lines) == {x.name for x in r.runs}
+    for x in r.runs:
+        assert list(lines[x.name]["y"]) == [p.loss["forum"] for p in x.curve[1:]]
+        assert list(lines[x.name]["x"]) == [p.tokens for p in x.curve[1:]]
+    for lo in r.leave_out:
+        assert f"| {lo.domain} | {lo.run} | {lo.loss_without:.3f} |" in text
+        assert f"**{lo.cost:+.3f}**" in text
+    h = r.headline
+    assert f"**{h.bios_mixed:.3f}** against **{h.bios_single:.3f}** for bios alone" in text
+    assert ("the mix is better" in text.split("On **forum**")[0]) == h.mix_beats_single_on_bios
+    assert f"**{h.bios_with_forum:.3f}** and code leaves it at **{h.bios_with_code:.3f}**" in text
+    for p in r.partners:  # the partner table: the domain's loss with each other domain
+        cells = " | ".join(
+            f"{p.loss_with[o]:.3f}" if o in p.loss_with else "—" for o in mixture_lab.DOMAINS
+        )
+        assert f"| {p.domain} | {cells} |" in text
+    assert "arxiv.org/abs/2101.00027" in text and "arxiv.org/abs/2305.10429" in text
+    forum = next(s for s in r.domains if s.name == "forum")
+    assert forum.samples[0] in samples and f"| forum | {forum.records:,} |" in samples
+
+
+def test_mixture_refuses_an_unknown_domain(client):
+    msg = app_error(client, "poetry", api_name="/mixture")
+    assert "poetry" in msg, msg
+    app = load_space("scaling_explorer")
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="choose one of bios, code, forum"):
+        app.mixture("poetry")
+
+
 def test_nan_and_infinity_are_one_line_errors():
     """JSON cannot carry NaN, so the handlers are called in-process, as gradio calls them."""
     import gradio as gr
@@ -140,6 +195,9 @@ def test_scaling_tab_in_chromium(bundled_url, tmp_path):
     with chromium_page(tmp_path / "profile") as page:
         page.goto(bundled_url, wait_until="domcontentloaded")
         page.get_by_role("tab", name=course.stop("scaling_explorer").title).click()
+        page.get_by_role(
+            "tab", name="Laws", exact=True
+        ).click()  # the app opens on its Data mixture tab
         text = page.locator("#scaling-law-text")
         text.get_by_text("nats/token").first.wait_for()
         before = text.inner_text()

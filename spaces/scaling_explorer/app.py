@@ -1,9 +1,11 @@
-"""Scaling Laws Explorer: published laws with their sources, compute-optimal allocation, cost,
-diminishing returns — and a scaling law measured on this project's own runs.
+"""Scaling Laws Explorer: what the data is made of (a measured data mixture), published laws with
+their sources, compute-optimal allocation, cost, diminishing returns — and a scaling law measured
+on this project's own runs.
 
 UI wiring only: each tab is built by `tabs/scaling_explorer/<tab>.py`; the laws, allocation, cost and
-fits are `shared/scaling*.py`; the sweep, its results and the live micro-run are `training/sweep/`
-(no torch at page build). The live micro-run's handler stays here, where it is marked for a GPU.
+fits are `shared/scaling*.py`; the sweep, its results and the live micro-run are `training/sweep/`,
+the data-mixture lab `training/mixture/` (no torch at page build). The live micro-run's handler
+stays here, where it is marked for a GPU.
 Run alone: `python spaces/scaling_explorer/app.py`; in the suite it is a tab of `python app.py`.
 """
 
@@ -29,6 +31,7 @@ from tabs.scaling_explorer.cost import build_cost_tab, cost  # noqa: E402, F401
 from tabs.scaling_explorer.lab import build_lab_tab, lab_results  # noqa: E402
 from tabs.scaling_explorer.laws import build_laws_tab, laws  # noqa: E402, F401
 from tabs.scaling_explorer.long_tail import build_long_tail_tab, long_tail  # noqa: E402, F401
+from tabs.scaling_explorer.mixture import build_mixture_tab, mixture  # noqa: E402, F401
 from tabs.scaling_explorer.optimal import build_optimal_tab, optimal  # noqa: E402, F401
 from tabs.scaling_explorer.returns import build_returns_tab, returns  # noqa: E402, F401
 from tabs.training_at_scale.cost import TERMS as COST_TERMS  # noqa: E402
@@ -80,6 +83,7 @@ def build_page(demo: gr.Blocks, standalone: bool = True) -> None:
         ui.header(
             TITLE, SUBTITLE, course_ref="Session 2.3, knowledge point 1: pre-training at scale"
         )
+        build_mixture_tab(demo)  # the course names the data (its sources, their diversity) first
         build_laws_tab(demo)
         build_optimal_tab(demo)
         build_returns_tab(demo)
