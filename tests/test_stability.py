@@ -1,7 +1,8 @@
 """The Stability lab in real runs of the project's model: fp16 underflow against the GradScaler,
 clipping applied to the true (unscaled) gradients, a diverging run recorded without a crash,
-bad settings as one line, the live run's lock and events, and the tiny build end to end through
-the CLI. Everything here trains for a few steps only (~1 min in all on 2 busy cores)."""
+each learning-rate schedule in a real run (WSD is constant until its decay), bad settings as one
+line, the live run's lock and events, and the tiny build end to end through the CLI. Everything
+here trains for a few steps only (~1 min in all on 2 busy cores)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import torch
 from training import schema
 from training import stability as st
 from training.data.blocks import bundled_world
+from training.schedules import decay_start, lr_factor
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORD_KEYS = {
@@ -35,6 +37,7 @@ RECORD_KEYS = {
     "lr",
 }
 RUN_KEYS = {"name", "label", "explains", "settings", "diverged_at", "seconds", "records"}
+RUN_RESULT_KEYS = {"settings", "records", "diverged_at", "seconds", "params", "stopped"}
 
 
 @pytest.fixture(scope="module")
@@ -182,12 +185,59 @@ def test_a_diverging_run_is_a_result_not_a_crash(world, shape):
         {"precision": "fp8"},
         {"seed": -3},
         {"momentum": 0.9},
+        {"schedule": "exp"},
+        {"schedule": None},
+        {"schedule": ["wsd"]},
     ],
 )
 def test_bad_settings_are_one_line_errors(bad):
     with pytest.raises(ValueError) as e:
         st.Settings.from_dict(bad).validate()
     assert "\n" not in str(e.value) and str(e.value)
+
+
+def test_a_bad_schedule_names_the_choices():
+    with pytest.raises(ValueError) as e:
+        st.Settings.from_dict({"schedule": "step"}).validate()
+    assert str(e.value) == "schedule='step': choose one of constant, cosine, linear, wsd"
+    with pytest.raises(ValueError, match="schedule='warmup'"):
+        st.live_run({"schedule": "warmup"})  # refused at once, before any training
+
+
+def test_each_schedule_in_a_real_tiny_run():
+    """The tiny preset's model, 16 steps, warmup 2, the same seed and batches: every step's lr is
+    the schedule's (constant ends at the peak, the decaying ones near lr/10); WSD's records are
+    constant's, bit for bit, until its decay starts, and differ after; the held-out loss is
+    measured after the last step (cosine/linear, which decay from step 3, end differently)."""
+    data, shape = bundled_world("tiny"), st.PLANS["tiny"].shape
+    runs = {
+        k: st.run(st.Settings(steps=16, warmup_steps=2, schedule=k), data, shape, heldout_blocks=8)
+        for k in st.SCHEDULES
+    }
+    peak = st.STABLE_LR
+    for k, r in runs.items():
+        assert set(r) == RUN_RESULT_KEYS | {"heldout_loss"} and r["settings"]["schedule"] == k
+        lrs = [x["lr"] for x in r["records"]]
+        assert lrs == [
+            pytest.approx(peak * lr_factor(k, i, 16, 2, 0.1), rel=1e-12) for i in range(16)
+        ]
+        assert lrs[:3] == [pytest.approx(peak / 2), pytest.approx(peak), pytest.approx(peak)]
+        assert isinstance(r["heldout_loss"], float) and 0 < r["heldout_loss"] < 10
+    assert {x["lr"] for x in runs["constant"]["records"][1:]} == {peak}  # ends at the peak
+    for k in ("cosine", "linear", "wsd"):
+        last = runs[k]["records"][-1]["lr"]
+        assert last < 0.6 * peak, k  # falling to lr/10, reached just after the last update
+    assert runs["cosine"]["records"][-1]["lr"] < 0.15 * peak
+    start = decay_start("wsd", 16, 2) + 1  # the last step WSD takes at the peak: 16 − 3 + 1
+    const, wsd = runs["constant"]["records"], runs["wsd"]["records"]
+    assert start == 14 and wsd[:start] == const[:start]  # identical runs until the decay
+    assert wsd[start]["lr"] < const[start]["lr"]
+    assert wsd[start + 1]["loss"] != const[start + 1]["loss"]  # the lower lr changed the weights
+    assert runs["wsd"]["heldout_loss"] != runs["constant"]["heldout_loss"]
+    cos = runs["cosine"]["records"]  # its first lower lr is step 4's: step 5's loss shows it
+    assert cos[:3] == const[:3] and cos[3]["lr"] < peak and cos[3]["loss"] == const[3]["loss"]
+    assert cos[4]["loss"] != const[4]["loss"]
+    assert st.run(st.Settings(steps=2, warmup_steps=1), data, shape)["heldout_loss"] is None
 
 
 def test_live_run_refuses_a_second_run_and_ends_with_done(monkeypatch):
@@ -257,12 +307,24 @@ def test_cli_tiny_build_end_to_end_and_resumable(tmp_path):
         assert run.records and [x.step for x in run.records] == list(range(1, len(run.records) + 1))
         assert run.records[-1].step == run.settings.steps or run.diverged_at
         assert head["runs"][run.name] == asdict(st.summarize(run.records, run.diverged_at))
+    plan = st.PLANS["tiny"]
+    assert [x.name for x in r.schedules] == list(st.SCHEDULES) == [g.name for g in st.SCHEDULE_RUNS]
+    for run, g in zip(r.schedules, st.SCHEDULE_RUNS):
+        assert run.settings == st.schedule_settings(plan, g)
+        assert run.settings.steps == plan.schedule_steps and run.settings.warmup_steps == 1
+        assert len(run.records) == plan.schedule_steps and run.heldout_loss > 0
+    rows = st.decay_table(r)
+    assert head["lr_decay"] == [asdict(x) for x in rows]
+    assert [x.name for x in rows] == list(st.SCHEDULES) and rows[0].vs_constant == 0.0
+    assert r.seconds == pytest.approx(sum(x.seconds for x in r.runs + r.schedules), abs=0.11)
     assert (tmp_path / "runs" / "stability-tiny" / "baseline.json").is_file()
+    assert (tmp_path / "runs" / "stability-tiny" / "schedule-wsd.json").is_file()
     again = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     r2 = st.read_results(out)
     assert [x.records for x in r2.runs] == [x.records for x in r.runs]
     assert [x.seconds for x in r2.runs] == [x.seconds for x in r.runs]  # reused, not retrained
+    assert r2.schedules == r.schedules
     bad = subprocess.run(
         [sys.executable, "-m", "training", "stability", "--preset", "huge"],
         cwd=tmp_path,

@@ -16,7 +16,6 @@ targets alone.
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from pathlib import Path
 
@@ -30,18 +29,15 @@ from .losses import LossHook
 from .models import param_counts, train_flops_per_token
 from .presets import TrainConfig
 from .resume import RESUME, RunLog, load_resume, save_resume
+from .schedules import lr_factor
 
 
-def lr_lambda(cfg: TrainConfig):
-    """Linear warmup to the peak lr, then cosine decay to lr·min_lr_ratio at the last step."""
+def lr_lambda(cfg: TrainConfig, schedule: str = "cosine"):
+    """Linear warmup to the peak lr, then `schedule` (training/schedules.py; the default: cosine
+    decay to lr·min_lr_ratio at the last step) — a factor of the peak for `LambdaLR`."""
 
     def f(step: int) -> float:
-        if step < cfg.warmup_steps:
-            return (step + 1) / cfg.warmup_steps
-        progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (
-            1 + math.cos(math.pi * min(1.0, progress))
-        )
+        return lr_factor(schedule, step, cfg.steps, cfg.warmup_steps, cfg.min_lr_ratio)
 
     return f
 

@@ -3,8 +3,9 @@ prone to instability (gradient explosion, loss spikes, precision issues) and tha
 gradient clipping, warmup/decay and mixed precision with loss scaling tame it, shown in real runs
 of the project's own model (the cpu preset's 4-layer llama, 3.6M parameters) on the world corpus.
 
-One run is the project's loop (`make_optimizer`: AdamW; `lr_lambda`: linear warmup then cosine
-decay to lr/10; `batch_indices`: the seeded data order) with every step instrumented:
+One run is the project's loop (`make_optimizer`: AdamW; `lr_lambda`: linear warmup then the run's
+schedule, cosine decay to lr/10 by default; `batch_indices`: the seeded data order) with every
+step instrumented:
 
     loss           the training loss of the step's batch
     grad_norm      global L2 norm of the *unscaled* gradients, before clipping
@@ -71,21 +72,47 @@ are the mean of the last 10 steps; every curve is in checkpoints/stability/resul
 Build: 375 s on 2 shared cores (31-56 s a run; fp16 runs are the slow ones). A default live run
 (150 steps, fresh process, data loaded first): 48.7 s.
 
-The package: `settings` (Settings, Shape), `loop` (one instrumented run, precision), `grid` (GRID
-and the build), `results` (StabilityResults, the schema of results.json; each run's summary and
-curves; torch-free), `live` (the app's live run). `from training import stability` gives them all.
+The LR-decay runs (`SCHEDULE_RUNS`; cpu preset: 300 steps each, the baseline's warmup 20, peak
+lr 2e-3, clip 1.0, fp32, seed 0 — the same batches in the same order): constant, cosine, linear
+and warmup-stable-decay (training/schedules.py; WSD holds the peak, then decays linearly to lr/10
+in the last 20% of the steps). Each is evaluated on 128 held-out blocks after its last step;
+`decay_table` gives every run's final loss, held-out loss, the drop over the last 20% of the
+steps (mean training loss of the 10 steps before WSD's decay starts minus the final 10's) and
+each against constant. Until WSD's decay starts its records are constant's, bit for bit.
+Measured (training loss, mean of the last 10 steps / held-out loss after step 300; 241 = WSD's
+last step at the peak):
+  constant  2.308 / 2.419   (2.542 over steps 232-241, so 0.234 lower by the end)
+  cosine    2.491 / 2.621   (+0.183 / +0.202 vs constant: decaying from step 21 slows a model
+  linear    2.394 / 2.548    still learning fast; +0.086 / +0.129)
+  wsd       2.217 / 2.333   (2.542 over steps 232-241, 0.325 lower by the end; -0.091 / -0.086
+                            vs constant: the drop decay buys)
+The four runs: 80-137 s each (468 s in all) on a shared 2-core machine with OMP_NUM_THREADS=1.
+
+Devices: a run trains on a CUDA GPU when there is one (`pick_device`; autocast on CUDA, native
+fp16/bf16 kernels, `half_gemm` only on the CPU), else on the CPU, computing exactly what it did
+before (the model is seeded on the CPU, then moved). The cpu plan is pinned to the CPU, so the
+bundled records rebuild the same anywhere. `--preset gpu` (one H100/H200, CUDA required) runs the
+four LR-decay runs only, at the gpu preset's world and model, 3,000 steps of 16,384 tokens in
+bf16 (grid.py's docstring gives the plan and why the CPU teaching grid is left out).
+
+The package: `settings` (Settings, Shape), `loop` (one instrumented run, precision, device),
+`grid` (GRID, SCHEDULE_RUNS, PLANS and the build), `results` (StabilityResults, the schema of
+results.json; each run's summary and curves; torch-free), `live` (the app's live run).
+`from training import stability` gives them all.
 """
 
 from __future__ import annotations
 
 from .. import store
-from .grid import GRID, PLANS, GridRun, Plan, build, plan_settings
+from ..schedules import SCHEDULES, WSD_DECAY_FRACTION
+from .grid import GRID, PLANS, SCHEDULE_RUNS, GridRun, Plan, build, plan_settings, schedule_settings
 from .live import _live_lock, live_run
-from .loop import half_gemm, make_model, precision_context, run
+from .loop import half_gemm, heldout_loss, make_model, pick_device, precision_context, run
 from .results import (
     FINAL_LOSS_STEPS,
     Batch,
     Curves,
+    DecayRow,
     Machine,
     ModelSize,
     NonFinite,
@@ -95,6 +122,7 @@ from .results import (
     StabilityRun,
     choose_runs,
     curves,
+    decay_table,
     describe,
     finite,
     headline,
@@ -102,13 +130,16 @@ from .results import (
     outcome,
     read_results,
     records_of,
+    smoothed,
     summarize,
     summary,
+    wsd_decay_from,
 )
 from .settings import (
     BUILD_MAX_STEPS,
     LIVE_MAX_STEPS,
     LIVE_TIME_LIMIT_S,
+    MIN_LR_RATIO,
     PRECISIONS,
     RECORD_VERSION,
     STABLE_LR,
@@ -123,11 +154,13 @@ __all__ = [
     "BUILD_MAX_STEPS",
     "Batch",
     "Curves",
+    "DecayRow",
     "FINAL_LOSS_STEPS",
     "GRID",
     "GridRun",
     "LIVE_MAX_STEPS",
     "LIVE_TIME_LIMIT_S",
+    "MIN_LR_RATIO",
     "Machine",
     "ModelSize",
     "NonFinite",
@@ -138,29 +171,38 @@ __all__ = [
     "RESULTS",
     "Record",
     "RunSummary",
+    "SCHEDULES",
+    "SCHEDULE_RUNS",
     "STABLE_LR",
     "Settings",
     "Shape",
     "StabilityResults",
     "StabilityRun",
+    "WSD_DECAY_FRACTION",
     "_live_lock",
     "build",
     "choose_runs",
     "cpu_shape",
     "curves",
+    "decay_table",
     "describe",
     "finite",
     "half_gemm",
+    "heldout_loss",
     "headline",
     "json_number",
     "live_run",
     "make_model",
     "outcome",
+    "pick_device",
     "plan_settings",
     "precision_context",
     "read_results",
     "records_of",
     "run",
+    "schedule_settings",
+    "smoothed",
     "summarize",
     "summary",
+    "wsd_decay_from",
 ]

@@ -1,6 +1,28 @@
-"""The Stability lab's grid (`GRID`: one setting changed at a time from the baseline) and its
-bundled build: every run trained, kept in runs/stability-<preset>/ and written as
-`StabilityResults` (checkpoints/stability/results.json for the cpu preset)."""
+"""The Stability lab's grid (`GRID`: one setting changed at a time from the baseline), its
+learning-rate decay runs (`SCHEDULE_RUNS`: one per schedule at equal steps) and their bundled
+build: every run trained, kept in runs/stability-<preset>/ and written as `StabilityResults`
+(checkpoints/stability/results.json for the cpu preset).
+
+The plans (`PLANS`, `python -m training stability --preset P`):
+  tiny  the tiny world, a 2-layer d64 model, 6-step grid runs and 20-step LR-decay runs: the tests.
+  cpu   the bundled build: the cpu world and model (`cpu_shape`), the 11-run grid at 150 steps and
+        the four LR-decay runs at 300 steps; pinned to the CPU (device "cpu"), so the bundled
+        records rebuild the same on any machine, a GPU one included.
+  gpu   one H100/H200 (device "cuda"; without a CUDA GPU the build stops with one line): the LR-decay
+        runs ONLY, at the gpu preset's scale — its world (`bundled_world("gpu")`: ~20,000 people,
+        packed in 513-token blocks with the bundled base tokenizer, so the vocabulary is the base's)
+        and its model (12 layers, d 768, 12 heads, ~86M parameters), 32 sequences x 512 tokens
+        per step (16,384 tokens), 3,000 steps (~49M tokens, under one pass over the corpus), warmup
+        200 (the cpu runs' 20 of 300, as a share), peak lr 1e-3 (the gpu preset's), clip 1.0, bf16
+        autocast (the gpu preset's precision: fp32 matmuls would take ~10x longer), seed 0,
+        evaluated on 256 held-out blocks. Estimated, not yet measured: ~0.05 s a step eager
+        (no torch.compile: every step reads the gradients), so ~3 min a run and ~15 min for the
+        four, plus a few minutes of CPU to write and tokenize the world.
+        Why not the grid: it is a CPU teaching grid — fp16 without scaling, lr x10 and init x100
+        are there to show on a small model what breaks and why, in minutes; on the gpu model its
+        eleven runs would triple the GPU time and some (lr 2e-2, no warmup) only diverge sooner.
+        Each plan's `steps` is its grid length; 0 means no grid (results.json's `runs` is then []).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +33,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .. import schema, store
+from ..schedules import WSD_DECAY_FRACTION
 from .loop import run
 from .results import StabilityResults
-from .settings import RECORD_VERSION, STABLE_LR, Settings, Shape, cpu_shape
+from .settings import BUILD_MAX_STEPS, RECORD_VERSION, STABLE_LR, Settings, Shape, cpu_shape
 
 
 @dataclass(frozen=True)
@@ -108,16 +131,74 @@ GRID: tuple[GridRun, ...] = (
 )
 
 
+SCHEDULE_RUNS: tuple[GridRun, ...] = (  # the baseline's settings but the schedule, at equal steps
+    GridRun(
+        "constant",
+        "constant (no decay)",
+        "Warmup, then the peak learning rate to the last step: no decay.",
+        Settings(schedule="constant"),
+    ),
+    GridRun(
+        "cosine",
+        "cosine decay to lr/10",
+        "Warmup, then cosine decay from the peak to lr/10 over all the remaining steps (the grid's schedule).",
+        Settings(schedule="cosine"),
+    ),
+    GridRun(
+        "linear",
+        "linear decay to lr/10",
+        "Warmup, then a straight line from the peak down to lr/10 over all the remaining steps.",
+        Settings(schedule="linear"),
+    ),
+    GridRun(
+        "wsd",
+        "warmup-stable-decay (WSD)",
+        "Warmup, the peak learning rate held (as constant), then a straight line down to lr/10 in the "
+        f"last {WSD_DECAY_FRACTION:.0%} of the steps.",
+        Settings(schedule="wsd"),
+    ),
+)
+
+
 @dataclass(frozen=True)
 class Plan:
     data: str  # the world preset whose corpus the runs read (bundled tokenizer)
     shape: Shape
-    steps: int  # steps per run (warmup scaled with it)
+    steps: int  # steps per grid run (warmup scaled with it); 0: no grid, the LR-decay runs only
+    schedule_steps: int  # steps per LR-decay run (warmup: the grid baseline's, in steps)
+    heldout_blocks: int  # held-out blocks each LR-decay run is evaluated on after its last step
+    device: str | None = "cpu"  # where every run trains ("cuda": a CUDA GPU is required; None:
+    # CUDA when there is one, else the CPU)
+    schedule_base: Settings | None = None  # the LR-decay runs' lr, warmup, clip, precision and
+    # seed (steps: schedule_steps; schedule: each run's); None: the grid baseline's
+
+    @property
+    def max_steps(self) -> int:
+        """The longest run this plan trains (`Settings.validate`'s bound for its runs)."""
+        return max(BUILD_MAX_STEPS, self.steps, self.schedule_steps)
 
 
+GPU_SCHEDULE_STEPS = 3000
 PLANS = {
-    "tiny": Plan("tiny", Shape(2, 64, 4, micro_batch=4, n_ctx=64), steps=6),
-    "cpu": Plan("cpu", cpu_shape(), steps=150),
+    "tiny": Plan(
+        "tiny",
+        Shape(2, 64, 4, micro_batch=4, n_ctx=64),
+        steps=6,
+        schedule_steps=20,
+        heldout_blocks=8,
+    ),
+    "cpu": Plan("cpu", cpu_shape(), steps=150, schedule_steps=300, heldout_blocks=128),
+    "gpu": Plan(  # the module docstring says why, and what it costs
+        "gpu",
+        Shape(12, 768, 12, micro_batch=32, n_ctx=512),
+        steps=0,
+        schedule_steps=GPU_SCHEDULE_STEPS,
+        heldout_blocks=256,
+        device="cuda",
+        schedule_base=Settings(
+            lr=1e-3, warmup_steps=200, steps=GPU_SCHEDULE_STEPS, precision="bf16"
+        ),
+    ),
 }
 
 
@@ -129,6 +210,15 @@ def plan_settings(plan: Plan, s: Settings) -> Settings:
     return replace(s, steps=plan.steps, warmup_steps=min(warm, plan.steps))
 
 
+def schedule_settings(plan: Plan, g: GridRun) -> Settings:
+    """An LR-decay run's settings: plan.schedule_steps steps and the grid baseline's warmup steps,
+    or with a `schedule_base` its settings with the run's schedule."""
+    if plan.schedule_base is not None:
+        return replace(plan.schedule_base, steps=plan.schedule_steps, schedule=g.settings.schedule)
+    warm = plan_settings(plan, Settings()).warmup_steps
+    return replace(g.settings, steps=plan.schedule_steps, warmup_steps=warm)
+
+
 def _log(msg: str) -> None:
     # torch, tqdm and the corpus are imported inside the functions that train: the app imports
     # this package at start, and cold start matters
@@ -137,24 +227,43 @@ def _log(msg: str) -> None:
     print(f"[stability {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def _train_grid(plan: Plan, work: Path, progress: bool) -> tuple[list[dict], int | None]:
-    """Every grid run (reusing a finished one while its settings, shape and record version
-    match) as results runs, and the model's parameter count."""
+def _train(
+    plan: Plan, work: Path, progress: bool, schedules: bool = False
+) -> tuple[list[dict], int | None]:
+    """Every grid run (or, with `schedules`, every LR-decay run), reusing a finished one while its
+    settings, shape, held-out blocks and record version match, as results runs, and the model's
+    parameter count."""
     from tqdm.auto import tqdm
 
     from ..data.blocks import bundled_world
 
     data = bundled_world(plan.data)
     runs, params = [], None
-    bar = tqdm(GRID, desc="stability runs", unit="run", disable=not progress)
+    todo = SCHEDULE_RUNS if schedules else GRID
+    held = plan.heldout_blocks if schedules else 0
+    bar = tqdm(
+        todo,
+        desc="lr-decay runs" if schedules else "stability runs",
+        unit="run",
+        disable=not progress,
+    )
     for g in bar:
         bar.set_postfix_str(g.name)
-        s = plan_settings(plan, g.settings)
+        s = schedule_settings(plan, g) if schedules else plan_settings(plan, g.settings)
         key = {"settings": asdict(s), "shape": asdict(plan.shape), "version": RECORD_VERSION}
-        f = work / f"{g.name}.json"
+        if held:
+            key["heldout_blocks"] = held
+        f = work / (f"schedule-{g.name}.json" if schedules else f"{g.name}.json")
         done = json.loads(f.read_text()) if f.is_file() else None
         if not (done and done.get("key") == key):
-            r = run(s, data, plan.shape)
+            r = run(
+                s,
+                data,
+                plan.shape,
+                heldout_blocks=held,
+                device=plan.device,
+                max_steps=plan.max_steps,
+            )
             done = {
                 "key": key,
                 "name": g.name,
@@ -166,6 +275,8 @@ def _train_grid(plan: Plan, work: Path, progress: bool) -> tuple[list[dict], int
                 "params": r["params"],
                 "records": r["records"],
             }
+            if schedules:
+                done["heldout_loss"] = r["heldout_loss"]
             store.write_text_atomic(f, json.dumps(done, allow_nan=False))
         params = done.pop("params")
         done.pop("key")
@@ -174,25 +285,32 @@ def _train_grid(plan: Plan, work: Path, progress: bool) -> tuple[list[dict], int
 
 
 def build(preset: str = "cpu", out: str | Path | None = None, progress: bool = True) -> dict:
-    """Run the grid and write `results.json` atomically (default: checkpoints/stability for cpu,
+    """Run the grid and the LR-decay runs and write `results.json` atomically (default: checkpoints/stability for cpu,
     runs/stability-<preset>/results otherwise). Resumable: each finished run is kept in
     runs/stability-<preset>/ and reused while its settings, shape and record version match.
     Returns the body written (a StabilityResults as a dict) with "out"."""
     if preset not in PLANS:
         raise ValueError(f"--preset {preset!r}: choose {', '.join(PLANS)}")
     plan = PLANS[preset]
+    import torch
+
+    if plan.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--preset {preset} trains on a CUDA GPU and this machine has none")
     work = Path(f"runs/stability-{preset}")
     out = Path(out or (store.BUNDLED_DIR / "stability" if preset == "cpu" else work / "results"))
-    import torch
 
     t0 = time.perf_counter()
     with store.run_lock(work):
-        runs, params = _train_grid(plan, work, progress)
+        runs, params = _train(plan, work, progress) if plan.steps else ([], None)
+        decay_runs, decay_params = _train(plan, work, progress, schedules=True)
+        params = params if params is not None else decay_params
     body = {
         "rebuild": f"python -m training stability --preset {preset}",
         "machine": {"cpus": os.cpu_count() or 1, "torch": str(torch.__version__)},
         "preset": preset,
-        "seconds": round(sum(r["seconds"] for r in runs), 1),  # the grid's training time
+        "seconds": round(
+            sum(r["seconds"] for r in runs + decay_runs), 1
+        ),  # training time, all runs
         "model": {
             "n_layer": plan.shape.n_layer,
             "d_model": plan.shape.d_model,
@@ -201,12 +319,14 @@ def build(preset: str = "cpu", out: str | Path | None = None, progress: bool = T
         },
         "batch": {"micro_batch": plan.shape.micro_batch, "n_ctx": plan.shape.n_ctx},
         "runs": runs,
+        "schedules": decay_runs,
+        "wsd_decay_fraction": WSD_DECAY_FRACTION,
     }
     results = schema.parse(StabilityResults, body)  # never write what read_results refuses
     manifest = {"kind": "stability", "preset": preset, "rebuild": body["rebuild"]}
     store.write_results(out, results, {**manifest, "machine": body["machine"]}, allow_nan=False)
     _log(
-        f"wrote {out}: {len(runs)} runs, {body['seconds']} s of training, "
+        f"wrote {out}: {len(runs)} + {len(decay_runs)} runs, {body['seconds']} s of training, "
         f"{time.perf_counter() - t0:.0f} s this call (finished runs are reused)"
     )
     return {**schema.dump(results), "out": str(out)}

@@ -1,7 +1,11 @@
 """One instrumented run of the Stability lab: the project's loop (`make_optimizer`: AdamW;
-`lr_lambda`: linear warmup then cosine decay to lr/10; `batch_indices`: the seeded data order)
-with every step measured (the package docstring defines each figure), in fp32, bf16 or fp16 (CPU
-autocast; fp16 matmuls computed as a GPU tensor core does)."""
+`lr_lambda`: linear warmup then the run's schedule, cosine decay to lr/10 by default;
+`batch_indices`: the seeded data order)
+with every step measured (the package docstring defines each figure), in fp32, bf16 or fp16, on
+one device (`pick_device`): a CUDA GPU when there is one (autocast on CUDA, its native fp16 and
+bf16 kernels), else the CPU (CPU autocast; fp16 matmuls computed as a GPU tensor core does,
+`half_gemm`). A CPU run computes exactly what it did before devices existed: the model is built
+and seeded on the CPU and then moved, and the batches are the same blocks."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable
 
 from .results import json_number
-from .settings import Settings, Shape
+from .settings import BUILD_MAX_STEPS, MIN_LR_RATIO, Settings, Shape
 
 if TYPE_CHECKING:
     import torch
@@ -51,18 +55,30 @@ def half_gemm():
     return HalfGemm()
 
 
-def precision_context(precision: str):
-    """Forward and backward of one step run inside this."""
+def precision_context(precision: str, device_type: str = "cpu"):
+    """Forward and backward of one step run inside this: autocast on `device_type` ("cpu" or
+    "cuda"); fp16 on the CPU also runs `half_gemm` (a GPU computes fp16 matmuls natively)."""
     import torch
 
     if precision == "fp32":
         return contextlib.nullcontext()
     if precision == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+        return torch.autocast(device_type, dtype=torch.bfloat16)
     stack = contextlib.ExitStack()
-    stack.enter_context(torch.autocast("cpu", dtype=torch.float16))
-    stack.enter_context(half_gemm())
+    stack.enter_context(torch.autocast(device_type, dtype=torch.float16))
+    if device_type == "cpu":
+        stack.enter_context(half_gemm())
     return stack
+
+
+def pick_device(device: "str | torch.device | None" = None) -> "torch.device":
+    """`device` when given ("cpu", "cuda", "cuda:1"), else the first CUDA GPU when there is one,
+    else the CPU. Called when a run starts, never at import (no CUDA initialisation then)."""
+    import torch
+
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,34 +134,40 @@ class _Training:
     head: Any  # the tied embedding / output-head matrix
     matrices: list  # the other weight matrices
     n_matrix: int
+    device: Any  # the torch.device everything lives on
 
 
-def _start(s: Settings, data, model_shape: Shape) -> _Training:
+def _start(s: Settings, data, model_shape: Shape, device) -> _Training:
     import torch
 
     from ..presets import TrainConfig
     from ..pretrain import lr_lambda, make_optimizer
 
-    model = make_model(model_shape, data, s.init_scale, s.seed)
+    model = make_model(model_shape, data, s.init_scale, s.seed).to(device)  # seeded on the CPU
     model.train()
     cfg = TrainConfig(
-        steps=s.steps, lr=s.lr, warmup_steps=s.warmup_steps, grad_clip=s.clip, seed=s.seed
+        steps=s.steps,
+        lr=s.lr,
+        warmup_steps=s.warmup_steps,
+        grad_clip=s.clip,
+        seed=s.seed,
+        min_lr_ratio=MIN_LR_RATIO,
     )
     optimizer = make_optimizer(model, cfg)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
-    scaler = torch.amp.GradScaler("cpu") if s.precision == "fp16-scaled" else None
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, s.schedule))
+    scaler = torch.amp.GradScaler(device.type) if s.precision == "fp16-scaled" else None
     params = [p for p in model.parameters() if p.requires_grad]
     head = model.get_input_embeddings().weight  # tied: also the output head
     matrices = [p for p in params if p.dim() >= 2 and p is not head]
     n_matrix = sum(p.numel() for p in matrices)
-    return _Training(model, optimizer, scheduler, scaler, params, head, matrices, n_matrix)
+    return _Training(model, optimizer, scheduler, scaler, params, head, matrices, n_matrix, device)
 
 
 def _forward_backward(t: _Training, s: Settings, batch) -> "torch.Tensor":
     """The step's loss, its (unscaled) gradients left in the parameters."""
     import torch.nn.functional as F
 
-    with precision_context(s.precision):
+    with precision_context(s.precision, t.device.type):
         logits = t.model(input_ids=batch[:, :-1]).logits  # forward
         loss = F.cross_entropy(
             logits.float().reshape(-1, logits.size(-1)), batch[:, 1:].reshape(-1)
@@ -154,6 +176,14 @@ def _forward_backward(t: _Training, s: Settings, batch) -> "torch.Tensor":
     if t.scaler:
         t.scaler.unscale_(t.optimizer)  # the gradients below are the true (unscaled) ones
     return loss
+
+
+def _count(tensors, test) -> int:
+    """How many elements of `tensors` pass `test`, summed on the device (exact integers), read
+    back once: one GPU synchronisation per figure instead of one per tensor."""
+    import torch
+
+    return int(torch.stack([test(x).sum() for x in tensors]).sum())
 
 
 def _record(t: _Training, step: int, loss) -> dict:
@@ -169,10 +199,12 @@ def _record(t: _Training, step: int, loss) -> dict:
             "grad_norm": json_number(grad_norm),
             "update_norm": None,
             "update_ratio": None,
-            "zero_frac": round(sum(int((p.grad == 0).sum()) for p in t.matrices) / t.n_matrix, 7),
+            "zero_frac": round(
+                _count([p.grad for p in t.matrices], lambda g: g == 0) / t.n_matrix, 7
+            ),
             "head_zero_frac": round(float((t.head.grad == 0).float().mean()), 7),
-            "n_inf": sum(int(torch.isinf(g).sum()) for g in grads),
-            "n_nan": sum(int(torch.isnan(g).sum()) for g in grads),
+            "n_inf": _count(grads, torch.isinf),
+            "n_nan": _count(grads, torch.isnan),
             "loss_scale": float(t.scaler.get_scale()) if t.scaler else None,
             "skipped": False,
             "lr": t.scheduler.get_last_lr()[0],
@@ -202,6 +234,27 @@ def _update(t: _Training, s: Settings, rec: dict) -> None:
     rec.update(update_norm=json_number(upd), update_ratio=json_number(upd / theta))
 
 
+def heldout_loss(t: _Training, s: Settings, data, model_shape: Shape, blocks: int) -> float | str:
+    """The trained model's mean loss per token on the first `blocks` held-out blocks (`data.eval`,
+    cut to model_shape.n_ctx + 1), in the run's precision, micro_batch blocks at a time."""
+    import torch
+    import torch.nn.functional as F
+
+    held = data.eval[:blocks, : model_shape.n_ctx + 1]
+    t.model.eval()
+    total, n = 0.0, 0
+    with torch.no_grad(), precision_context(s.precision, t.device.type):
+        for i in range(0, len(held), model_shape.micro_batch):
+            b = held[i : i + model_shape.micro_batch].to(t.device)
+            logits = t.model(input_ids=b[:, :-1]).logits.float()
+            total += F.cross_entropy(
+                logits.reshape(-1, logits.size(-1)), b[:, 1:].reshape(-1), reduction="sum"
+            ).item()
+            n += b[:, 1:].numel()
+    t.model.train()
+    return json_number(total / n)
+
+
 def run(
     settings: Settings,
     data,
@@ -209,21 +262,29 @@ def run(
     on_step: Callable[[dict], None] | None = None,
     stop: threading.Event | None = None,
     max_time_s: float | None = None,
+    heldout_blocks: int = 0,
+    device: "str | torch.device | None" = None,
+    max_steps: int = BUILD_MAX_STEPS,
 ) -> dict:
     """Train a fresh model with `settings` on `data.train` (blocks cut to model_shape.n_ctx + 1)
     and record every step (package docstring). Stops early on a NaN/inf loss (`diverged_at`),
     when `stop` is set, or after `max_time_s`. Returns {"settings", "records", "diverged_at",
-    "seconds", "params", "stopped"} (stopped: None, "stop" or "time limit")."""
+    "seconds", "params", "stopped", "heldout_loss"} (stopped: None, "stop" or "time limit";
+    heldout_loss: `heldout_loss` on `heldout_blocks` blocks after the last step, None when 0 or
+    the run diverged). `seconds` is the training time, without the held-out evaluation.
+    `device`: where to train (`pick_device`: CUDA when there is one, else the CPU); `max_steps`:
+    the longest run `settings.validate` accepts (a GPU plan runs thousands of steps)."""
     from ..data.blocks import batch_indices
 
     s = settings
-    s.validate()
+    s.validate(max_steps)
+    dev = pick_device(device)
     t_start = time.perf_counter()
-    t = _start(s, data, model_shape)
+    t = _start(s, data, model_shape, dev)
     records, diverged_at, stopped = [], None, None
     for step in range(1, s.steps + 1):
         idx = batch_indices(step - 1, len(data.train), model_shape.micro_batch, s.seed)
-        batch = data.train[idx][:, : model_shape.n_ctx + 1]
+        batch = data.train[idx][:, : model_shape.n_ctx + 1].to(dev)  # a no-op on the CPU
         loss = _forward_backward(t, s, batch)
         rec = _record(t, step, loss)
         if not math.isfinite(loss.item()):  # diverged: record the step, take no update, stop
@@ -243,11 +304,16 @@ def run(
         if step < s.steps and max_time_s and time.perf_counter() - t_start > max_time_s:
             stopped = "time limit"
             break
+    seconds = round(time.perf_counter() - t_start, 2)
+    held = None
+    if heldout_blocks and diverged_at is None:
+        held = heldout_loss(t, s, data, model_shape, heldout_blocks)
     return {
         "settings": asdict(s),
         "records": records,
         "diverged_at": diverged_at,
-        "seconds": round(time.perf_counter() - t_start, 2),
+        "seconds": seconds,
         "params": sum(p.numel() for p in t.params),
         "stopped": stopped,
+        "heldout_loss": held,
     }

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from .. import store
+from .. import schema, store
+from ..schedules import WSD_DECAY_FRACTION, decay_start
 from .settings import Settings
 
 NonFinite = Literal["inf", "-inf", "nan"]  # JSON has no inf/NaN: a non-finite float as a string
@@ -59,6 +60,7 @@ class StabilityRun:
     diverged_at: int | None  # the step whose loss was NaN/inf (the run stopped there)
     seconds: float
     records: list[Record]
+    heldout_loss: float | NonFinite | None = None  # after the last step (the LR-decay runs)
 
 
 @dataclass(frozen=True)
@@ -87,10 +89,13 @@ class StabilityResults:
     rebuild: str  # the command that rebuilds these results
     machine: Machine
     preset: str
-    seconds: float  # the grid's training time
+    seconds: float  # the training time of every run
     model: ModelSize
     batch: Batch
     runs: list[StabilityRun]  # the grid's runs, in GRID order
+    # the LR-decay runs, in SCHEDULE_RUNS order: one per schedule, equal steps (none before 2026-12)
+    schedules: list[StabilityRun] = field(default_factory=list)
+    wsd_decay_fraction: float = WSD_DECAY_FRACTION  # the share of the steps WSD decays over
 
 
 def read_results(path: str | Path | None = None) -> StabilityResults | None:
@@ -148,10 +153,12 @@ def summary(run_: dict) -> dict:
 
 def headline(results: dict) -> dict:
     """The numbers the CLI prints after a build."""
+    res = schema.parse(StabilityResults, {k: v for k, v in results.items() if k != "out"})
     return {
         "out": results.get("out"),
         "seconds": results.get("seconds"),
         "runs": {r["name"]: summary(r) for r in results["runs"]},
+        "lr_decay": [asdict(row) for row in decay_table(res)],
     }
 
 
@@ -197,17 +204,106 @@ def curves(label: str, records: Sequence[Record], diverged_at: int | None) -> Cu
 
 
 # ---------------------------------------------------------------------------------------------
+# The LR-decay runs: what decay buys at the end of training
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecayRow:
+    """One LR-decay run's figures. Every run has the same steps, warmup, peak lr, seed and batches,
+    so differences between rows are the schedule's alone. Training losses are averaged over
+    FINAL_LOSS_STEPS steps (one batch's loss is noisy)."""
+
+    name: str  # the schedule
+    label: str
+    steps: int
+    final_loss: float | NonFinite | None  # mean training loss of the last FINAL_LOSS_STEPS steps
+    heldout_loss: float | NonFinite | None  # on held-out biographies after the last step
+    decay_from: int  # the last step before WSD's decay: the same window for every row
+    loss_at_decay_from: float | None  # mean training loss of the FINAL_LOSS_STEPS steps up to it
+    late_drop: float | None  # loss_at_decay_from − final_loss: what the last steps bought
+    vs_constant: float | None  # final_loss − constant's (negative: lower than no decay)
+    heldout_vs_constant: float | None  # the same on the held-out loss
+    last_lr: float  # the learning rate of the last step
+
+
+def _mean(xs: Sequence) -> float | None:
+    xs = [finite(x) for x in xs]
+    return None if not xs or None in xs else sum(xs) / len(xs)
+
+
+def _minus(a, b) -> float | None:
+    a, b = finite(a), finite(b)
+    return None if a is None or b is None else round(a - b, 4)
+
+
+def wsd_decay_from(results: StabilityResults) -> int | None:
+    """The last step (1-based) of the LR-decay runs that WSD takes at the peak lr, or None
+    without LR-decay runs: step s uses lr_factor(s − 1), and the factor first drops after the
+    decay phase begins."""
+    if not results.schedules:
+        return None
+    s = results.schedules[0].settings
+    return decay_start("wsd", s.steps, s.warmup_steps, results.wsd_decay_fraction) + 1
+
+
+def decay_table(results: StabilityResults) -> list[DecayRow]:
+    """The LR-decay runs' figures (`DecayRow`), in SCHEDULE_RUNS order ([] without them)."""
+    start = wsd_decay_from(results)
+    if start is None:
+        return []
+    rows = []
+    const = {"final": None, "held": None}
+    for r in results.schedules:
+        summ = summarize(r.records, r.diverged_at)
+        before = [x.loss for x in r.records if start - FINAL_LOSS_STEPS < x.step <= start]
+        at = _mean(before)
+        at = None if at is None else round(at, 4)
+        if r.settings.schedule == "constant":
+            const = {"final": summ.final_loss, "held": r.heldout_loss}
+        rows.append(
+            DecayRow(
+                name=r.name,
+                label=r.label,
+                steps=len(r.records),
+                final_loss=summ.final_loss,
+                heldout_loss=r.heldout_loss,
+                decay_from=start,
+                loss_at_decay_from=at,
+                late_drop=_minus(at, summ.final_loss),
+                vs_constant=None,
+                heldout_vs_constant=None,
+                last_lr=r.records[-1].lr if r.records else float("nan"),
+            )
+        )
+    return [
+        replace(
+            row,
+            vs_constant=_minus(row.final_loss, const["final"]),
+            heldout_vs_constant=_minus(row.heldout_loss, const["held"]),
+        )
+        for row in rows
+    ]
+
+
+def smoothed(values: Sequence, window: int = FINAL_LOSS_STEPS) -> list[float | None]:
+    """The trailing mean of the last `window` values at each point (fewer at the start); None
+    where a value in the window is missing or non-finite."""
+    return [_mean(values[max(0, i + 1 - window) : i + 1]) for i in range(len(values))]
+
+
+# ---------------------------------------------------------------------------------------------
 # Words for a run (the live run's label and outcome)
 # ---------------------------------------------------------------------------------------------
 
 
 def describe(s: Settings) -> str:
-    """A short label for settings: "lr 0.002, warmup 15, clip 1, init ×1, fp32"."""
+    """A short label for settings: "lr 0.002, warmup 15, clip 1, init ×1, fp32, cosine"."""
     return (
         f"lr {s.lr:g}, warmup {s.warmup_steps or 'off'}, clip {s.clip:g}"
         if s.clip
         else f"lr {s.lr:g}, warmup {s.warmup_steps or 'off'}, no clipping"
-    ) + f", init ×{s.init_scale:g}, {s.precision}"
+    ) + f", init ×{s.init_scale:g}, {s.precision}, {s.schedule}"
 
 
 def outcome(run_: dict) -> str:

@@ -7,12 +7,14 @@ import math
 from dataclasses import dataclass, fields
 
 from ..presets import get_preset
+from ..schedules import SCHEDULES
 
 PRECISIONS = ("fp32", "bf16", "fp16", "fp16-scaled")
 STABLE_LR = 2e-3  # the lab's good peak learning rate (the cpu preset's)
 BUILD_MAX_STEPS = 1000
 LIVE_MAX_STEPS = 300
 LIVE_TIME_LIMIT_S = 60.0
+MIN_LR_RATIO = 0.1  # every decaying schedule ends at lr/10 (the project's TrainConfig default)
 RECORD_VERSION = 1  # bump when a record's meaning changes: finished runs are then redone
 
 
@@ -21,20 +23,25 @@ class Settings:
     """One stability run: the knobs the course names."""
 
     lr: float = STABLE_LR  # peak learning rate
-    warmup_steps: int = 20  # linear warmup steps (0 = off), then cosine decay to lr/10
+    warmup_steps: int = 20  # linear warmup steps (0 = off), then the schedule
     clip: float = 1.0  # max global gradient norm (0 = off)
     init_scale: float = 1.0  # multiplies every weight matrix's init std (0.02)
     precision: str = "fp32"  # fp32 | bf16 | fp16 | fp16-scaled (fp16 + GradScaler)
     steps: int = 150
     seed: int = 0  # model init and data order
+    schedule: str = (
+        "cosine"  # after warmup: constant | cosine | linear | wsd (training/schedules.py),
+    )
+    # each decaying one ending at lr/10
 
     def validate(self, max_steps: int = BUILD_MAX_STEPS) -> None:
         """One-line ValueError for absurd values."""
         for f in fields(self):
             v = getattr(self, f.name)
-            if f.name == "precision":
-                if v not in PRECISIONS:
-                    raise ValueError(f"precision={v!r}: choose one of {', '.join(PRECISIONS)}")
+            if f.name in ("precision", "schedule"):
+                choices = PRECISIONS if f.name == "precision" else SCHEDULES
+                if v not in choices:
+                    raise ValueError(f"{f.name}={v!r}: choose one of {', '.join(choices)}")
             elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise ValueError(f"{f.name}={v!r}: must be a finite number")
             elif f.type == "int" and not isinstance(v, int):
