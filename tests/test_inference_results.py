@@ -1,6 +1,6 @@
 """InferenceResults, the schema of checkpoints/inference/results.json: the bundled file parses
 exactly (written = read back), a renamed or mistyped field is refused naming it, and the page's
-comparisons (`summarize`) recomputed from the raw JSON."""
+comparisons (`summarize`) recomputed from the raw JSON, the int4 rows and bytes included."""
 
 from __future__ import annotations
 
@@ -36,11 +36,16 @@ def test_the_bundled_results_parse_exactly(raw, results):
     assert written == {"schema_version": 1, **raw}  # nothing lost, nothing added
     assert results.plan == inference.PLANS["cpu"]  # the plan is the Plan the build ran
     assert isinstance(results.kv_cache, inference.KVCache)
+    groups = inference.PLANS["cpu"].int4_groups
     assert [q.name for q in results.quantization] == [
         "fp32",
         "int8 (blocks)",
         "int8 (blocks + head)",
+        *(inference.int4_name(g) for g in groups),
     ]
+    assert isinstance(results.int4, inference.Int4Format) and results.int4.group_sizes == list(
+        groups
+    )
     assert [p.sparsity for p in results.pruning] == list(inference.PLANS["cpu"].sparsities)
     d = results.distillation
     assert set(d.curves) == set(d.final) == {"distilled", "data only"}
@@ -68,6 +73,8 @@ def _rename(d: dict, old: str, new: str) -> None:
         ),
         (lambda b: b["kv_cache"]["cache_bytes"].__setitem__(2, 1.5), "kv_cache.cache_bytes[2]"),
         (lambda b: b["plan"].pop("world"), "plan.world"),
+        (lambda b: b["int4"].pop("tensor_bytes"), "int4.tensor_bytes"),
+        (lambda b: b.update(int4="left out"), "int4"),
         (lambda b: b.update(extra=1), "extra"),
     ],
 )
@@ -99,6 +106,14 @@ def test_the_page_comparisons_from_the_raw_numbers(raw, results):
         assert (w.heldout_loss, w.accuracy) == (x["heldout_loss"], x["accuracy"])
     assert s.fp32.size_ratio == 1.0 and s.int8.name == "int8 (blocks)"
     assert 0.3 < s.int8.size_ratio < 0.45  # int8 weights, the fp32 head/embedding kept
+    # int4: the largest group size (the fewest bytes), its bytes the formula's
+    f4 = raw["int4"]
+    assert s.int4.name == "int4 g32 (blocks)" and f4["formula_bytes"] == f4["tensor_bytes"]
+    g32 = next(x for x in q if x["name"] == s.int4.name)
+    assert g32["weight_bytes"] == q[0]["weight_bytes"] - f4["fp32_bytes"] + f4["tensor_bytes"][0]
+    assert s.int4_bits_per_weight == 8 * f4["tensor_bytes"][0] / f4["quantized_weights"] == 4.625
+    assert 0.2 < s.int4.size_ratio < s.int8.size_ratio
+    assert s.int4.heldout_loss - s.fp32.heldout_loss < 0.01 and s.int4.top1_agreement > 0.97
     fin = raw["distillation"]["final"]
     assert s.distilled.heldout_loss == fin["distilled"]["heldout_loss"]
     assert s.data_only.accuracy == fin["data only"]["accuracy"]
@@ -109,3 +124,4 @@ def test_the_page_comparisons_from_the_raw_numbers(raw, results):
 def test_with_fp32_alone_the_comparison_is_fp32(results):
     s = inference.summarize(replace(results, quantization=results.quantization[:1]))
     assert s.int8 == s.fp32 and s.int8.name == "fp32" and len(s.weights) == 1
+    assert s.int4 == s.fp32

@@ -14,9 +14,11 @@ accuracy), `training.pretrain.pretrain` (the one training loop, given a teacher 
    `torch.ao.quantization` API is deprecated in favour of torchao's `quantize_`, its successor, so its
    deprecation warnings are silenced here alone). Weight bytes counted from the quantized modules,
    latency, held-out loss, accuracy, top-1 agreement and max |Δlogit| against fp32.
-   No 4-bit variant: the only maintained CPU int4 path (torchao's prototype int4 weight-only config
-   on `aten._weight_int4pack_mm_for_cpu`) is a prototype API in a new dependency that peft then
-   imports at every LoRA load (the SFT app); see `NO_INT4`.
+   Beside them, weight-only int4 (`int4`: group-wise asymmetric round-to-nearest, the w4 gG format
+   GPTQ/AWQ checkpoints store, codes and zero points really packed two per byte, fp16 scales;
+   dequantized at every forward) at each of the plan's group sizes, timed in the same interleaved
+   runs; the `int4` section weighs its tensors beside the bytes formula. torchao's CPU int4 path
+   was left out: a prototype API in a new dependency that peft then imports at every LoRA load.
 3. Magnitude pruning (`torch.nn.utils.prune`, global L1 unstructured over the transformer blocks'
    Linear weights; the tied embedding/output matrix is not pruned) at 0 … 90 % sparsity, without
    any fine-tuning after pruning. Unstructured zeros save nothing in a dense matmul: this section
@@ -28,12 +30,15 @@ accuracy), `training.pretrain.pretrain` (the one training loop, given a teacher 
 `build("cpu")` is the bundled default (`checkpoints/inference/results.json`, ~8 min on 2 quiet
 cores, plus the waits for quiet); each finished section is cached in `runs/inference-cpu/` (keyed by
 its settings and the base model's digest; a section timed on a busy machine is not cached, so the
-next build re-measures it), and a distillation run resumes from its last checkpoint. `build("tiny")` runs every
+next build re-measures it) — and also reused from the results already at the output when their
+settings and base match, so adding a section measures only that one — and a distillation run
+resumes from its last checkpoint. `build("tiny")` runs every
 section on the same bundled base with the tiny world's text, three prompts and a 4-step student,
 in seconds, on one thread, caching nothing: its numbers prove the pipeline, not the claims.
 Timings wait for a quiet machine first and record the cores other processes used meanwhile.
 
-The package: `plan` (Plan, PLANS), `kv_cache` (section 1), `compression` (sections 2 and 3),
+The package: `plan` (Plan, PLANS), `kv_cache` (section 1), `compression` (sections 2 and 3), `int4`
+(the 4-bit format; imports torch, so load it directly),
 `distill` (section 4), `lab` (the Lab and the build), `results` (InferenceResults, the schema of
 results.json, and the page's figures; torch-free). `from training import inference` gives them all.
 """
@@ -43,9 +48,11 @@ from __future__ import annotations
 from .. import store
 from .compression import (
     compare_logits,
+    int4_section,
     prune_global,
     pruning_section,
     quantization_section,
+    quantize_int4,
     quantize_int8,
     weight_bytes,
     zero_weights,
@@ -61,11 +68,12 @@ from .kv_cache import (
 )
 from .lab import SECTION_FIELDS, Lab, build, make_lab, timed_busy
 from .plan import (
+    INT4_METHOD,
     MAX_SPARSITIES,
-    NO_INT4,
     PLANS,
     QUIET_CORES,
     Plan,
+    check_group_size,
     check_sparsities,
     quiet_waiter,
 )
@@ -76,6 +84,7 @@ from .results import (
     EvalSets,
     InferenceResults,
     InferenceSummary,
+    Int4Format,
     KVCache,
     Machine,
     ModelSize,
@@ -85,6 +94,7 @@ from .results import (
     StudentSize,
     WeightsRow,
     headline,
+    int4_name,
     read_results,
     summarize,
 )
@@ -98,12 +108,13 @@ __all__ = [
     "EvalSets",
     "InferenceResults",
     "InferenceSummary",
+    "INT4_METHOD",
+    "Int4Format",
     "KVCache",
     "Lab",
     "MAX_SPARSITIES",
     "Machine",
     "ModelSize",
-    "NO_INT4",
     "PLANS",
     "Plan",
     "PrunePoint",
@@ -115,12 +126,15 @@ __all__ = [
     "StudentSize",
     "WeightsRow",
     "build",
+    "check_group_size",
     "check_sparsities",
     "compare_logits",
     "decode_ms_per_token",
     "distillation_section",
     "flops_per_token",
     "headline",
+    "int4_name",
+    "int4_section",
     "kv_cache_section",
     "make_lab",
     "measured_cache_bytes",
@@ -128,6 +142,7 @@ __all__ = [
     "prune_global",
     "pruning_section",
     "quantization_section",
+    "quantize_int4",
     "quantize_int8",
     "quiet_waiter",
     "read_results",

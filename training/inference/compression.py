@@ -1,5 +1,6 @@
-"""2. int8 dynamic quantization and 3. magnitude pruning of the base model: what each costs in
-held-out loss and "born in" accuracy, and (int8) what it saves in bytes and time."""
+"""2. int8 dynamic and int4 weight-only quantization and 3. magnitude pruning of the base model:
+what each costs in held-out loss and "born in" accuracy, and (int8, int4) what it saves in bytes
+and time."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from .kv_cache import time_decode
 from .plan import Plan, check_sparsities, quiet_waiter
+from .results import int4_name
 
 if TYPE_CHECKING:
     from .lab import Lab
@@ -52,10 +54,19 @@ def quantize_int8(model, *, head: bool = False):
         ).eval()
 
 
+def quantize_int4(model, group_size: int):
+    """A copy of `model` whose block Linears are int4 weight-only, `group_size` weights per fp16
+    scale and 4-bit zero point (`training.inference.int4`); embedding and tied head stay fp32."""
+    from .int4 import quantize_int4 as q4  # imports torch: the app never loads it
+
+    return q4(model, group_size)
+
+
 def weight_bytes(model) -> int:
     """Bytes of the weights as stored: every distinct parameter at its dtype, plus each dynamic
     int8 Linear's packed weight (int8 values, its per-channel scales and zero points as the
-    quantized tensor holds them) and bias. Buffers (rotary frequencies) are not weights."""
+    quantized tensor holds them) and bias, plus each int4 Linear's packed codes, scales and zero
+    points (`storage_bytes`). Buffers of other modules (rotary frequencies) are not weights."""
     import torch
     from torch.ao.nn.quantized.dynamic import Linear as QLinear
 
@@ -65,6 +76,8 @@ def weight_bytes(model) -> int:
             seen.add(id(p))
             total += p.numel() * p.element_size()
     for m in model.modules():
+        if hasattr(m, "storage_bytes"):  # int4.Int4Linear
+            total += m.storage_bytes()
         if isinstance(m, QLinear):
             w, b = m.weight(), m.bias()
             total += w.numel() * w.element_size()
@@ -96,10 +109,13 @@ def compare_logits(reference, model, blocks, batch_size: int = 8) -> tuple[float
 
 
 def quantization_section(model, lab: "Lab", plan: Plan) -> list[dict]:
+    """fp32, int8 and int4 (each group size) timed side by side, then each one's bytes, loss,
+    accuracy and agreement with fp32."""
     variants = {
         "fp32": model,
         "int8 (blocks)": quantize_int8(model, head=False),
         "int8 (blocks + head)": quantize_int8(model, head=True),
+        **{int4_name(g): quantize_int4(model, g) for g in plan.int4_groups},
     }
     waited = quiet_waiter(plan.quiet_wait_s)()
     ms, _, cores = time_decode(
@@ -126,6 +142,13 @@ def quantization_section(model, lab: "Lab", plan: Plan) -> list[dict]:
             }
         )
     return rows
+
+
+def int4_section(model, plan: Plan) -> dict:
+    """The int4 format: bytes by the formula beside the real tensors' bytes, per group size."""
+    from .int4 import int4_format  # imports torch: the app never loads it
+
+    return int4_format(model, plan.int4_groups)
 
 
 # --- 3. pruning ----------------------------------------------------------------------------------

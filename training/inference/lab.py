@@ -1,6 +1,6 @@
 """The inference lab's build: the `Lab` every section evaluates with, each section run (or
-reused from runs/inference-<preset>/ while its settings and the base model match) and the
-results written as `InferenceResults`."""
+reused from runs/inference-<preset>/, or from the results already at the output, while its settings
+and the base model match) and the results written as `InferenceResults`."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from pathlib import Path
 
 from .. import schema, store
 from ..quiet import OtherLoad
-from .compression import pruning_section, quantization_section
+from .compression import int4_section, pruning_section, quantization_section
 from .distill import distillation_section
 from .kv_cache import kv_cache_section
-from .plan import NO_INT4, PLANS, QUIET_CORES, Plan, check_sparsities
+from .plan import PLANS, QUIET_CORES, Plan, check_sparsities
 from .results import InferenceResults
 
 
@@ -79,7 +79,9 @@ SECTION_FIELDS = {  # the settings each section's cached result depends on (with
         "logit_blocks",
         "eval_people",
         "threads",
+        "int4_groups",
     ),
+    "int4": ("int4_groups",),
     "pruning": ("world", "sparsities", "eval_blocks", "eval_people"),
     "distillation": (
         "world",
@@ -104,11 +106,38 @@ def timed_busy(result) -> float:
     return worst if worst >= QUIET_CORES else 0.0
 
 
-def _key(section: str, plan: Plan, base_digest: str) -> str:
-    fields = {k: getattr(plan, k) for k in SECTION_FIELDS[section]}
+def _key(section: str, plan: Plan | dict, base_digest: str) -> str:
+    """A section's cache key: its settings (from a Plan, or a results file's plan as JSON) and the
+    base model's digest."""
+    get = plan.get if isinstance(plan, dict) else lambda k: getattr(plan, k)
+    fields = {k: get(k) for k in SECTION_FIELDS[section]}
     return hashlib.sha256(
         json.dumps([section, fields, base_digest], sort_keys=True).encode()
     ).hexdigest()[:16]
+
+
+def _prior_sections(out: Path) -> dict[str, dict]:
+    """The sections of the results already at `out` (hash-checked, any schema version), as cache
+    documents {"key", "seconds", "other_cores", "result"}: a build reuses those whose settings
+    and base model still match, so adding a section re-measures only that one."""
+    try:
+        store.verify(out)
+        old = json.loads((out / store.RESULTS).read_text())
+        plan, digest = old["plan"], old["base"]["digest"]
+        return {
+            name: {
+                "key": _key(name, plan, digest),
+                "seconds": old["section_seconds"][name],
+                "other_cores": old["section_other_cores"][name],
+                "result": old[name],
+            }
+            for name in SECTION_FIELDS
+            if name in old
+            and name in old["section_seconds"]
+            and all(k in plan for k in SECTION_FIELDS[name])
+        }
+    except (OSError, ValueError, KeyError, TypeError, store.CheckpointError):
+        return {}
 
 
 def build(
@@ -145,18 +174,26 @@ def build(
         torch.set_num_threads(threads)
 
 
-def _cached(plan: Plan, path: Path, key: str) -> dict | None:
-    """A section's cached {"key", "seconds", "other_cores", "result"}, if it is still valid."""
-    if plan.cache and path.is_file():
+def _cached(plan: Plan, path: Path, key: str, prior: dict | None = None) -> dict | None:
+    """A section's cached {"key", "seconds", "other_cores", "result"}, if it is still valid: its
+    cache file, else its part of the previous results (`prior`), unless timed on a busy machine."""
+    if not plan.cache:
+        return None
+    if path.is_file():
         doc = json.loads(path.read_text())
         if doc.get("key") == key:
             return doc
+    if prior and prior.get("key") == key and not timed_busy(prior["result"]):
+        store.write_text_atomic(path, json.dumps(prior) + "\n")
+        return prior
     return None
 
 
-def _run_sections(sections: dict, threads: dict, plan: Plan, run_dir: Path, key, progress: bool):
-    """Each section's result, seconds and other processes' cores: reused from its cache file, or
-    run on its thread count (and cached unless it was timed on a busy machine)."""
+def _run_sections(
+    sections: dict, threads: dict, plan: Plan, run_dir: Path, key, progress: bool, prior: dict
+):
+    """Each section's result, seconds and other processes' cores: reused from its cache file or
+    the previous results, or run on its thread count (and cached unless timed on a busy machine)."""
     import torch
     from tqdm import tqdm
 
@@ -165,7 +202,7 @@ def _run_sections(sections: dict, threads: dict, plan: Plan, run_dir: Path, key,
     for name, run in bar:
         bar.set_postfix_str(name)
         cached = run_dir / f"{name}.json"
-        doc = _cached(plan, cached, key(name))
+        doc = _cached(plan, cached, key(name), prior.get(name))
         if doc is not None:
             results[name], seconds[name], other[name] = (
                 doc["result"],
@@ -204,6 +241,7 @@ def _build(preset: str, plan: Plan, out: Path, run_dir: Path, progress: bool) ->
     import torch
 
     t0 = time.perf_counter()
+    prior = _prior_sections(out)
     ckpt = store.load(store.resolve("base"))
     model, digest = ckpt.model.eval(), store.manifest_digest(ckpt.manifest)
     lab = make_lab(plan)
@@ -214,6 +252,7 @@ def _build(preset: str, plan: Plan, out: Path, run_dir: Path, progress: bool) ->
     sections = {
         "kv_cache": lambda: kv_cache_section(model, lab.prompt, plan),
         "quantization": lambda: quantization_section(model, lab, plan),
+        "int4": lambda: int4_section(model, plan),
         "pruning": lambda: pruning_section(model, lab, plan),
         "distillation": lambda: distillation_section(
             model, lab, plan, run_dir / f"distill-{key('distillation')}", progress
@@ -225,7 +264,7 @@ def _build(preset: str, plan: Plan, out: Path, run_dir: Path, progress: bool) ->
         or default_threads
         for name in sections
     }
-    results, seconds, other = _run_sections(sections, threads, plan, run_dir, key, progress)
+    results, seconds, other = _run_sections(sections, threads, plan, run_dir, key, progress, prior)
     body = _body(preset, plan, ckpt, model, lab, threads)
     body.update(section_seconds=seconds, section_other_cores=other)
     body["section_note"] = (
@@ -274,5 +313,4 @@ def _body(preset: str, plan: Plan, ckpt, model, lab: Lab, threads: dict) -> dict
             "people": len(lab.people),
             "world": plan.world,
         },
-        "int4": NO_INT4,
     }

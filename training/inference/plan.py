@@ -9,12 +9,11 @@ from dataclasses import dataclass
 
 from ..quiet import wait_quiet
 
-NO_INT4 = (
-    "left out: the one maintained CPU int4 weight-only path (torchao 0.18, "
-    "torchao.prototype.quantization.int4 PrototypeInt4WeightOnlyConfig on torch's "
-    "_weight_int4pack_mm_for_cpu) "
-    "is a prototype API, and installing torchao makes peft import it at every LoRA load "
-    "(+1.3 s, CUDA-library warnings) in the SFT app"
+INT4_METHOD = (
+    "weight-only int4, group-wise asymmetric round-to-nearest (the w4 gG format GPTQ and AWQ "
+    "checkpoints store; RTN is their baseline): per G input weights an fp16 scale and a 4-bit zero "
+    "point, codes and zeros packed two per byte, dequantized at every forward (no int4 kernel); the "
+    "blocks' Linear layers only, the embedding and the tied head stay fp32"
 )
 
 
@@ -29,6 +28,7 @@ class Plan:
     logit_blocks: int  # held-out blocks for top-1 agreement and max |Δlogit|
     eval_people: int  # people probed for "born in" accuracy (spread over the ranks)
     sparsities: tuple[float, ...]
+    int4_groups: tuple[int, ...]  # int4 group sizes (weights per scale and zero point), timed
     student: tuple[int, int, int]  # n_layer, d_model, n_head (same family as the base)
     steps: int
     micro_batch: int
@@ -59,6 +59,7 @@ PLANS = {
         logit_blocks=2,
         eval_people=10,
         sparsities=(0.0, 0.5, 0.9),
+        int4_groups=(32, 8),
         student=(1, 32, 2),
         steps=4,
         micro_batch=4,
@@ -78,6 +79,7 @@ PLANS = {
         logit_blocks=16,
         eval_people=250,
         sparsities=tuple(i / 10 for i in range(10)),
+        int4_groups=(32, 16, 8),  # 32: the largest dividing 256 and 672 (down_proj's inputs)
         student=(2, 128, 4),
         steps=400,
         micro_batch=8,
@@ -104,6 +106,21 @@ def check_sparsities(sparsities) -> tuple[float, ...]:
     if any(b <= a for a, b in zip(s, s[1:])):
         raise ValueError(f"sparsities={list(s)}: list them in increasing order, without repeats")
     return s
+
+
+def check_group_size(group_size, in_features=()) -> int:
+    """An int4 group size: a positive integer dividing every layer's input features, else a
+    one-line ValueError saying what to pick."""
+    if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size <= 0:
+        raise ValueError(f"group_size={group_size!r}: give a positive integer such as 32")
+    bad = sorted({n for n in in_features if n % group_size})
+    if bad:
+        ok = math.gcd(*in_features)
+        raise ValueError(
+            f"group_size={group_size} does not divide the input features {bad}: "
+            f"pick a divisor of {ok} (e.g. {ok})"
+        )
+    return group_size
 
 
 QUIET_CORES = 0.3  # a timing taken while other processes used more cores than this is not cached

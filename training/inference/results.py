@@ -82,6 +82,18 @@ class QuantVariant:
 
 
 @dataclass(frozen=True)
+class Int4Format:
+    """The int4 rows' storage, per group size (`plan.int4_groups`), over the blocks' Linears."""
+
+    method: str  # how the int4 rows are stored and computed
+    group_sizes: list[int]
+    quantized_weights: int  # weights in the blocks' Linear layers
+    fp32_bytes: int  # those weights in fp32
+    formula_bytes: list[int]  # codes n/2 + per group an fp16 scale (2) + a 4-bit zero (1/2)
+    tensor_bytes: list[int]  # summed from the int4 layers' real packed tensors
+
+
+@dataclass(frozen=True)
 class PrunePoint:
     """Section 3: one sparsity, no fine-tuning after pruning."""
 
@@ -139,7 +151,7 @@ class InferenceResults:
     base: BaseModelRef
     model: ModelSize
     eval: EvalSets
-    int4: str  # why there is no int4 variant
+    int4: Int4Format
     section_seconds: dict[str, float]  # section -> seconds as built (waits included)
     section_other_cores: dict[str, float]
     section_note: str
@@ -185,10 +197,17 @@ class InferenceSummary:
     weights: list[WeightsRow]  # fp32 first
     fp32: WeightsRow
     int8: WeightsRow  # the blocks' Linear layers in int8 (the head stays fp32)
+    int4: WeightsRow  # the blocks' Linear layers in int4 at the largest group size (fewest bytes)
+    int4_bits_per_weight: float  # the int4 row's bits per quantized weight (codes, scales, zeros)
     steps: int  # distillation steps per student
     temperature: float
     distilled: Score
     data_only: Score
+
+
+def int4_name(group_size: int) -> str:
+    """The quantization row of the int4 variant with this group size (as the build names it)."""
+    return f"int4 g{group_size} (blocks)"
 
 
 def summarize(r: InferenceResults) -> InferenceSummary:
@@ -196,6 +215,8 @@ def summarize(r: InferenceResults) -> InferenceSummary:
     against fp32, the two students' final scores."""
     kv, q, d = r.kv_cache, r.quantization, r.distillation
     i = len(kv.contexts) - 1
+    f4 = r.int4
+    g = f4.group_sizes.index(max(f4.group_sizes)) if f4.group_sizes else -1
     rows = [
         WeightsRow(
             name=x.name,
@@ -219,6 +240,8 @@ def summarize(r: InferenceResults) -> InferenceSummary:
         weights=rows,
         fp32=rows[0],
         int8=rows[1] if len(rows) > 1 else rows[0],
+        int4=next((w for w in rows if g >= 0 and w.name == int4_name(f4.group_sizes[g])), rows[0]),
+        int4_bits_per_weight=8 * f4.tensor_bytes[g] / f4.quantized_weights if g >= 0 else 32.0,
         steps=d.steps,
         temperature=d.temperature,
         distilled=d.final["distilled"],
@@ -252,6 +275,19 @@ def headline(results: dict) -> dict:
             "ms_per_token": [fp32["ms_per_token"], int8["ms_per_token"]],
             "top1_agreement": int8["top1_agreement"],
         },
+        "int4": {
+            r["name"]: {
+                "size_ratio": round(r["weight_bytes"] / fp32["weight_bytes"], 3),
+                "loss_change": round(r["heldout_loss"] - fp32["heldout_loss"], 4),
+                "accuracy_change": round(r["accuracy"] - fp32["accuracy"], 4),
+                "speed_vs_fp32": round(fp32["ms_per_token"] / r["ms_per_token"], 3),
+                "top1_agreement": r["top1_agreement"],
+            }
+            for r in q
+            if r["name"].startswith("int4")
+        },
+        "int4_bytes_equal_formula": results["int4"]["formula_bytes"]
+        == results["int4"]["tensor_bytes"],
         "pruning_loss": {f"{r['sparsity']:.0%}": r["heldout_loss"] for r in results["pruning"]},
         "distillation": {
             "steps": d["steps"],
