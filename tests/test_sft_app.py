@@ -226,3 +226,94 @@ def test_sft_tab_in_chromium(bundled_url, tmp_path):
         screenshot(page, "sft.png")
         errors = page.console_errors
     assert errors == [], errors
+
+
+# --- Preference tuning (DPO) ------------------------------------------------------------------
+
+
+def test_dpo_results_are_the_bundled_json(client):
+    from tabs.sft_transformation.preference import TABLE_HEADERS
+    from training.dpo.results import ARM_LABELS
+    from training.dpo.results import read_results as read_dpo
+
+    bars, curve, note, table = call(client, api_name="/dpo_results")
+    r = read_dpo()
+    assert r.rebuild in note
+    for st in r.starts.values():  # the settings each start's reported rows were trained with
+        t = st.training["dpo"]
+        assert f"{st.label}: DPO, lr {t.lr:g}, β {t.beta:g}" in note
+    got = {row[0]: row for row in rows(table)}
+    labels = {
+        (s, arm): ARM_LABELS[arm].format(start=st.label)
+        for s, st in r.starts.items()
+        for arm in st.arms
+    }
+    assert list(got) == list(labels.values())  # every start's arms, in the build's order
+    for (s, arm), label in labels.items():
+        h, row = r.headline[s][arm], dict(zip(TABLE_HEADERS, got[label]))
+        assert float(row["accuracy"].rstrip("%")) == pytest.approx(100 * h.accuracy, abs=0.05)
+        assert float(row["wrong fact"].rstrip("%")) == pytest.approx(100 * h.wrong_fact, abs=0.05)
+        assert float(row["rambling"].rstrip("%")) == pytest.approx(100 * h.ramble, abs=0.05)
+        assert float(row["KL from SFT (nats/token)"]) == pytest.approx(h.kl_per_token, abs=5e-5)
+        assert int(row["questions"]) == h.n
+        assert f"{100 * h.accuracy:.1f}%" in note  # the findings above the table
+    plot = json.loads(bars["plot"]) if isinstance(bars, dict) and "plot" in bars else bars
+    by_name = {t["name"]: t["y"] for t in plot["data"]}
+    assert by_name["exact-answer accuracy"] == pytest.approx(
+        [100 * r.headline[s][arm].accuracy for s, arm in labels]
+    )
+
+
+def test_dpo_grid_is_the_bundled_validation_grid_and_margins(client):
+    from tabs.sft_transformation.preference_grid import GRID_HEADERS, MARGIN_HEADERS
+    from training.dpo.results import read_results as read_dpo
+    from training.dpo.results import select
+
+    plot, note, grid, margins = call(client, api_name="/dpo_grid")
+    r = read_dpo()
+    got = [dict(zip(GRID_HEADERS, row)) for row in rows(grid)]
+    want = [(st.label, g) for st in r.starts.values() for g in st.grid]
+    assert len(got) == len(want)
+    for row, (label, g) in zip(got, want):
+        assert row["start"] == label and (row["selected"] == "✓") == g.selected
+        assert float(row["accuracy"].rstrip("%")) == pytest.approx(100 * g.accuracy, abs=0.05)
+        assert float(row["KL from SFT (nats/token)"]) == pytest.approx(g.kl_per_token, abs=5e-5)
+    for st in r.starts.values():
+        best = select(st.grid, "dpo")
+        assert f"DPO lr {best.lr:g}, β {best.beta:g} (validation accuracy " in note
+        assert f"{100 * best.accuracy:.1f}%" in note
+    m = {(row[0], row[1]): dict(zip(MARGIN_HEADERS, row)) for row in rows(margins)}
+    dpo = r.starts["sft"].arms["dpo"].margins_heldout
+    label = f"{r.starts['sft'].label} + DPO"
+    for kind, words in (("wrong", "wrong fact"), ("ramble", "rambling")):
+        assert float(m[(label, words)]["margin (nats, summed)"]) == pytest.approx(
+            dpo[kind].margin, abs=0.005
+        )
+        assert float(m[(label, words)]["margin per token (nats)"]) == pytest.approx(
+            dpo[kind].margin_per_token, abs=5e-4
+        )
+    assert f"{dpo['ramble'].margin:.1f} nats" in note and f"{dpo['wrong'].margin:.1f} nats" in note
+
+
+def test_compare_dpo_puts_the_dpo_model_beside_sft_and_refuses_bad_input(client):
+    w = World(PRESETS["cpu"].world)
+    person = next(p for p in w.people if p.split == "heldout")
+    q = f"Where was {person.full_name} born?"
+    base, sft, dpo, live = call(client, q, ["sft", "dpo"], 40, 0.0, api_name="/compare_dpo")
+    assert base == "" and live == "" and dpo.endswith("⏹")
+    assert sft == call(client, q, ["sft"], 40, 0.0, api_name="/compare")[1]  # one SFT model
+    assert "no live DPO model yet" in app_error(
+        client, q, ["live-dpo"], 10, 0.0, api_name="/compare_dpo"
+    )
+    assert "at least one model" in app_error(client, q, [], 10, 0.0, api_name="/compare_dpo")
+    assert "empty" in app_error(client, " ", ["dpo"], 10, 0.0, api_name="/compare_dpo")
+
+
+def test_live_dpo_refuses_bad_input_in_one_line(client):
+    from training.dpo.lab import LIVE_MAX_STEPS
+
+    assert f"and {LIVE_MAX_STEPS} (got" in app_error(
+        client, "both", 500, 0.1, 5e-4, 60, api_name="/live_dpo"
+    )
+    assert "(got" in app_error(client, "both", 10, 5.0, 5e-4, 60, api_name="/live_dpo")
+    assert call(client, api_name="/dpo_results")[2]  # still serving

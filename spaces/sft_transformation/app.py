@@ -27,6 +27,13 @@ from shared import ui, views  # noqa: E402
 from tabs.sft_transformation.data import build_data_tab, convert_record, show_record  # noqa: E402
 from tabs.sft_transformation.headline import build_headline  # noqa: E402
 from tabs.sft_transformation.live import build_live_tab, live_train  # noqa: E402
+from tabs.sft_transformation.preference import TERMS as PREFERENCE_TERMS  # noqa: E402
+from tabs.sft_transformation.preference import (  # noqa: E402
+    build_preference_tab,
+    compare_dpo,
+    dpo_results_view,
+    live_dpo,
+)
 from tabs.sft_transformation.results import EXPLAIN, build_results_tab, results_figures  # noqa: E402
 from tabs.sft_transformation.side_by_side import MODELS, build_side_by_side_tab, compare  # noqa: E402
 from tabs.sft_transformation.token_view import build_token_view_tab, token_view  # noqa: E402
@@ -45,7 +52,10 @@ __all__ = [
     "TITLE",
     "build_demo",
     "compare",
+    "compare_dpo",
     "convert_record",
+    "dpo_results_view",
+    "live_dpo",
     "live_train",
     "results_figures",
     "show_record",
@@ -57,7 +67,7 @@ __all__ = [
 def build_page(demo: gr.Blocks, standalone: bool = True) -> None:
     """This app's page, built into `demo`: its own Blocks (`build_demo`) or a tab of the suite
     (`standalone=False`: its links then point at the app's own path)."""
-    with views.page(demo, "sft_transformation", standalone=standalone):
+    with views.page(demo, "sft_transformation", standalone=standalone, writes=PREFERENCE_TERMS):
         ui.header(TITLE, SUBTITLE, course_ref=COURSE_REF)
         build_headline()
         with gr.Tab("Side by side"):
@@ -70,6 +80,8 @@ def build_page(demo: gr.Blocks, standalone: bool = True) -> None:
             build_live_tab()
         with gr.Tab("Results"):
             build_results_tab(demo)
+        with gr.Tab("Preference tuning"):
+            build_preference_tab(demo)
 
 
 def build_demo() -> gr.Blocks:

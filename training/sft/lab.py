@@ -43,6 +43,7 @@ class LabError(ValueError):
 
 _lock = threading.Lock()
 _models: dict[str, tuple[Any, Any]] = {}  # "base" / "sft" / "live" -> (model, tokenizer)
+_extra_labels: dict[str, str] = {}  # models another lab registered (register_model) -> label
 _cache: dict[Any, Any] = {}  # the world, the tokenizer, SFT records
 
 
@@ -77,8 +78,24 @@ def sft_path() -> Path:
         raise LabError(str(e)) from None
 
 
+def register_model(name: str, label: str, pair: tuple[Any, Any]) -> None:
+    """Put another lab's model (``pair`` = (model, tokenizer)) into the one side-by-side path, so
+    `stream_side_by_side` decodes it by ``name`` beside the base and SFT models (a second call
+    replaces it). The SFT tab's own models (`MODEL_LABELS`) cannot be replaced, and its
+    unknown-model message still lists only them."""
+    if name in MODEL_LABELS:
+        raise ValueError(f"register_model: {name!r} is one of the SFT lab's own models")
+    with _lock:
+        _extra_labels[name] = label
+        _models[name] = pair
+
+
 def get_model(name: str):
-    """(model, tokenizer) for "base", "sft" (the bundled adapter, merged) or "live"."""
+    """(model, tokenizer) for "base", "sft" (the bundled adapter, merged), "live", or a model
+    another lab registered (`register_model`)."""
+    if name in _extra_labels:
+        with _lock:
+            return _models[name]
     if name not in MODEL_LABELS:
         raise LabError(f"unknown model {name!r}: choose one of {', '.join(MODEL_LABELS)}")
     with _lock:
