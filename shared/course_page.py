@@ -22,6 +22,7 @@ class Section:
     kp: int
     text: tuple[str, ...]  # paragraphs (HTML allowed: our own text)
     views: tuple[tuple[course.View, str], ...]  # (view, the sentence it illustrates)
+    also: tuple[tuple[course.View, str], ...] = ()  # more of the text, measured: links, not embeds
 
 
 # One view per knowledge point: each live app holds connections open (its heartbeat), and a browser
@@ -48,6 +49,14 @@ SECTIONS: tuple[Section, ...] = (
                 "The compute-optimal split at GPT-3's budget, under each published law.",
             ),
         ),
+        (
+            (
+                course.View("scaling_explorer", "data-mixture"),
+                "What the data is made of: one model trained on mixtures of biographies, programs "
+                "and forum threads at equal tokens — the cost of leaving a domain out, and which "
+                "company helps a domain",
+            ),
+        ),
     ),
     Section(
         2,
@@ -63,6 +72,13 @@ SECTIONS: tuple[Section, ...] = (
             (
                 course.View("sft_transformation", "results"),
                 "Held-out answers before and after SFT, and clean vs noisy data.",
+            ),
+        ),
+        (
+            (
+                course.View("sft_transformation", "preference-tuning"),
+                "After SFT, preferences (the step towards RLHF): DPO on pairs of a good and a bad "
+                "answer, measured against simply training SFT longer on the good ones",
             ),
         ),
     ),
@@ -83,6 +99,17 @@ SECTIONS: tuple[Section, ...] = (
                     "parallelism", "memory", {"model": "Llama 2 70B", "zero": "3", "dp": "64"}
                 ),
                 "Llama 2 70B's training memory per GPU with ZeRO-3 over 64 GPUs.",
+            ),
+        ),
+        (
+            (
+                course.View("training_at_scale", "stability"),
+                "Warmup, clipping, loss scaling — and learning-rate decay: constant, cosine, linear "
+                "and warmup-stable-decay at equal steps",
+            ),
+            (
+                course.View("training_at_scale", "inference"),
+                "Serving cheaply: KV cache, int8 and 4-bit weights, pruning, distillation, measured",
             ),
         ),
     ),
@@ -131,6 +158,19 @@ def embed(view: course.View, base: str, *, iframe: bool = False) -> str:
     )
 
 
+def _also(links: tuple[tuple[course.View, str], ...], base: str) -> str:
+    """More of the section's text measured in the apps: one link per view (opens in a new tab)."""
+    items = "".join(
+        f'<li><a href="{_esc(v.url(base))}" target="_blank">{_esc(text)}</a></li>'
+        for v, text in links
+    )
+    return f'<div class="lab-also"><p>Also measured in the apps:</p><ul>{items}</ul></div>'
+
+
+def also_views() -> list[course.View]:
+    return [v for s in SECTIONS for v, _ in s.also]
+
+
 def snippet(view: course.View, version: str, owner: str = "OWNER") -> str:
     """What a course author pastes to embed the public Space's view instead."""
     host = f"https://{owner.lower()}-{course.stop(view.app).space}.hf.space"
@@ -166,6 +206,8 @@ def html(
         for view, caption in sec.views:
             parts.append(f'<p class="lab-caption">{_esc(caption)}</p>')
             parts.append(embed(view, base, iframe=use_iframe))
+        if sec.also:
+            parts.append(_also(sec.also, base))
         parts.append(_checks(sec.kp, base))
         parts.append("</section>")
     parts.append(_snippets(version))

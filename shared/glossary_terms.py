@@ -137,6 +137,18 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("adapter", (), None,
           "The small set of weights fine-tuning trains on top of a frozen base model (here LoRA's "
           "matrices), saved and loaded separately from the base."),
+    Entry("DPO", ("Direct Preference Optimization",), ("Rafailov et al. 2023, Direct Preference Optimization", "https://arxiv.org/abs/2305.18290"),
+          "Preference tuning without a reward model: on pairs of a chosen and a rejected reply, raise the "
+          "chosen reply's probability relative to a frozen reference model more than the rejected one's."),
+    Entry("RLHF", ("reinforcement learning from human feedback",), ("Ouyang et al. 2022, InstructGPT", "https://arxiv.org/abs/2203.02155"),
+          "Reinforcement learning from human feedback: train a reward model on people's comparisons of "
+          "replies, then tune the model to earn high reward while staying close to the SFT model."),
+    Entry("preference pair", ("preference pairs",), None,
+          "One prompt with two replies, one marked chosen (preferred) and one rejected: the data of "
+          "preference tuning such as DPO or RLHF's reward model."),
+    Entry("KL divergence", ("KL",), None,
+          "How far one probability distribution is from another (0 when equal), here per token in nats: "
+          "how much the tuned model's next-token choices have moved from the starting model's."),
     Entry("chat template", (), None,
           "The fixed text format that turns a conversation into one token sequence (role markers, an end-"
           "of-turn token), the same in training and in generation."),
@@ -266,6 +278,12 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("warmup", ("warm-up", "learning-rate warmup", "lr warmup"), None,
           "Start training with a tiny learning rate and raise it over the first steps, while the "
           "optimizer's running averages are still unreliable."),
+    Entry("warmup-stable-decay", ("WSD",), ("Hu et al. 2024, MiniCPM", "https://arxiv.org/abs/2404.06395"),
+          "A learning-rate schedule that holds the peak rate for most of training and decays it only over "
+          "the last stretch (here the last 20 % of the steps), so a run can be extended without restarting."),
+    Entry("cosine decay", ("cosine schedule",), None,
+          "Lowering the learning rate along half a cosine, from the peak after warmup to a floor (here a "
+          "tenth of the peak) at the last step."),
     Entry("NaN", ("NaNs",), None,
           "Not a Number: what a float becomes after an invalid operation such as inf − inf; once it "
           "reaches the weights it spreads through every later step and the run is lost."),
@@ -279,6 +297,12 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("int8", ("INT8",), None,
           "8-bit integers: one byte per value, a quarter of fp32; quantized weights are stored this way "
           "with a scale per row or tensor."),
+    Entry("int4", ("INT4", "4-bit"), ("Frantar et al. 2022, GPTQ", "https://arxiv.org/abs/2210.17323"),
+          "4-bit integers, two per byte, an eighth of fp32; 4-bit weights are stored with a scale and a "
+          "zero point per small group of weights (e.g. 32), not per row."),
+    Entry("zero point", ("zero-point",), None,
+          "In asymmetric quantization, the integer code that stands for 0.0: a weight is rebuilt as "
+          "(code − zero point) × scale, so a group whose values are not centred on 0 uses all 16 codes."),
     Entry("distillation", ("knowledge distillation", "distilled", "distil", "distill"),
           ('Hinton et al. 2015, Distilling the Knowledge in a Neural Network', 'https://arxiv.org/abs/1503.02531'),
           "Train a small student model to match a large teacher model's output probabilities (not just "

@@ -64,6 +64,7 @@ def test_the_suite_runs_in_the_sessions_order():
 # ---------------------------------------------------------------- views and deep links
 def test_every_check_and_embedded_view_opens_cleanly(built):
     wanted = [c.view for c in course.CHECKS] + course_page.embedded_views()
+    wanted += course_page.also_views()
     for view in wanted:
         v = built[view.app]
         tab, values, notes = v.resolve({"tab": view.tab, **view.params})

@@ -34,10 +34,12 @@ GENERATED = {"app.py", "README.md", "requirements.txt", ".gitattributes"}
 
 # What each app reads, from reading its code (not from the bundler); a new app adds its line here.
 READS = {
-    # the sweep's results.json and, for the live micro-run, the sweep's own tokenizer; no base model
-    "scaling_explorer": {"sweep"},
-    # the bundled LoRA adapter only loads on top of the base it was trained on
-    "sft_transformation": {"base", "sft"},
+    # the sweep's results.json and, for the live micro-run, the sweep's own tokenizer; no base
+    # model; the data-mixture lab's results.json
+    "scaling_explorer": {"sweep", "mixture"},
+    # the bundled LoRA adapters only load on top of the base they were trained on (DPO's on top of
+    # the base with SFT's merged)
+    "sft_transformation": {"base", "sft", "dpo"},
     # the real runs' results only
     "parallelism": {"parallel"},
     # two labs' results; a live stability run packs the world corpus with the base model's

@@ -55,6 +55,8 @@ HEAVY = {
     ("tabs.sft_transformation.side_by_side", "compare"),
     ("tabs.sft_transformation.token_view", "token_view"),
     ("tabs.sft_transformation.live", "live_train"),
+    ("tabs.sft_transformation.preference", "compare_dpo"),
+    ("tabs.sft_transformation.preference", "live_dpo"),
     ("lab_space_architectures", "recall_probe"),
     ("lab_space_architectures", "race"),
     ("tabs.training_at_scale.stability", "stability_live"),

@@ -223,7 +223,9 @@ def test_checkpoint_dry_run_plan(name, no_network, capsys, tmp_path):
         and "datasets" not in front
         and "llm-training-lab" in front["tags"]
     )
-    assert front.get("library_name") == {"base": "transformers", "sft": "peft"}.get(name)
+    assert front.get("library_name") == {"base": "transformers", "sft": "peft", "dpo": "peft"}.get(
+        name
+    )
     assert store.BUILD_COMMANDS[name] in plan.card and plan.card in out.replace("\n    ", "\n")
     figures = manifest.get("metrics") or manifest.get("headline")
     for key, value in hub_card._flatten(figures) if figures else []:

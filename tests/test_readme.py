@@ -161,6 +161,60 @@ def test_sft_table(first_cell):
         assert_figures(row(first_cell), f"{run.n_records:,}")
 
 
+def test_dpo_section():
+    """Every figure of the DPO table and paragraph, recomputed from the per-question answers, the
+    validation grid rows and the pairs' margins under the summary."""
+    from training.dpo import results as dpo_results
+
+    store.verify(CK / "dpo")
+    r = dpo_results.read_results(CK / "dpo")
+    names = {"sft": "bundled SFT", "noisy-sft": "noisy SFT"}
+    arms = {"sft": "", "dpo": " + DPO", "sft-longer": " + more SFT"}
+    for start, label in names.items():
+        st = r.starts[start]
+        for arm, suffix in arms.items():
+            answers = st.arms[arm].answers
+            assert len(answers) == 600  # the 100 test people x 6 questions
+            share = lambda k: sum(getattr(a, k) for a in answers) / len(answers)  # noqa: E731,B023
+            kl = sum(a.kl for a in answers) / sum(a.tokens for a in answers)
+            cells = [c.strip() for c in row(label + suffix + (" " if suffix else " |")).split("|")]
+            assert cells[2:5] == [f"{pct(share(k))} %" for k in ("correct", "wrong_fact", "ramble")]
+            assert cells[5] == ("0" if arm == "sft" else f"{kl:.{4 if kl > 1e-3 else 5}f}")
+            if arm != "sft":
+                chosen = dpo_results.select([g for g in st.grid if g.arm == arm], arm)
+                t = st.training[arm]
+                assert (t.lr, t.beta) == (chosen.lr, chosen.beta)  # the validation's choice
+                text = f"(lr {t.lr:.0e}".replace("e-0", "e-") + (
+                    f", β {t.beta})" if arm == "dpo" else ")"
+                )
+                assert text in cells[1], (cells[1], text)
+    p = paragraph("What it shows: with its settings")
+    acc = {(s, a): r.starts[s].arms[a] for s in names for a in arms}
+    for s_ in names:
+        assert_figures(p, f"{pct(acc[s_, 'dpo'].accuracy)} vs {pct(acc[s_, 'sft'].accuracy)}")
+    worst = {
+        s: min((g for g in r.starts[s].grid if g.arm == "dpo"), key=lambda g: g.accuracy)
+        for s in names
+    }
+    assert_figures(p, pct(worst["sft"].accuracy), pct(worst["noisy-sft"].accuracy))
+    m0 = acc["sft", "sft"].margins_heldout
+    m1 = acc["sft", "dpo"].margins_heldout
+    assert_figures(
+        p,
+        f"{m0['ramble'].margin:.1f} → {m1['ramble'].margin:.1f}",
+        f"{m0['ramble'].margin_per_token:.2f} → {m1['ramble'].margin_per_token:.2f}",
+        f"{m0['wrong'].margin:.1f} → {m1['wrong'].margin:.1f}",
+    )
+    n0, n1 = acc["noisy-sft", "sft"], acc["noisy-sft", "sft-longer"]
+    assert_figures(
+        p,
+        *(f"{pct(getattr(n0, k))} → {pct(getattr(n1, k))}" for k in ("ramble", "accuracy")),
+        f"{pct(n0.wrong_fact)} → {pct(n1.wrong_fact)}",
+    )
+    assert round(m0["ramble"].tokens_rejected / m0["ramble"].tokens_chosen) == 4
+    assert all(m.prefers_chosen == 1.0 for a in acc.values() for m in a.margins_heldout.values())
+
+
 def test_sft_people_sentence():
     r = sft_results()
     text = paragraph("On the SFT people themselves")
@@ -329,6 +383,104 @@ def test_stability_table():
 
 
 # ---------------------------------------------------------------- inference
+MIXTURE_ROWS = {  # run name -> the first cell of its README row
+    "bios": "bios only",
+    "code": "code only",
+    "forum": "forum only",
+    "uniform": "uniform",
+    "bios-heavy": "bios-heavy",
+    "no-forum": "no forum",
+    "no-code": "no code",
+    "no-bios": "no bios",
+}
+
+
+def test_mixture_section():
+    from training.mixture import read_results
+
+    store.verify(CK / "mixture")
+    r = read_results(CK / "mixture")
+    runs = {x.name: x for x in r.runs}
+    assert set(runs) == set(MIXTURE_ROWS)
+    loss3 = lambda x: f"{x:.3f}" if x < 3 else f"{x:.2f}"  # noqa: E731 (the table's two widths)
+    for name, run in runs.items():
+        last = run.curve[-1]  # the per-run record under the summary
+        assert last.step == run.train.steps and last.tokens == run.tokens
+        assert last.tokens == run.train.steps * run.train.micro_batch * r.n_ctx
+        cells = row(MIXTURE_ROWS[name]).split("|")[2:5]
+        for cell, domain in zip(cells, ("bios", "code", "forum"), strict=True):
+            assert cell.strip().strip("*") == loss3(last.loss[domain]), (name, domain, cell)
+    text = paragraph("python -m training mixture --preset cpu")
+    assert_figures(text, f"{r.params:,}", f"{runs['bios'].train.steps}", f"{runs['bios'].tokens:,}")
+    final = {n: x.curve[-1].loss for n, x in runs.items()}
+    leave = paragraph("Leaving a domain out costs")
+    for domain, without in (("bios", "no-bios"), ("code", "no-code"), ("forum", "no-forum")):
+        assert_figures(leave, f"+{final[without][domain] - final['uniform'][domain]:.2f}")
+    assert_figures(leave, *(f"{v:.2f}" for v in r.overlap.values()))
+    shared = paragraph("A mixture does not beat")
+    assert final["no-code"]["bios"] > final["bios"]["bios"]  # the claim, from the runs
+    assert final["no-code"]["forum"] > final["forum"]["forum"]
+    assert_figures(
+        shared,
+        f"{final['no-code']['bios']:.3f}",
+        f"{final['bios']['bios']:.3f}",
+        f"{final['no-code']['forum']:.3f}",
+        f"{final['forum']['forum']:.3f}",
+    )
+    company = paragraph("But the company matters")
+    assert_figures(
+        company,
+        f"{final['no-forum']['bios'] - final['no-code']['bios']:.3f}",
+        f"{final['no-forum']['code']:.3f}",
+        f"{final['no-bios']['code']:.3f}",
+    )
+    means = {n: sum(v.values()) / 3 for n, v in final.items()}
+    best = min(means, key=means.get)
+    assert_figures(paragraph("Lowest mean loss"), f"{means[best]:.3f}", f"{means['uniform']:.3f}")
+    assert f"Lowest mean loss over the three domains: {best} (" in paragraph("Lowest mean loss")
+
+
+def test_lr_decay_table():
+    from training.stability import read_results
+
+    r = read_results(CK / "stability")
+    runs = {x.settings.schedule: x for x in r.schedules}
+    assert set(runs) == {"constant", "cosine", "linear", "wsd"}
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    losses = {k: [rec.loss for rec in v.records] for k, v in runs.items()}
+    steps = {len(v) for v in losses.values()}
+    assert steps == {300}
+    # WSD decays over the last 20 % of the steps: up to then it is the constant run, bit for bit
+    start = round(300 * (1 - r.wsd_decay_fraction)) + 1  # its first decayed step
+    assert losses["wsd"][: start - 1] == losses["constant"][: start - 1]
+    assert runs["wsd"].records[start - 2].lr == runs["constant"].records[start - 2].lr == 2e-3
+    assert runs["wsd"].records[start].lr < 2e-3
+    final = {k: mean(v[-10:]) for k, v in losses.items()}
+    before = {k: mean(v[start - 10 : start]) for k, v in losses.items()}
+    names = {"constant": "constant (no", "cosine": "cosine decay", "linear": "linear decay"}
+    names["wsd"] = "warmup-stable-decay"
+    for k, first in names.items():
+        assert_figures(
+            row(first),
+            f"{final[k]:.3f}",
+            f"{runs[k].heldout_loss:.3f}",
+            f"{before[k] - final[k]:.3f}",
+        )
+    text = paragraph("What decay buys")
+    assert before["wsd"] == before["constant"]
+    assert_figures(
+        text,
+        str(start),
+        f"{before['wsd']:.3f}",
+        f"{before['constant'] - final['constant']:.3f}",
+        f"{before['wsd'] - final['wsd']:.3f}",
+        f"{final['constant'] - final['wsd']:.3f}",
+        f"{runs['constant'].heldout_loss - runs['wsd'].heldout_loss:.3f}",
+        f"+{final['cosine'] - final['constant']:.3f}",
+        f"+{final['linear'] - final['constant']:.3f}",
+    )
+
+
 def test_inference_table():
     from training.inference import read_results
 
@@ -358,6 +510,28 @@ def test_inference_table():
         pct(fp.accuracy, 0),
         pct(i8.accuracy),
         pct(i8.top1_agreement),
+    )
+    # int4 g32: its bytes recomputed from the base's own tensors (the blocks' Linear weights become
+    # 4-bit codes + per 32 weights an fp16 scale and a 4-bit zero point; everything else stays fp32)
+    shapes = {}
+    for shard in sorted((CK / "base").glob("model-*.safetensors")):
+        with safe_open(str(shard), "pt") as f:
+            for k in f.keys():  # noqa: SIM118 (safe_open has no __iter__)
+                shapes[k] = f.get_slice(k).get_shape()
+    linear = sum(math.prod(s) for k, s in shapes.items() if "_proj.weight" in k)
+    total = sum(math.prod(s) for s in shapes.values())
+    i4 = q["int4 g32 (blocks)"]
+    assert i4.weight_bytes == 4 * (total - linear) + linear // 2 + (linear // 32) * (2 + 0.5)
+    assert_figures(
+        row("int4 weight-only"),
+        f"{fp.weight_bytes / 1e6:.2f}",
+        f"{i4.weight_bytes / 1e6:.2f}",
+        f"{i4.weight_bytes / fp.weight_bytes:.2f}",
+        f"{8 * (i4.weight_bytes - 4 * (total - linear)) / linear:.3f} bits",
+        f"{fp.heldout_loss:.3f} → {i4.heldout_loss:.3f}",
+        f"{pct(fp.accuracy, 0)} % → {pct(i4.accuracy, 0)} %",
+        pct(i4.top1_agreement),
+        f"{fp.ms_per_token / i4.ms_per_token:.2f}×",
     )
     pr = {round(x.sparsity, 2): x for x in inf.pruning}
     assert all(x.zeroed == round(x.sparsity * x.pruned_weights) for x in pr.values())

@@ -251,6 +251,20 @@ def cmd_architectures(args) -> int:
     return 0
 
 
+def cmd_mixture(args) -> int:
+    from .mixture import build, headline
+
+    print(json.dumps(headline(build(args.preset, args.out, work_dir=args.work_dir)), indent=1))
+    return 0
+
+
+def cmd_dpo(args) -> int:
+    from .dpo import build, headline
+
+    print(json.dumps(headline(build(args.preset, args.out, work_dir=args.work_dir)), indent=1))
+    return 0
+
+
 def cmd_eval(args) -> int:
     path = store.resolve("base", args.checkpoint)
     manifest = store.verify(path)
@@ -295,6 +309,8 @@ COMMANDS = {
     "stability": cmd_stability,
     "inference": cmd_inference,
     "architectures": cmd_architectures,
+    "mixture": cmd_mixture,
+    "dpo": cmd_dpo,
     "eval": cmd_eval,
     "spaces": cmd_spaces,
     "checkpoints": cmd_checkpoints,

@@ -162,14 +162,14 @@ LABS = {
         None,
     ),
     "stability": (
-        "the stability lab: small pre-training runs with warmup/clipping/lr/init/precision "
+        "the stability lab: small pre-training runs with warmup/clipping/lr/init/precision/schedule "
         "toggles, per-step loss, grad norm, update size, zero/inf/NaN gradients",
-        "tiny | cpu",
+        "tiny | cpu | gpu (the LR-decay runs only, on CUDA)",
         "runs/stability-<preset>",
         None,
     ),
     "inference": (
-        "the inference lab: KV cache, int8 quantization, pruning and distillation measured on "
+        "the inference lab: KV cache, int8 and int4 quantization, pruning and distillation measured on "
         "the project's models",
         "tiny | cpu",
         "runs/inference-<preset>",
@@ -185,6 +185,24 @@ LABS = {
             "--work-dir",
             "working directory, one cached file per section (default: runs/architectures-<preset>)",
         ),
+    ),
+    "mixture": (
+        "the data-mixture lab: one model size trained on a grid of mixtures of three synthetic "
+        "domains (biographies, programs, forum Q&A) at equal tokens, held-out loss per domain "
+        "(resumable)",
+        "tiny | cpu | gpu",
+        "runs/mixture-<preset>/results",
+        (
+            "--work-dir",
+            "working directory, one kept record per run (default: runs/mixture-<preset>)",
+        ),
+    ),
+    "dpo": (
+        "preference tuning after SFT: TRL DPOTrainer + PEFT LoRA on the bundled SFT model, against "
+        "SFT alone and SFT trained longer on the chosen answers (resumable)",
+        "tiny | cpu | gpu",
+        "runs/dpo-<preset>/checkpoint",
+        ("--work-dir", "working directory, one kept stage per run (default: runs/dpo-<preset>)"),
     ),
 }
 

@@ -69,6 +69,8 @@ KNOWN: dict[str, tuple[str, str, str, str]] = {
         "llm-training-lab/world-architectures-cpu",
         "main",
     ),
+    "mixture": ("LAB_MIXTURE_RESULTS", "mixture", "llm-training-lab/world-mixture-cpu", "main"),
+    "dpo": ("LAB_DPO_CHECKPOINT", "dpo", "llm-training-lab/world-dpo-cpu", "main"),
 }
 BUILD_COMMANDS = {
     "base": "python -m training build-base --preset cpu",
@@ -78,6 +80,8 @@ BUILD_COMMANDS = {
     "stability": "python -m training stability --preset cpu",
     "inference": "python -m training inference --preset cpu",
     "architectures": "python -m training architectures --preset cpu",
+    "mixture": "python -m training mixture --preset cpu",
+    "dpo": "python -m training dpo --preset cpu",
 }
 RESULTS = "results.json"  # the one file of a results directory (sweep, parallel, stability, inference, architectures)
 # The Hub pins, tracked in git: {"base": {"repo": "owner/world-base-cpu", "revision": "<40-hex commit>",

@@ -44,13 +44,13 @@ ABOUT: dict[str, tuple[str, str, str | None, tuple[str, ...]]] = {
     "stability": (
         "Training-stability runs (cpu preset)",
         "Results, not a model: the stability lab's pre-training runs (learning rate, warmup, "
-        "clipping, initialisation, fp16/bf16 and loss scaling).",
+        "clipping, initialisation, fp16/bf16 and loss scaling) and four learning-rate schedules.",
         None,
         ("training-stability",),
     ),
     "inference": (
         "Inference measurements (cpu preset)",
-        "Results, not a model: KV cache, int8 quantization, pruning and distillation measured "
+        "Results, not a model: KV cache, int8 and int4 quantization, pruning and distillation measured "
         "on the world base model.",
         None,
         ("inference",),
@@ -62,6 +62,23 @@ ABOUT: dict[str, tuple[str, str, str | None, tuple[str, ...]]] = {
         "selective copying, decode cost and gradient flow.",
         None,
         ("mamba", "lstm", "state-space-models"),
+    ),
+    "mixture": (
+        "Data-mixture runs (cpu preset)",
+        "Results, not a model: one small model trained on mixtures of three synthetic domains "
+        "(biographies, programs with their outputs, forum threads about the same people) at equal "
+        "tokens, with every run's held-out loss per domain.",
+        None,
+        ("data-mixture",),
+    ),
+    "dpo": (
+        "World DPO LoRA adapter (cpu preset)",
+        "A LoRA adapter (PEFT) trained with TRL's DPOTrainer on preference pairs from the world "
+        "corpus (chosen: the correct one-sentence answer; rejected: a wrong fact or a rambling "
+        "answer), on top of the world base model with the SFT adapter merged; results compare it "
+        "with SFT alone and with SFT trained longer on the chosen answers.",
+        "peft",
+        ("lora", "dpo", "preference-tuning"),
     ),
 }
 
