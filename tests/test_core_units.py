@@ -353,7 +353,7 @@ def test_write_pin_records_the_commit_and_keeps_the_others(tmp_path, monkeypatch
         (
             ("nope", "me/x", COMMIT),
             "unknown checkpoint name 'nope' (known: base, sft, sweep, parallel, "
-            "stability, inference, architectures)",
+            "stability, inference, architectures, mixture, dpo)",
         ),
         (
             ("sft", "not a repo", COMMIT),
@@ -394,7 +394,7 @@ def test_resolve_order_path_env_bundled_then_hub(tmp_path, monkeypatch):
         CheckpointError,
         match=re.escape(
             "unknown checkpoint name 'bogus' (known: base, sft, sweep, "
-            "parallel, stability, inference, architectures)"
+            "parallel, stability, inference, architectures, mixture, dpo)"
         ),
     ):
         store.resolve("bogus")
