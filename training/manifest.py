@@ -94,6 +94,20 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return path
 
 
+def kept_stage(path: Path, fn: Callable[[], dict], log: Callable[[str], None]) -> dict:
+    """fn()'s result + its seconds, kept as JSON at `path`: a build that finds the file does not
+    redo the stage (named in `log`'s lines by the file's stem)."""
+    path = Path(path)
+    if path.is_file():
+        return json.loads(path.read_text())
+    log(f"{path.stem} …")
+    t0 = time.monotonic()
+    result = {**fn(), "seconds": round(time.monotonic() - t0, 1)}
+    write_text_atomic(path, json.dumps(result, indent=1))
+    log(f"{path.stem} done in {result['seconds']} s")
+    return result
+
+
 @contextmanager
 def run_lock(run_dir: Path, *, wait: bool = False):
     """Hold an exclusive lock on a build's working directory (released when the process ends,

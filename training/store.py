@@ -28,6 +28,7 @@ from .manifest import (  # noqa: F401 - part of store's API
     METRICS,
     CheckpointError,
     code_version,
+    kept_stage,
     manifest_digest,
     read_manifest,
     read_metrics,

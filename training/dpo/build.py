@@ -24,7 +24,6 @@ in the work directory (a second call resumes). What it writes: the bundled start
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -90,15 +89,7 @@ class _Build:
 
     def stage(self, name: str, fn: Callable[[], dict]) -> dict:
         """fn()'s result + its seconds, kept: a finished stage is not redone."""
-        f = self.work / "stages" / f"{name.replace('/', '_')}.json"
-        if f.is_file():
-            return json.loads(f.read_text())
-        _log(f"{name} …")
-        t0 = time.monotonic()
-        result = {**fn(), "seconds": round(time.monotonic() - t0, 1)}
-        store.write_text_atomic(f, json.dumps(result, indent=1))
-        _log(f"{name} done in {result['seconds']} s")
-        return result
+        return store.kept_stage(self.work / "stages" / f"{name.replace('/', '_')}.json", fn, _log)
 
 
 def _prepare(preset, work_dir, base, steps) -> _Build:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from training import store
 from training.sft.base_model import Base, load_base, portable_path
-from training.sft.train import SFTResult, load_sft, lora_config, save_adapter
+from training.sft.train import SFTResult, load_sft, lora_config, save_adapter, watch
 
 
 @dataclass(frozen=True)
@@ -94,37 +94,6 @@ LOGGED = {
 }
 
 
-def _callback(result: DPOResult, t0: float, on_log, stop: threading.Event | None):
-    from transformers import TrainerCallback  # transformers only when training starts
-
-    s = result.settings
-
-    class Watch(TrainerCallback):
-        def on_step_end(self, args, state, control, **kw):
-            result.steps_done = state.global_step
-            if stop is not None and stop.is_set():
-                result.stopped_early = "stopped"
-                control.should_training_stop = True
-            elif s.max_time_s and time.monotonic() - t0 >= s.max_time_s:
-                result.stopped_early = "time limit"
-                control.should_training_stop = True
-            return control
-
-        def on_log(self, args, state, control, logs=None, **kw):
-            logs = logs or {}
-            if "loss" not in logs:
-                return
-            entry = {"step": state.global_step, "elapsed": round(time.monotonic() - t0, 2)}
-            entry.update(
-                {k: round(float(logs[src]), 5) for src, k in LOGGED.items() if src in logs}
-            )
-            result.history.append(entry)
-            if on_log is not None:
-                on_log({**entry, "max_steps": s.steps})
-
-    return Watch()
-
-
 def train_dpo(
     model,
     tokenizer,
@@ -138,7 +107,7 @@ def train_dpo(
     """DPO on ``pairs`` (a ``datasets.Dataset`` of conversational prompt/chosen/rejected) with a
     new LoRA on ``model`` (a plain, merged model: it is wrapped in place, pass a copy). The
     reference is ``model`` itself with the adapter disabled."""
-    import torch
+    import torch  # torch, transformers and TRL only when training starts (the app imports this file)
     from transformers import PrinterCallback
     from trl import DPOConfig, DPOTrainer
 
@@ -178,7 +147,7 @@ def train_dpo(
             train_dataset=pairs,
             processing_class=tokenizer,
             peft_config=lora_config(model, s),
-            callbacks=[_callback(result, t0, on_log, stop)],
+            callbacks=[watch(result, t0, on_log, stop, LOGGED)],
         )
         trainer.remove_callback(PrinterCallback)
         trainer.train()

@@ -20,7 +20,6 @@ Importable without torch (the app reads the results at start): torch loads insid
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -263,15 +262,7 @@ def _prepare(preset: str, run_dir: str | Path | None, steps: int | None, bases_d
 
 def _stage(b: _Build, name: str, fn: Callable[[], dict]) -> dict:
     """fn()'s result + its seconds, kept in the run directory: a finished stage is not redone."""
-    f = b.run_dir / "stages" / f"{name}.json"
-    if f.is_file():
-        return json.loads(f.read_text())
-    _log(f"{name} …")
-    t0 = time.monotonic()
-    result = {**fn(), "seconds": round(time.monotonic() - t0, 1)}
-    store.write_text_atomic(f, json.dumps(result, indent=1))
-    _log(f"{name} done in {result['seconds']} s")
-    return result
+    return store.kept_stage(b.run_dir / "stages" / f"{name}.json", fn, _log)
 
 
 def _dataset(b: _Build, name: str) -> tuple[Callable[[], Any], str]:

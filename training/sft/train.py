@@ -183,7 +183,7 @@ def train_sft(
             train_records,
             eval_records.select(range(n_eval)) if n_eval else None,
             _sft_config(s, out, int(base.model.config.max_position_embeddings), n_eval),
-            _watch(result, t0, on_log, stop),
+            watch(result, t0, on_log, stop),
             s,
         )
         if n_eval:  # the curve starts at the base model's own SFT loss (step 0)
@@ -199,14 +199,21 @@ def train_sft(
     return result
 
 
-def _watch(
-    result: SFTResult,
+# what SFT's trainer logs -> the name a history entry keeps it under (one of them per log)
+SFT_LOGGED = {"loss": "loss", "eval_loss": "eval_loss"}
+
+
+def watch(
+    result,
     t0: float,
     on_log: Callable[[dict], None] | None,
     stop: threading.Event | None,
+    logged: dict[str, str] = SFT_LOGGED,
 ):
-    """A trainer callback: counts steps into ``result``, ends training on ``stop`` or the time
-    limit, and records (and passes to ``on_log``) every logged loss."""
+    """A trainer callback (SFT's and DPO's): counts steps into ``result``, ends training on
+    ``stop`` or the time limit (``result.settings.max_time_s``), and records in
+    ``result.history`` (and passes to ``on_log``, with ``max_steps``) the ``logged`` numbers of
+    every log that has any of them."""
     from transformers import TrainerCallback
 
     s = result.settings
@@ -224,20 +231,13 @@ def _watch(
 
         def on_log(self, args, state, control, logs=None, **kw):
             logs = logs or {}
-            entry = {
-                "step": state.global_step,
-                "max_steps": s.steps,
-                "elapsed": round(time.monotonic() - t0, 2),
-            }
-            if "loss" in logs:
-                entry["loss"] = round(float(logs["loss"]), 5)
-            elif "eval_loss" in logs:
-                entry["eval_loss"] = round(float(logs["eval_loss"]), 5)
-            else:
+            kept = {k: round(float(logs[src]), 5) for src, k in logged.items() if src in logs}
+            if not kept:
                 return
-            result.history.append({k: entry[k] for k in entry if k != "max_steps"})
+            entry = {"step": state.global_step, "elapsed": round(time.monotonic() - t0, 2), **kept}
+            result.history.append(entry)
             if on_log is not None:
-                on_log(entry)
+                on_log({**entry, "max_steps": s.steps})
 
     return Watch()
 
