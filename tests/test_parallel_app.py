@@ -97,6 +97,15 @@ def test_memory_breakdown_is_the_memory_model(client):
     assert "does not fit" in text
 
 
+def test_the_shape_fields_start_filled_with_the_default_model(client):
+    """The page's load fills them and then draws the breakdown from them; empty at first they read
+    0 in the browser, and the breakdown could see that 0 (CI once: a 'layers ... (got 0)' toast)."""
+    labels = ("layers", "hidden h", "heads a", "KV heads", "vocabulary", "sequence s", "MLP width")
+    start = {c["props"].get("label"): c["props"].get("value") for c in client.config["components"]}
+    assert [start[n] for n in labels] == SHAPE_ARGS[:7]
+    assert start["SwiGLU MLP"] is True and start["tied embeddings"] is False
+
+
 def test_zero_reproduces_the_paper(client):
     _, fig2, table, text = call(client, 7.5, 64, 2, 2, 12, 100, api_name="/zero")
     assert [r[1] for r in rows(table)] == ["120.00", "31.41", "16.64", "1.88"]  # ZeRO Fig. 1

@@ -10,6 +10,7 @@ from shared.parallel_plan import Plan, against_one_gpu
 from tabs.parallelism import GB, KORTHIKANTI_URL, PLAYBOOK, PLAYBOOK_URL, ZERO_URL, gb, num
 
 CUSTOM = "custom"
+DEFAULT = "Llama 2 7B"
 PRESETS = list(memory.SHAPES)
 EXPLAIN = (
     "**{total} GB per GPU** on {gpus:,} GPUs (DP {dp} × TP {tp} × PP {pp}) — {fits} a {gpu:g} GB "
@@ -166,18 +167,22 @@ def _text(mem, gpu: float, gated: bool, kv_heads: int) -> str:
     )
 
 
-def _shape_inputs() -> list:
+def _shape_inputs(preset: str) -> list:
+    """The shape fields, holding `preset`'s values from the start: the page's load fills them
+    again, but a field that starts empty reads 0 in the browser (gradio's Number), and the load's
+    breakdown could then see that 0 before the fill lands (seen once in CI: "layers ... (got 0)")."""
+    v = preset_shape(preset)
     with gr.Row():
         return [
-            gr.Number(label="layers", precision=0, minimum=1, maximum=1000),
-            gr.Number(label="hidden h", precision=0, minimum=1, maximum=1_000_000),
-            gr.Number(label="heads a", precision=0, minimum=1, maximum=4096),
-            gr.Number(label="KV heads", precision=0, minimum=1, maximum=4096),
-            gr.Number(label="vocabulary", precision=0, minimum=1, maximum=10_000_000),
-            gr.Number(label="sequence s", precision=0, minimum=1, maximum=10_000_000),
-            gr.Number(label="MLP width", precision=0, minimum=1, maximum=10_000_000),
-            gr.Checkbox(label="SwiGLU MLP"),
-            gr.Checkbox(label="tied embeddings"),
+            gr.Number(v[0], label="layers", precision=0, minimum=1, maximum=1000),
+            gr.Number(v[1], label="hidden h", precision=0, minimum=1, maximum=1_000_000),
+            gr.Number(v[2], label="heads a", precision=0, minimum=1, maximum=4096),
+            gr.Number(v[3], label="KV heads", precision=0, minimum=1, maximum=4096),
+            gr.Number(v[4], label="vocabulary", precision=0, minimum=1, maximum=10_000_000),
+            gr.Number(v[5], label="sequence s", precision=0, minimum=1, maximum=10_000_000),
+            gr.Number(v[6], label="MLP width", precision=0, minimum=1, maximum=10_000_000),
+            gr.Checkbox(v[7], label="SwiGLU MLP"),
+            gr.Checkbox(v[8], label="tied embeddings"),
         ]
 
 
@@ -217,9 +222,9 @@ def _plan_inputs() -> list:
 def build_memory_tab(demo: gr.Blocks) -> None:
     """The Memory tab's components and events; call it inside the app's `with gr.Tab("Memory")`."""
     with gr.Row():
-        preset = gr.Dropdown(PRESETS + [CUSTOM], value="Llama 2 7B", label="model")
+        preset = gr.Dropdown(PRESETS + [CUSTOM], value=DEFAULT, label="model")
         gpu_gb = gr.Number(value=80, label="GPU memory (GB)", minimum=1, maximum=10_000)
-    shape_ins = _shape_inputs()
+    shape_ins = _shape_inputs(DEFAULT)
     ins = shape_ins + _plan_inputs() + [gpu_gb]
     text = gr.Markdown(elem_id="par-mem-text")
     with gr.Row():
