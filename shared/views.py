@@ -46,7 +46,7 @@ class AppViews:
     tab_ids: list[str] = field(default_factory=list)
     tabs: Any = None  # the page's gr.Tabs
     notice: Any = None
-    chosen: Any = None  # gr.State: the tab a view opened (renders run for it only)
+    chosen: Any = None  # hidden Textbox: the tab a view opened (renders run for it only)
 
     @property
     def components(self) -> list[Any]:
@@ -171,7 +171,10 @@ def page(
     static text may not show; its panel defines them too (test_glossary runs the loads to check)."""
     views = AppViews(demo, key, standalone, writes=tuple(writes))
     views.notice = gr.Markdown(visible=False, elem_id=f"{key}-notice", elem_classes=["lab-notice"])
-    views.chosen = gr.State("")
+    # the tab a view opened, for the renders that follow: a hidden Textbox, not a gr.State — a
+    # State makes gradio hold a heartbeat connection open per page, and a course page embedding
+    # four apps then leaves the browser too few of its six connections per host to load them
+    views.chosen = gr.Textbox("", visible=False, max_length=100, elem_id=f"{key}-chosen-view")
     with gr.Column() as column:
         _building.append(views)
         try:

@@ -74,6 +74,17 @@ def test_every_check_and_embedded_view_opens_cleanly(built):
     assert {c.kp for c in course.CHECKS} == {1, 2, 3, 4}
 
 
+def test_no_app_holds_a_connection_open_for_a_heartbeat(built):
+    """A course page embeds four apps from one host, and a browser opens at most six connections
+    per host: an app that holds one open for gradio's heartbeat (any gr.State, unload or stream
+    event) leaves the last embed too few to load (CI saw it stall for 120 s)."""
+    import app  # noqa: PLC0415 - the suite page, which serves the course page
+
+    for name, v in built.items():
+        assert v.demo.get_config_file()["connect_heartbeat"] is False, name
+    assert app.build_suite(app.discover_apps()).get_config_file()["connect_heartbeat"] is False
+
+
 def test_every_tab_of_every_app_has_an_id_and_a_link_control(built):
     for key, v in built.items():
         assert v.tab_ids and len(set(v.tab_ids)) == len(v.tab_ids)
