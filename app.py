@@ -14,6 +14,13 @@ from __future__ import annotations
 
 import os
 
+from shared import warm_process
+
+# the first clicks' process starts first, loading the models while the page below is built
+FIRST_CLICKS = ("training.generate:warm_base", "training.sft.lab:warm")
+if __name__ == "__main__":
+    warm_process.start(*FIRST_CLICKS)
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline-first: no telemetry calls
 
 import re
@@ -181,44 +188,39 @@ def model_card() -> tuple[str, list[list[str]]]:
     return (f"Checkpoint `{path}`{rebuild}", rows)
 
 
-@gpu.on_gpu(
-    30
-)  # ≤ 256 tokens of a small model (and its first load): seconds; /complete's own bound is 120 s
+# ≤ 256 tokens of a small model (and its first load): seconds; /complete's own bound is 120 s
+@gpu.on_gpu(30, first_click=True)
 def complete(
     prompt: str, max_new_tokens: float, temperature: float, top_k: float, seed: float
 ) -> Iterator[str]:
-    """Stream the base model's completion of `prompt`, one token at a time."""
+    """Stream the base model's completion of `prompt`, one token at a time (the first clicks
+    from the warm process, `shared.warm_process`)."""
     try:
         req = limits.check(limits.PAGE, prompt, max_new_tokens, temperature, top_k, seed)
     except limits.GenerationError as e:
         raise ui.user_error(e) from None
-    yield ""  # clear the previous completion at once; the first call also loads the model
-    from training.generate import GenerationError, stream_completion  # torch: not at start-up
-
+    yield ""  # clear the previous completion at once; the first call may still wait for the model
     try:
-        ckpt = base_checkpoint()
-        yield from stream_completion(
-            ckpt.model,
-            ckpt.tokenizer,
+        yield from warm_process.run(
+            "training.generate:stream_checkpoint",
+            str(base_path()),
             req.prompt,
-            max_new_tokens=req.max_new_tokens,
-            temperature=req.temperature,
-            top_k=req.top_k,
-            seed=req.seed,
+            req.max_new_tokens,
+            req.temperature,
+            req.top_k,
+            req.seed,
         )
-    except (store.CheckpointError, GenerationError) as e:
+    except (store.CheckpointError, limits.GenerationError) as e:
         raise ui.user_error(e) from None
 
 
 def warm() -> None:
     """What the first Generate needs, ready before anyone clicks (`ui.launch` runs this in the
-    background once the server answers): torch, the base checkpoint in the cache `complete` reads,
-    and one 1-token completion through the same path (its first-call costs)."""
-    from training.generate import stream_completion
+    background once the server answers): torch, the base checkpoint in the cache `complete`
+    reads, and one 1-token completion through the same path (its first-call costs)."""
+    from training.generate import warm_base  # torch: not at start-up
 
-    ckpt = base_checkpoint()
-    for _ in stream_completion(ckpt.model, ckpt.tokenizer, GENERIC_PROMPTS[0], max_new_tokens=1):
-        pass
+    warm_base(str(base_path()))
 
 
 # ---------------------------------------------------------------- the page

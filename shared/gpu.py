@@ -30,10 +30,12 @@ def zerogpu() -> Callable | None:
     return gpu if callable(gpu) else None
 
 
-def on_gpu(duration: int) -> Callable[[F], F]:
+def on_gpu(duration: int, *, first_click: bool = False) -> Callable[[F], F]:
     """Decorator: `spaces.GPU(duration=duration)(fn)` on ZeroGPU, `fn` itself everywhere else.
     `duration` is the handler's own bound in seconds (its time limit or step cap), so a call is
-    never cut short by the GPU lease before the handler would have stopped anyway."""
+    never cut short by the GPU lease before the handler would have stopped anyway.
+    `first_click=True`: the handler reaches transformers only through `shared.warm_process.run`
+    (which waits for the warm-up itself when it must), so it need not wait to start."""
     if isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0:
         raise ValueError(
             f"on_gpu: duration must be a positive whole number of seconds (got {duration!r})"
@@ -41,7 +43,10 @@ def on_gpu(duration: int) -> Callable[[F], F]:
 
     def decorate(fn: F) -> F:
         gpu = zerogpu()
-        return after_warm_up(fn if gpu is None else gpu(duration=duration)(fn))
+        out = after_warm_up(fn if gpu is None else gpu(duration=duration)(fn))
+        # on ZeroGPU the call runs in a forked process: the warm-up's end would never reach it
+        out.__lab_first_click__ = first_click and gpu is None
+        return out
 
     return decorate
 

@@ -224,7 +224,8 @@ def _wrap(block_fn: Any) -> None:
         )
     event = event_name(block_fn)
     slots = _slots(fn, len(components))
-    heavy = getattr(fn, "__lab_heavy__", False)
+    # a first-click handler waits inside `shared.warm_process.run`, only when it must
+    heavy = getattr(fn, "__lab_heavy__", False) and not getattr(fn, "__lab_first_click__", False)
 
     def prepare(args: tuple) -> list:
         args = list(args)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import gradio as gr
 
-from shared import inputs, limits, serve
+from shared import inputs, limits, serve, warm_process
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -109,6 +109,7 @@ def _warm_up(demo: gr.Blocks, hooks: list[Callable[[], Any]]) -> None:
         _run_warm_ups(demo, hooks)
     finally:
         inputs.warm_up_done.set()
+        warm_process.stop()  # the first clicks' process is no longer asked (shared/warm_process)
 
 
 def _run_warm_ups(demo: gr.Blocks, hooks: list[Callable[[], Any]]) -> None:

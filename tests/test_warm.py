@@ -154,7 +154,7 @@ def test_the_suite_warms_the_base_model_and_every_app_without_a_click(tiny_base,
     base = text.find("warm-up __main__.warm done")
     assert served != -1 and base != -1, text[-3000:]
     assert served < base, "the warm-up must start after the server is listening"
-    for name in ("lab_space_architectures", "lab_space_sft_transformation"):
+    for name in ("lab_space_architectures", "training.sft.lab"):
         assert f"warm-up {name}.warm " in text[base:], text[-3000:]
 
 
@@ -165,7 +165,7 @@ def test_the_suite_collects_its_own_and_every_loaded_apps_warm_up(tmp_path, monk
     hooks = app.warm_ups(found)
     assert hooks[0] is app.warm
     assert [h.__module__ for h in hooks[1:]] == [  # in the session's order
-        "lab_space_sft_transformation",
+        "training.sft.lab",  # the SFT app's warm-up is lab.warm (also the warm process's)
         "lab_space_architectures",
     ]
     for a in found:

@@ -11,7 +11,10 @@ from typing import Iterator
 import torch
 
 from shared.limits import LIBRARY, GenerationError, number
+from training import store
 from training.tokenizer import END
+
+WARM_PROMPT = "He was born in"
 
 UNBOUNDED = 1 << 30  # recurrent models (Mamba, LSTM) have no position limit
 
@@ -141,6 +144,36 @@ def stream_completion(
             break
         new.append(tok)
         yield tokenizer.decode(new, skip_special_tokens=True)
+
+
+def stream_checkpoint(
+    path: str | None,
+    prompt: str,
+    max_new_tokens: int = 64,
+    temperature: float = 0.0,
+    top_k: int = 0,
+    seed: int = 0,
+) -> Iterator[str]:
+    """`stream_completion` with the checkpoint at `path` (None: the base model, `store.resolve`),
+    loaded once per process (`store.load_shared`): what the page's Generate runs, in the server or
+    in the first clicks' process (`shared.warm_process`: plain arguments, text items)."""
+    ckpt = store.load_shared(path)
+    yield from stream_completion(
+        ckpt.model,
+        ckpt.tokenizer,
+        prompt,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_k=top_k,
+        seed=seed,
+    )
+
+
+def warm_base(path: str | None = None) -> None:
+    """What the first Generate needs, loaded: torch, the base checkpoint, and one token through
+    `stream_checkpoint` (its first-call costs)."""
+    for _ in stream_checkpoint(path, WARM_PROMPT, 1):
+        pass
 
 
 def complete(model, tokenizer, prompt: str, **kw) -> str:

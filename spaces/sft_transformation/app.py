@@ -21,6 +21,13 @@ if (
 ):  # run as a script: spaces/<app>/app.py in the repo, or app.py of a bundle
     sys.path.insert(0, str(ROOT))
 
+from shared import warm_process  # noqa: E402
+
+# the first clicks' process starts first, loading the models while the page below is built
+FIRST_CLICKS = ("training.sft.lab:warm",)
+if __name__ == "__main__":
+    warm_process.start(*FIRST_CLICKS, root=ROOT)
+
 import gradio as gr  # noqa: E402
 
 from shared import ui, views  # noqa: E402
@@ -90,14 +97,7 @@ def build_demo() -> gr.Blocks:
     return demo
 
 
-def warm() -> None:
-    """What the first clicks need, ready before anyone clicks (`ui.launch` runs this in the
-    background once the server answers): the base and SFT models the Side by side tab asks by
-    default, loaded into the lab's cache and decoded for one token through /compare's own path,
-    and the SFT records the Token view and Data tabs read."""
-    for _ in lab.stream_side_by_side("Hello", ["base", "sft"], 1):
-        pass
-    lab.sft_records()
+warm = lab.warm  # `ui.launch` runs it in the background once the server answers
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from typing import Callable
 
 import gradio as gr
 
-from shared import gpu, limits, ui, views
+from shared import gpu, limits, ui, views, warm_process
 from training.sft import lab
 
 MODELS = ["base", "sft", "live"]
@@ -46,8 +46,12 @@ def stream_compare(
         lab.check_generation(max_new_tokens, temperature)
         out = {m: "" for m in all_models}
         yield [out[m] for m in all_models]
-        for texts in lab.stream_side_by_side(
-            prompt, models, int(max_new_tokens), float(temperature)
+        for texts in warm_process.run(  # the first clicks from the warm process
+            "training.sft.lab:stream_side_by_side",
+            prompt,
+            models,
+            int(max_new_tokens),
+            float(temperature),
         ):
             out.update(zip(models, texts))
             yield [out[m] for m in all_models]
@@ -62,7 +66,7 @@ def _live_ready(models: list[str]) -> None:
 
 # up to 3 models × SIDE_BY_SIDE.max_new_tokens (128) in lock step, and the first call's model
 # loads (the event's own bound: 120 s)
-@gpu.on_gpu(60)
+@gpu.on_gpu(60, first_click=True)
 def compare(prompt: str, models: list[str], max_new_tokens: float, temperature: float):
     yield from stream_compare(MODELS, prompt, models, max_new_tokens, temperature, _live_ready)
 

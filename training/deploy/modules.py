@@ -65,11 +65,13 @@ def _named_modules(tree: ast.Module, package: str | None) -> set[str]:
 
 
 def _module_pattern(node: ast.Constant | ast.JoinedStr) -> str | None:
-    """ "training.sweep" -> itself; f"training.parallel.{k}.run" -> "training.parallel.*.run"."""
+    """ "training.sweep" -> itself; f"training.parallel.{k}.run" -> "training.parallel.*.run";
+    "training.generate:warm_base" (a `shared.warm_process` target) -> "training.generate"."""
     if isinstance(node, ast.Constant):
         text = node.value if isinstance(node.value, str) else ""
     else:
         text = "".join(v.value if isinstance(v, ast.Constant) else "*" for v in node.values)
+    text = re.sub(r":\w+$", "", text)
     ok = re.fullmatch(
         rf"({'|'.join(PACKAGES)})(\.(\w+|\*))*\.\w+", text
     )  # ends in a name, never "*"

@@ -186,6 +186,15 @@ def stream_side_by_side(
         raise LabError(str(e)) from None
 
 
+def warm() -> None:
+    """What the SFT app's first clicks need, loaded: the base and SFT models the Side by side tab
+    asks by default, decoded for one token through its own path, and the SFT records the Token
+    view and Data tabs read (the app's background warm-up, and the first clicks' process)."""
+    for _ in stream_side_by_side("Hello", ["base", "sft"], 1):
+        pass
+    sft_records()
+
+
 def example_prompts(k: int = 3) -> list[list[str]]:
     """[prompt, note]: questions about held-out people (their facts were never in SFT data), a
     question about an SFT person, and instructions that are not questions."""
