@@ -25,6 +25,9 @@ PALETTE = ["#4f46e5", "#e11d48", "#0891b2", "#ca8a04", "#16a34a", "#9333ea", "#e
 
 MAX_UPLOAD_BYTES = 0  # no app takes a file: /gradio_api/upload refuses any content (HTTP 413)
 TEMP_SWEEP = (3600, 3600)  # gradio's temp files: swept every hour, those older than an hour removed
+WARM_PROCESS_WAIT_S = (
+    60.0  # the server's warm-up waits at most this long for the first clicks' process
+)
 
 CSS = """
 .lab-header h1 { margin-bottom: 0.1em; }
@@ -116,6 +119,13 @@ def _run_warm_ups(demo: gr.Blocks, hooks: list[Callable[[], Any]]) -> None:
     log, one_line = inputs.log, inputs.one_line
     while not getattr(demo, "is_running", False):
         time.sleep(0.05)
+    # the first clicks' process answers meanwhile: starting now would compete with it and with the
+    # first paint for the cores (2 on the smallest Space)
+    t0 = time.perf_counter()
+    if warm_process.wait_ready(WARM_PROCESS_WAIT_S):
+        log.info(
+            "warm-up: starting, the warm process ready (waited %.1f s)", time.perf_counter() - t0
+        )
     for fn in hooks:
         name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
         t0 = time.perf_counter()

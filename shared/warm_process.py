@@ -169,6 +169,19 @@ def ready() -> bool:
     return p is not None and p.alive()
 
 
+def wait_ready(timeout: float) -> bool:
+    """Block until the process is ready (True), or has ended, was never started, or `timeout`
+    seconds passed (False)."""
+    deadline = time.monotonic() + timeout
+    p = _process
+    while p is not None and p.proc.poll() is None:
+        if p.ready.wait(0.05):
+            return True
+        if time.monotonic() > deadline:
+            return False
+    return False
+
+
 def stop() -> None:
     """End the process (after a call in flight, for at most STOP_WAIT_S); later calls run here."""
     global _process

@@ -235,6 +235,11 @@ def test_the_suite_serves_its_first_click_from_the_warm_process(tiny_base, tmp_p
         -3000:
     ]
     assert first == later and first, (first, later)
+    ready = text.find("warm process: warm-up training.sft.lab:warm")  # its last (done, or failed)
+    started = text.find("warm-up: starting, the warm process ready")
+    assert -1 < ready < started < text.find("warm-up __main__.warm done"), (
+        "the server's own warm-up waits for the process: they would compete for the cores"
+    )
 
 
 def test_the_suite_warms_every_apps_first_clicks_there():
