@@ -12,9 +12,10 @@ share the GIL), and answers the first clicks until the server's own warm-up is o
   LAB_WARM_PROCESS=0, on one CPU core, or on a ZeroGPU Space (SPACES_ZERO_GPU: the GPU is lent to
   the server's own process there).
 - `run("module:function", *args)` — what a first-click handler calls instead of the function: its
-  items (a generator's, or its one value) from this process while the server's warm-up runs and
-  this process is ready and free; otherwise, after that warm-up (`shared.inputs.warm_up_done`),
-  from the function itself, here. Anything wrong with the process (an error, no answer within
+  items (a generator's, or its one value) from this process while the server's warm-up runs (once
+  this process is ready and free: a call waits for that, boundedly, since the process is ready
+  sooner); otherwise, after that warm-up (`shared.inputs.warm_up_done`), from the function itself,
+  here. Anything wrong with the process (an error, no answer within
   `ITEM_TIMEOUT_S`, a result that is not JSON) means the same: here, from the start. Arguments
   and items are JSON (strings, numbers, lists).
 - `gpu.on_gpu(..., first_click=True)` marks a handler that reaches transformers only through
@@ -42,6 +43,8 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parents[1]  # the checkout, or a Space bundle's root
 ITEM_TIMEOUT_S = 30.0  # the longest one item may take before the process is given up
 STOP_WAIT_S = 60.0  # stop() lets a call in flight finish for at most this long
+READY_WAIT_S = 30.0  # a call waits at most this long for the process to finish its warm-ups
+LOCK_WAIT_S = 10.0  # ... and then this long for a call in flight (it runs one at a time)
 OFF = "0"
 
 
@@ -207,8 +210,8 @@ def run(spec: str, *args: Any) -> Iterator[Any]:
     if (
         p is not None
         and not inputs.warm_up_done.is_set()
-        and p.alive()
-        and p.lock.acquire(blocking=False)
+        and wait_ready(READY_WAIT_S)  # still loading: sooner than the server's warm-up
+        and p.lock.acquire(timeout=LOCK_WAIT_S)
     ):
         sent = False
         try:

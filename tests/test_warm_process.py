@@ -150,7 +150,12 @@ def test_a_dead_process_is_not_asked(process):
     assert list(warm_process.run("tests.warm_targets:one", 3)) == [[ME, 6]]
 
 
-def test_a_second_call_while_one_is_in_flight_runs_here(process):
+@pytest.mark.parametrize("lock_wait, where", [(0.05, "here"), (60.0, "there")])
+def test_a_second_call_waits_for_the_one_in_flight_then_runs_there_or_here(
+    process, monkeypatch, lock_wait, where
+):
+    """One call at a time there: the next waits (at most LOCK_WAIT_S) for the one in flight."""
+    monkeypatch.setattr(warm_process, "LOCK_WAIT_S", lock_wait)
     pid = remote_pid()
     first: list = []
     started = threading.Event()
@@ -163,9 +168,27 @@ def test_a_second_call_while_one_is_in_flight_runs_here(process):
     t = threading.Thread(target=consume)
     t.start()
     assert started.wait(WAIT_S)
-    assert list(warm_process.run("tests.warm_targets:one", 5)) == [[ME, 10]]
+    second = list(warm_process.run("tests.warm_targets:one", 5))
     t.join(WAIT_S)
     assert [i[0] for i in first] == [pid] * 20 and [i[1] for i in first] == list(range(20))
+    assert second == [[ME if where == "here" else pid, 10]]
+
+
+def test_a_call_before_the_process_is_ready_waits_for_it(tmp_path, monkeypatch):
+    """Its warm-ups end seconds before the server's would: a first click waits for them."""
+    marker = tmp_path / "warmed"
+    monkeypatch.setenv("LAB_TEST_WARMED", str(marker))
+    monkeypatch.setenv("LAB_TEST_WARM_S", "1.5")
+    monkeypatch.setattr(warm_process, "wanted", lambda env=None: True)
+    inputs.warm_up_done.clear()
+    try:
+        assert warm_process.start("tests.warm_targets:slow_warm")
+        assert not warm_process.ready()
+        got = list(warm_process.run("tests.warm_targets:one", 2))
+        assert got == [[remote_pid(), 4]] and marker.read_text() == str(remote_pid())
+    finally:
+        inputs.warm_up_done.set()
+        warm_process.stop()
 
 
 def test_stop_ends_the_process(process):

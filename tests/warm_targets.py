@@ -42,3 +42,8 @@ def slow_items(n: int, pause: float) -> object:
     for i in range(n):
         time.sleep(pause)
         yield [os.getpid(), i]
+
+
+def slow_warm() -> None:
+    time.sleep(float(os.environ.get("LAB_TEST_WARM_S", "0")))
+    warm()
