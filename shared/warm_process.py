@@ -49,7 +49,13 @@ OFF = "0"
 
 
 class Failed(Exception):
-    """The process could not answer this call (the caller runs it here instead)."""
+    """The process could not answer this call (the caller runs it here instead). `in_step`: it
+    said so itself and waits for the next call; otherwise it is given up (it may still be writing
+    this call's items, or be gone)."""
+
+    def __init__(self, message: str, in_step: bool = False):
+        super().__init__(message)
+        self.in_step = in_step
 
 
 def _split(spec: str) -> tuple[str, str]:
@@ -121,7 +127,13 @@ class _Process:
                 raise Failed(f"it ended (exit code {self.proc.poll()})")
             self.buffer += chunk
         line, _, self.buffer = self.buffer.partition(b"\n")
-        return json.loads(line)
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            raise Failed(f"an unreadable message: {line[:80]!r}") from None
+        if not isinstance(msg, dict):
+            raise Failed(f"an unreadable message: {line[:80]!r}")
+        return msg
 
     def call(self, spec: str, args: tuple) -> Iterator[Any]:
         try:
@@ -137,8 +149,10 @@ class _Process:
                 yield msg["item"]
             elif msg.get("end"):
                 return
+            elif "error" in msg:
+                raise Failed(str(msg["error"]), in_step=True)
             else:
-                raise Failed(str(msg.get("error", msg)))
+                raise Failed(f"an unexpected message: {str(msg)[:80]}")
 
     def stop(self) -> None:
         try:
@@ -213,17 +227,14 @@ def run(spec: str, *args: Any) -> Iterator[Any]:
         and wait_ready(READY_WAIT_S)  # still loading: sooner than the server's warm-up
         and p.lock.acquire(timeout=LOCK_WAIT_S)
     ):
-        sent = False
         try:
             t0 = time.perf_counter()
-            for item in p.call(spec, args):
-                sent = True
-                yield item
+            yield from p.call(spec, args)
             inputs.log.info("warm process: %s answered in %.2f s", spec, time.perf_counter() - t0)
             return
         except Failed as e:
             inputs.log.warning("warm process: %s: %s; running it here", spec, inputs.one_line(e))
-            if sent:  # the process may still be writing this call's items: never ask it again
+            if not e.in_step:
                 threading.Thread(target=stop, daemon=True).start()
         except GeneratorExit:  # the caller stopped reading: the process's pipe holds the rest
             threading.Thread(target=stop, daemon=True).start()

@@ -124,14 +124,23 @@ def test_an_error_there_runs_the_call_here(process, log_records):
     assert list(warm_process.run("tests.warm_targets:not_json")) == [{1, 2}]
 
 
-def test_a_call_that_fails_half_way_starts_again_here_and_the_process_is_stopped(process):
+def test_a_call_that_fails_half_way_starts_again_here(process):
+    """Its error message ends the call there (the process waits for the next one)."""
     pid = remote_pid()
     got = []
     with pytest.raises(RuntimeError, match="stopped half way"):
         for item in warm_process.run("tests.warm_targets:fails_after", 2):
             got.append(item)
     assert got == [[pid, 0, ""], [pid, 1, ""], [ME, 0, ""], [ME, 1, ""]]
-    _until(lambda: not warm_process.ready(), "the process to be stopped")
+    assert list(warm_process.run("tests.warm_targets:one", 1)) == [[pid, 2]]
+
+
+def test_a_silent_process_is_given_up(process, monkeypatch):
+    """No item within ITEM_TIMEOUT_S: the call runs here, and the process, which may still
+    answer it later, is stopped."""
+    monkeypatch.setattr(warm_process, "ITEM_TIMEOUT_S", 0.3)
+    assert list(warm_process.run("tests.warm_targets:slow_items", 2, 2.0)) == [[ME, 0], [ME, 1]]
+    _until(lambda: warm_process._process is None, "the process to be stopped")
 
 
 def test_a_caller_that_stops_reading_stops_the_process(process):
