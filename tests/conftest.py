@@ -4,6 +4,7 @@ asks for them."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -23,6 +24,21 @@ START_TIMEOUT_S = 60  # process start to first HTTP 200 (the budget is 8 s; this
 
 def _tail(path: Path, n: int = 3000) -> str:
     return path.read_text(errors="replace")[-n:] if path.exists() else ""
+
+
+@pytest.fixture()
+def log_records():
+    """What the lab's logger (`shared.inputs.log`, "lab") says during the test, at INFO."""
+    log = logging.getLogger("lab")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)  # as shared.inputs.guard sets it up in a served app
+    yield records
+    log.removeHandler(handler)
+    log.setLevel(level)
 
 
 @pytest.fixture(scope="session")

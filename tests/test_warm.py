@@ -12,7 +12,6 @@ import urllib.request
 from pathlib import Path
 
 import gradio as gr
-import pytest
 
 from shared import inputs, ui
 from tests.conftest import _serve, free_port
@@ -24,19 +23,6 @@ WAIT_S = 120  # generous: the machine may be busy; nothing here is a timing asse
 def _status(url: str) -> int:
     with urllib.request.urlopen(url, timeout=10) as r:
         return r.status
-
-
-@pytest.fixture()
-def log_records():
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    level = inputs.log.level
-    inputs.log.addHandler(handler)
-    inputs.log.setLevel(logging.INFO)  # as shared.inputs.guard sets it up in a served app
-    yield records
-    inputs.log.removeHandler(handler)
-    inputs.log.setLevel(level)
 
 
 def _page() -> gr.Blocks:

@@ -30,19 +30,6 @@ def _until(cond, what: str, wait: float = WAIT_S) -> None:
 
 
 @pytest.fixture()
-def log_records():
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    level = inputs.log.level
-    inputs.log.addHandler(handler)
-    inputs.log.setLevel(logging.INFO)
-    yield records
-    inputs.log.removeHandler(handler)
-    inputs.log.setLevel(level)
-
-
-@pytest.fixture()
 def process(tmp_path, monkeypatch):
     """A warm process with the test warm-up, and the server's warm-up "in progress"."""
     marker = tmp_path / "warmed"
