@@ -21,7 +21,14 @@ from typing import Any, Callable
 
 from training import store
 from training.sft.base_model import Base, load_base, portable_path
-from training.sft.train import SFTResult, load_sft, lora_config, save_adapter, watch
+from training.sft.train import (
+    SFTResult,
+    load_sft,
+    lora_config,
+    save_adapter,
+    trainer_args,
+    watch,
+)
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,7 @@ def train_dpo(
     """DPO on ``pairs`` (a ``datasets.Dataset`` of conversational prompt/chosen/rejected) with a
     new LoRA on ``model`` (a plain, merged model: it is wrapped in place, pass a copy). The
     reference is ``model`` itself with the adapter disabled."""
-    import torch  # torch, transformers and TRL only when training starts (the app imports this file)
+    # transformers and TRL only when training starts (the app imports this file)
     from transformers import PrinterCallback
     from trl import DPOConfig, DPOTrainer
 
@@ -115,31 +122,13 @@ def train_dpo(
     if len(pairs) == 0:
         raise ValueError("no preference pairs to train on")
     result = DPOResult(model=None, tokenizer=tokenizer, settings=s, n_pairs=len(pairs))
-    cuda = torch.cuda.is_available()
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dpo-", dir=work_dir) as out:
         args = DPOConfig(
             output_dir=out,
             beta=s.beta,
             max_length=int(model.config.max_position_embeddings),
-            max_steps=s.steps,
-            per_device_train_batch_size=s.batch_size,
-            learning_rate=s.lr,
-            lr_scheduler_type="cosine",
-            warmup_steps=s.warmup_steps,
-            weight_decay=0.0,
-            max_grad_norm=1.0,
-            logging_steps=1,
-            seed=s.seed,
-            data_seed=s.seed,
-            save_strategy="no",
-            report_to=[],
-            disable_tqdm=True,
-            use_cpu=not cuda,
-            bf16=bool(cuda and torch.cuda.is_bf16_supported()),
-            fp16=False,
-            activation_checkpointing=False,
-            dataloader_num_workers=0,
+            **trainer_args(s),
         )
         trainer = DPOTrainer(
             model=model,

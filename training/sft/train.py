@@ -242,24 +242,20 @@ def watch(
     return Watch()
 
 
-def _sft_config(s: SFTSettings, out: str, ctx: int, n_eval: int):
-    """TRL's settings: assistant-only loss, cosine schedule, a log line every step; bf16 on a GPU
-    that has it (unless ``s.bf16`` says otherwise)."""
+def trainer_args(s, bf16: bool | None = None) -> dict:
+    """What every TRL trainer of the lab (SFT, DPO) is given from its settings ``s`` (steps,
+    batch_size, lr, warmup_steps, seed): a cosine schedule after warmup, clipping at 1.0, a log
+    line every step, seeded data order, nothing saved or reported; the CPU unless there is a GPU,
+    bf16 on a GPU that has it (unless ``bf16`` says otherwise)."""
     import torch
-    from trl import SFTConfig
 
     cuda = torch.cuda.is_available()
-    bf16 = bool(cuda and torch.cuda.is_bf16_supported()) if s.bf16 is None else bool(s.bf16)
+    bf16 = bool(cuda and torch.cuda.is_bf16_supported()) if bf16 is None else bool(bf16)
     if bf16 and not cuda:
         raise ValueError("bf16=True needs a GPU; leave it unset on CPU")
-    return SFTConfig(
-        output_dir=out,
-        assistant_only_loss=True,
-        max_length=ctx,
-        packing=False,
+    return dict(
         max_steps=s.steps,
         per_device_train_batch_size=s.batch_size,
-        per_device_eval_batch_size=max(s.batch_size, 16),
         learning_rate=s.lr,
         lr_scheduler_type="cosine",
         warmup_steps=s.warmup_steps,
@@ -268,8 +264,6 @@ def _sft_config(s: SFTSettings, out: str, ctx: int, n_eval: int):
         logging_steps=1,
         seed=s.seed,
         data_seed=s.seed,
-        eval_strategy="steps" if n_eval else "no",
-        eval_steps=s.eval_interval or None,
         save_strategy="no",
         report_to=[],
         disable_tqdm=True,
@@ -278,7 +272,23 @@ def _sft_config(s: SFTSettings, out: str, ctx: int, n_eval: int):
         fp16=False,
         activation_checkpointing=False,
         dataloader_num_workers=0,
+    )
+
+
+def _sft_config(s: SFTSettings, out: str, ctx: int, n_eval: int):
+    """TRL's settings: `trainer_args`, assistant-only loss, evaluation every eval_interval."""
+    from trl import SFTConfig
+
+    return SFTConfig(
+        output_dir=out,
+        assistant_only_loss=True,
+        max_length=ctx,
+        packing=False,
+        per_device_eval_batch_size=max(s.batch_size, 16),
+        eval_strategy="steps" if n_eval else "no",
+        eval_steps=s.eval_interval or None,
         remove_unused_columns=True,
+        **trainer_args(s, s.bf16),
     )
 
 
