@@ -713,6 +713,29 @@ def med(samples: list[float]) -> float:
     return statistics.median(samples)
 
 
+def test_cold_start_rows_of_the_benchmarks_readme():
+    """benchmarks/README's rows of the cold-start run with the first clicks' process (five rows in
+    a row), each recomputed per mode from the per-launch records."""
+    lines = (ROOT / "benchmarks" / "README.md").read_text().splitlines()
+    first = [i for i, line in enumerate(lines) if "with the first clicks' process" in line]
+    assert len(first) == 1, "benchmarks/README: one row of the run with the first clicks' process"
+    block = lines[first[0] : first[0] + 5]
+    runs = [r for r in bench("cold_start")["runs"] if r["ok"]]
+    modes = ("warm-up", "thread only", "no warm-up")
+
+    def per_mode(kind: str | None, key: str) -> str:
+        return " / ".join(
+            fix(med([r[key] for r in runs if r["mode"] == m and kind in (None, r["kind"])]), 2)
+            for m in modes
+        )
+
+    assert_figures(block[0], per_mode(None, "seconds"))
+    assert_figures(block[1], per_mode("paint", "action_after_paint_s"))
+    assert_figures(block[2], per_mode("action", "done_after_200_s"))
+    assert_figures(block[3], per_mode("paint", "done_after_200_s"))
+    assert_figures(block[4], per_mode("click", "click_s"))
+
+
 def test_redesign_row():
     """The before/after medians recomputed from each launch's samples (benchmarks/redesign.py)."""
     rd = bench("redesign")
