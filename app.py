@@ -7,7 +7,8 @@ The "Base model" page shows the checkpoint every app builds on: how its loss fel
 pre-trained, what it measurably knows, and a box where it completes text token by token.
 Run: `python app.py` (127.0.0.1:7860; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT override).
 The page starts in seconds without torch; the model (and torch) load in the background once the
-server answers (`warm`, run by `ui.launch`), so the first completion finds them ready.
+server answers (`warm`, run by `ui.launch`), so the first completion finds them ready; until then
+the first clicks' process (`shared/warm_process.py`, started first thing below) answers them.
 """
 
 from __future__ import annotations
